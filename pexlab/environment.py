@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
@@ -15,6 +17,11 @@ from pathlib import Path
 from typing import Any
 
 PROBE = Path(__file__).with_name("_probe.py")
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503 normalised project name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 class InspectionError(RuntimeError):
@@ -30,8 +37,13 @@ class Editable:
     source_roots: tuple[str, ...] = ()
     # Top-level importable names (packages, modules, PEP 420 namespace packages).
     top_level: tuple[str, ...] = ()
-    # How the install points at the project: "pep660-finder", "pth", "egg-link".
+    # How the install points at the project: "pep660-finder", "pth", "egg-link" ("unknown" when
+    # only direct_url.json said it is editable and the source folder was guessed).
     mechanism: str = ""
+    # (dotted import name, folder or module file) pairs when the install maps names explicitly
+    # (setuptools' finder MAPPING): the name may differ from the folder's (package_dir), so a zip
+    # must be laid out from these rather than from source_roots x top_level.
+    mapping: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,10 @@ class Environment:
     kind: str  # "venv", "conda" or "system"
     distributions: tuple[Distribution, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    # Where this interpreter installs packages, and its sys.path as the kernel would see it
+    # (the probe adds back the user site that `python -I` hides).
+    site_packages: tuple[str, ...] = ()
+    sys_path: tuple[str, ...] = ()
 
     @property
     def python_major_minor(self) -> str:
@@ -72,6 +88,11 @@ class Environment:
     @property
     def installed(self) -> tuple[Distribution, ...]:
         return tuple(d for d in self.distributions if d.editable is None)
+
+    def get(self, name: str) -> Distribution | None:
+        """The distribution called `name` (any spelling: `Foo_Bar` finds `foo-bar`)."""
+        wanted = canonical_name(name)
+        return next((d for d in self.distributions if d.name == wanted), None)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +113,7 @@ class Environment:
                         source_roots=tuple(ed.get("source_roots", ())),
                         top_level=tuple(ed.get("top_level", ())),
                         mechanism=ed.get("mechanism", ""),
+                        mapping=tuple((str(n), str(p)) for n, p in ed.get("mapping", ())),
                     )
                     if ed
                     else None,
@@ -109,21 +131,50 @@ class Environment:
             kind=data.get("kind", "system"),
             distributions=tuple(sorted(dists, key=lambda d: d.name)),
             warnings=tuple(data.get("warnings", ())),
+            site_packages=tuple(data.get("site_packages", ())),
+            sys_path=tuple(data.get("sys_path", ())),
         )
 
 
-def inspect_interpreter(python: str | os.PathLike[str] | None = None, timeout: float = 60) -> Environment:
+def resolve_python(python: str | os.PathLike[str] | None) -> str:
+    """The interpreter to inspect: a path or command name, or an environment's root folder.
+
+    Only a path is trusted (a kernelspec's bare `python` is whatever is first on the *server's*
+    PATH), but accepting a venv/conda root is a convenience for the CLI.
+    """
+    if python is None:
+        return sys.executable
+    exe = os.fspath(python)
+    if os.path.isdir(exe):
+        for candidate in ("bin/python", "bin/python3", "python.exe", "Scripts/python.exe"):
+            path = os.path.join(exe, candidate)
+            if os.path.isfile(path):
+                return path
+        raise InspectionError(f"{exe!r} is a folder without bin/python: not a Python environment.")
+    if os.sep not in exe:
+        found = shutil.which(exe)
+        if found is None:
+            raise InspectionError(f"No interpreter called {exe!r} on PATH.")
+        return found
+    return exe
+
+
+def inspect_interpreter(
+    python: str | os.PathLike[str] | None = None, timeout: float = 60
+) -> Environment:
     """Run the probe in `python` (default: this interpreter) and return what it found."""
-    exe = str(python or sys.executable)
+    exe = resolve_python(python)
     try:
-        # -I: isolated mode, so the user's PYTHONPATH/cwd cannot inject modules into the probe;
-        # -S is NOT used: site must run for .pth-based editables to be visible.
+        # -I: isolated mode, so the user's PYTHONPATH/cwd cannot inject modules into the probe
+        # (the probe adds back the user site that -I hides); -S is NOT used: site must run for
+        # .pth-based editables to be visible, exactly as at the kernel's start.
         proc = subprocess.run(
             [exe, "-I", str(PROBE)],
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
+            stdin=subprocess.DEVNULL,
         )
     except FileNotFoundError as exc:
         raise InspectionError(f"No interpreter at {exe!r}.") from exc
@@ -131,10 +182,15 @@ def inspect_interpreter(python: str | os.PathLike[str] | None = None, timeout: f
         raise InspectionError(f"{exe!r} is not executable.") from exc
     except subprocess.TimeoutExpired as exc:
         raise InspectionError(f"Inspecting {exe!r} took longer than {timeout:.0f} s.") from exc
+    except OSError as exc:  # e.g. ENOEXEC: a file that is not a program
+        raise InspectionError(f"Cannot run {exe!r}: {exc.strerror or exc}.") from exc
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         raise InspectionError(f"Inspecting {exe!r} failed: " + " | ".join(tail))
     try:
-        return Environment.from_json(json.loads(proc.stdout))
-    except (ValueError, KeyError) as exc:
+        data = json.loads(proc.stdout)
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        return Environment.from_json(data)
+    except (ValueError, KeyError, TypeError) as exc:
         raise InspectionError(f"{exe!r} did not answer like a Python interpreter.") from exc
