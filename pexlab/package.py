@@ -1,0 +1,138 @@
+"""One call from an interpreter to shippable artifacts: inspect -> fingerprint -> cached or new
+PEX -> editable zips -> upload.  The kernel helper, the server extension and the CLI all call
+`package_environment`; none of them re-implements a step."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .cache import Cache, sha256_file
+from .environment import Environment, inspect_interpreter
+from .pex_build import BuildOptions, build_pex_ex
+from .progress import ProgressCallback, ProgressEvent
+from .storage import upload
+
+
+@dataclass
+class Artifact:
+    kind: str  # "pex" | "editable"
+    name: str  # file name (content-addressed)
+    local_path: str
+    url: str | None  # where it was uploaded, None if no storage was given
+    size: int
+    sha256: str
+    project: str = ""  # for editables: the distribution name
+
+
+@dataclass
+class Artifacts:
+    fingerprint: str
+    env: Environment
+    pex: Artifact
+    editables: list[Artifact] = field(default_factory=list)
+    reused: bool = False  # the PEX came from the cache (no pex run)
+    seconds: float = 0.0
+    storage: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "python": self.env.python,
+            "python_version": self.env.version,
+            "platform": self.env.platform,
+            "env": self.env.to_json(),
+            "pex": asdict(self.pex),
+            "editables": [asdict(e) for e in self.editables],
+            "reused": self.reused,
+            "seconds": round(self.seconds, 3),
+            "storage": self.storage,
+            "warnings": list(self.warnings),
+        }
+
+
+def _emit(
+    progress: ProgressCallback | None, phase: str, fraction: float | None, message: str
+) -> None:
+    if progress is not None:
+        progress(ProgressEvent(phase, fraction, message))
+
+
+def package_environment(
+    python: str | os.PathLike[str] | None = None,
+    storage: str | None = None,
+    options: BuildOptions | None = None,
+    include_editable: bool = True,
+    progress: ProgressCallback | None = None,
+    cache: Cache | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> Artifacts:
+    """Inspect `python` (default: this interpreter), build or reuse its PEX, zip its editable
+    projects and, when `storage` is given, upload everything there."""
+    t0 = time.monotonic()
+    options = options or BuildOptions()
+    cache = cache or Cache()
+    _emit(progress, "inspect", None, f"inspecting {python or 'this interpreter'}")
+    env = inspect_interpreter(python)
+    _emit(
+        progress, "inspect", 1.0, f"{len(env.installed)} installed, {len(env.editables)} editable"
+    )
+    warnings = list(env.warnings) + [
+        f"{d.name}: {w}" for d in env.distributions for w in d.warnings
+    ]
+
+    record, reused = build_pex_ex(env, options, cache, progress)
+    if reused:
+        _emit(progress, "build", 1.0, f"reusing {record.path.name} (environment unchanged)")
+    pex = Artifact(
+        kind="pex",
+        name=record.path.name,
+        local_path=record.pex_path,
+        url=None,
+        size=record.size,
+        sha256=record.sha256,
+    )
+
+    editables: list[Artifact] = []
+    if include_editable and env.editables:
+        from .editables import zip_editable  # lazy: only needed when there are editables
+
+        out = cache.editables_dir
+        out.mkdir(parents=True, exist_ok=True)
+        for i, dist in enumerate(env.editables):
+            _emit(progress, "zip", i / len(env.editables), f"zipping {dist.name}")
+            z = Path(zip_editable(dist, out))
+            editables.append(
+                Artifact(
+                    kind="editable",
+                    name=z.name,
+                    local_path=str(z),
+                    url=None,
+                    size=z.stat().st_size,
+                    sha256=sha256_file(z),
+                    project=dist.name,
+                )
+            )
+        _emit(progress, "zip", 1.0, f"{len(editables)} editable zip(s)")
+
+    if storage:
+        todo = [pex, *editables]
+        for i, art in enumerate(todo):
+            _emit(progress, "upload", i / len(todo), f"uploading {art.name}")
+            art.url = upload(Path(art.local_path), storage, progress, storage_options)
+        cache.record_upload(record.fingerprint, storage, pex.url or "")
+
+    return Artifacts(
+        fingerprint=record.fingerprint,
+        env=env,
+        pex=pex,
+        editables=editables,
+        reused=reused,
+        seconds=time.monotonic() - t0,
+        storage=storage,
+        warnings=warnings,
+    )
