@@ -1,0 +1,540 @@
+"""Spark sessions whose executors run the kernel's environment: the PEX + editable zips.
+
+What goes into the Spark configuration, and why (see DESIGN.md, section Spark):
+
+- `spark.files` carries the PEX (local path, or the URL it was uploaded to): Spark puts it in
+  every executor's working directory and makes it executable, on standalone, YARN and Kubernetes
+  alike, so executors run `./<pex name>`.
+- PySpark reads the executors' interpreter from `PYSPARK_PYTHON` once, when the SparkContext is
+  created (`spark.pyspark.python` is honoured only by spark-submit's launcher).  We set the
+  variable for the creation only and restore the kernel's value afterwards, also on error.
+  `spark.pyspark.python` is set too, for `spark-submit` and so the choice is visible in the conf.
+- `spark.executorEnv.PEX_ROOT` points into the executor's working directory (writable under every
+  cluster manager), else pex falls back to a temp dir and extracts again per worker.
+- Editable projects ship as zips with content-hashed names in `spark.files` +
+  `spark.submit.pyFiles`; PySpark puts pyFiles at `sys.path[1]` on executors, ahead of the PEX.
+  Spark refuses to overwrite an added path, hence a new name for new content.
+- pyspark/py4j are left out of the PEX: the executor's PYTHONPATH has Spark's own
+  `python/lib/pyspark.zip` and py4j, which the PEX (`--inherit-path=fallback`) keeps.
+- `local[*]`: workers run on this machine, so nothing is shipped; the executors' interpreter is
+  the one being packaged (default: this one), not whatever `python3` is on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from .notebook_progress import NotebookProgress, format_size
+
+if TYPE_CHECKING:  # pyspark is imported lazily: `import pexlab` must not need it
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    from .package import Artifacts
+
+# Conf keys holding comma-separated lists: the user's entries are kept and ours added.
+LIST_KEYS = ("spark.files", "spark.submit.pyFiles")
+DEFAULT_PEX_ROOT = "./.pex"
+_LOCAL_MASTER = re.compile(r"^local(\[[^\]]*\])?$|^local-cluster\[")
+
+
+class PexlabSparkError(RuntimeError):
+    """A Spark session could not be set up with the kernel's environment."""
+
+
+class PythonVersionMismatch(PexlabSparkError):
+    def __init__(self, driver: str, executors: str, detail: str = "") -> None:
+        self.driver = driver
+        self.executors = executors
+        super().__init__(
+            f"Executors run Python {executors} but this driver runs Python {driver}: PySpark "
+            f"needs the same major.minor on both sides. "
+            + (
+                detail
+                or "Use a kernel with the executors' Python version, or make "
+                "executors run the driver's (e.g. spark.executorEnv.PEX_PYTHON=python"
+                f"{driver} if it is installed there)."
+            )
+        )
+
+
+def is_local_master(master: str) -> bool:
+    return bool(_LOCAL_MASTER.match(master.strip()))
+
+
+def _major_minor(version: str) -> str:
+    parts = str(version).strip().split(".")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts[:2]):
+        raise PexlabSparkError(f"Not a Python version: {version!r} (expected e.g. '3.11').")
+    return ".".join(parts[:2])
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _location(art: Any) -> str:
+    """Where executors fetch an artifact: its uploaded URL, else the local file."""
+    return str(art.url or art.local_path)
+
+
+def artifacts_conf(artifacts: Artifacts, pex_root: str = DEFAULT_PEX_ROOT) -> dict[str, str]:
+    """Spark conf that ships `artifacts` (PEX + editable zips); no user conf merged in."""
+    pex_name = PurePosixPath(_location(artifacts.pex)).name
+    zips = [_location(z) for z in artifacts.editables]
+    conf = {
+        "spark.files": ",".join([_location(artifacts.pex), *zips]),
+        "spark.pyspark.python": f"./{pex_name}",
+        "spark.executorEnv.PEX_ROOT": pex_root,
+    }
+    if zips:
+        conf["spark.submit.pyFiles"] = ",".join(zips)
+    return conf
+
+
+def merge_conf(defaults: Mapping[str, str], user: Mapping[str, Any] | None) -> dict[str, str]:
+    """`user` wins over `defaults`, except list keys where both sets of entries are kept."""
+    merged = dict(defaults)
+    for key, value in (user or {}).items():
+        value = str(value)
+        if key in LIST_KEYS and key in defaults:
+            entries = _split(value) + [e for e in _split(defaults[key]) if e not in _split(value)]
+            merged[key] = ",".join(entries)
+        else:
+            merged[key] = value
+    return merged
+
+
+@dataclass
+class SparkPlan:
+    """Everything needed to create the context, decided before touching Spark."""
+
+    master: str
+    conf: dict[str, str]
+    executor_python: str  # what PYSPARK_PYTHON is set to while the context is created
+    artifacts: Artifacts | None = None
+    py_files: list[str] = field(default_factory=list)  # editable zip file names
+
+    @property
+    def local(self) -> bool:
+        return self.artifacts is None
+
+
+def _resolve_master(master: str | None, conf: Mapping[str, Any] | None) -> str:
+    return str(master or (conf or {}).get("spark.master") or "local[*]")
+
+
+def _progress_callback(progress: Any) -> tuple[Any, NotebookProgress | None]:
+    if progress is True:
+        np = NotebookProgress()
+        return np, np
+    if progress in (False, None):
+        return None, None
+    if isinstance(progress, NotebookProgress):
+        return progress, progress
+    return progress, None
+
+
+def plan(
+    master: str | None = None,
+    storage: str | None = None,
+    conf: Mapping[str, Any] | None = None,
+    include_editable: bool = True,
+    python: str | os.PathLike[str] | None = None,
+    options: Any = None,
+    cache: Any = None,
+    pex_root: str = DEFAULT_PEX_ROOT,
+    progress: Any = None,
+    storage_options: dict[str, Any] | None = None,
+) -> SparkPlan:
+    """Package (or reuse) the environment unless the master is local, and compute the conf."""
+    resolved = _resolve_master(master, conf)
+    user = {str(k): str(v) for k, v in (conf or {}).items()}
+    if is_local_master(resolved):
+        return SparkPlan(
+            master=resolved,
+            conf=merge_conf({"spark.master": resolved}, user),
+            executor_python=str(python or sys.executable),
+        )
+    from .package import package_environment
+
+    artifacts = package_environment(
+        python=python,
+        storage=storage,
+        options=options,
+        include_editable=include_editable,
+        progress=progress,
+        cache=cache,
+        storage_options=storage_options,
+    )
+    defaults = {"spark.master": resolved, **artifacts_conf(artifacts, pex_root)}
+    merged = merge_conf(defaults, user)
+    return SparkPlan(
+        master=resolved,
+        conf=merged,
+        executor_python=merged["spark.pyspark.python"],
+        artifacts=artifacts,
+        py_files=[PurePosixPath(_location(z)).name for z in artifacts.editables],
+    )
+
+
+def spark_conf(
+    master: str | None = None,
+    storage: str | None = None,
+    conf: Mapping[str, Any] | None = None,
+    include_editable: bool = True,
+    python: str | os.PathLike[str] | None = None,
+    progress: Any = False,
+    **kwargs: Any,
+) -> dict[str, str]:
+    """The Spark configuration (as a dict) that ships this environment to `master`'s executors.
+
+    For `spark-submit` or any launcher that honours `spark.pyspark.python`.  With a local master
+    it is just the user's conf: nothing is shipped.
+    """
+    callback, _ = _progress_callback(progress)
+    return plan(master, storage, conf, include_editable, python, progress=callback, **kwargs).conf
+
+
+@contextmanager
+def environ(**values: str | None) -> Iterator[None]:
+    """Set (or unset, for None) environment variables for the block; restore them afterwards."""
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _check_active(active: SparkContext, p: SparkPlan) -> None:
+    """Reuse a running context only if it ships the same things; else say what to do."""
+    running = active.getConf()
+    active_master = active.master
+    problems = []
+    if is_local_master(active_master) != is_local_master(p.master) or (
+        not is_local_master(p.master) and active_master != p.master
+    ):
+        problems.append(f"master {active_master!r} instead of {p.master!r}")
+    if not p.local:
+        for key in ("spark.files", "spark.submit.pyFiles"):
+            want = {PurePosixPath(e).name for e in _split(p.conf.get(key))}
+            have = {PurePosixPath(e).name for e in _split(running.get(key))}
+            if not want <= have:
+                problems.append(f"{key} lacks {', '.join(sorted(want - have))}")
+        if getattr(active, "pythonExec", None) != p.executor_python:
+            problems.append(f"executors run {getattr(active, 'pythonExec', '?')!r}")
+    elif getattr(active, "pythonExec", None) not in (p.executor_python, None):
+        problems.append(f"workers run {active.pythonExec!r}, not {p.executor_python!r}")
+    if problems:
+        raise PexlabSparkError(
+            "A SparkContext is already running with different settings ("
+            + "; ".join(problems)
+            + "). Stop it first (spark.stop() or sc.stop()), then call pexlab again: Spark "
+            "allows one context per process and executors keep code they already imported."
+        )
+
+
+def _unshadow_driver(p: SparkPlan) -> None:
+    # PySpark puts every pyFile at sys.path[1] on the driver too.  In a kernel that would make
+    # the editable projects import from a snapshot zip instead of their live sources (and the
+    # next edit would not be seen): keep the zips for executors only.
+    if not p.py_files:
+        return
+    names = set(p.py_files)
+    sys.path[:] = [e for e in sys.path if not (e.endswith(".zip") and os.path.basename(e) in names)]
+
+
+def _probe_python(_: Any) -> str:
+    import sys as _sys
+
+    return "{}.{}.{}".format(*_sys.version_info[:3])
+
+
+_MISMATCH = re.compile(
+    r"Python in worker has different version:?\s*\(?([0-9]+)[.,\s]+([0-9]+)\)?\s*than that in driver:?\s*\(?([0-9]+)[.,\s]+([0-9]+)",
+    re.S,
+)
+
+
+def check_executor_python(
+    sc: SparkContext, expected: str | None = None, driver_version: str | None = None
+) -> str:
+    """Fail early, naming both versions, if executors cannot run this driver's Python.
+
+    With `expected` (the executors' known major.minor) no job is run.  Otherwise one tiny task
+    runs on an executor; PySpark's worker refuses a different major.minor before running it, and
+    that refusal is turned into `PythonVersionMismatch`.  Returns the executors' version.
+    """
+    driver = driver_version or "{}.{}".format(*sys.version_info[:2])
+    if expected is not None:
+        if _major_minor(expected) != _major_minor(driver):
+            raise PythonVersionMismatch(driver, _major_minor(expected))
+        return expected
+    try:
+        return str(sc.parallelize([0], 1).map(_probe_python).collect()[0])
+    except Exception as exc:  # Py4JJavaError, PySparkRuntimeError, ...
+        text = str(exc)
+        m = _MISMATCH.search(text)
+        if m:
+            raise PythonVersionMismatch(
+                f"{m.group(3)}.{m.group(4)}", f"{m.group(1)}.{m.group(2)}"
+            ) from None
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        interesting = [
+            ln
+            for ln in lines
+            if any(s in ln for s in ("Error", "error", "No such file", "Cannot run program"))
+        ][:3] or lines[:3]
+        raise PexlabSparkError(
+            f"Executors could not run Python with interpreter {getattr(sc, 'pythonExec', '?')!r}: "
+            + " | ".join(s.strip()[:300] for s in interesting)
+        ) from exc
+
+
+def _summary(p: SparkPlan, seconds: float, executors_python: str | None) -> str:
+    if p.local:
+        head = f"pexlab: local master {p.master}, nothing shipped; workers use {p.executor_python}"
+    else:
+        a = p.artifacts
+        assert a is not None
+        head = (
+            f"pexlab: PEX {'reused' if a.reused else 'built'} {a.pex.name} "
+            f"({format_size(a.pex.size)})"
+        )
+        if a.editables:
+            head += (
+                f" + {len(a.editables)} editable zip(s) "
+                f"({format_size(sum(z.size for z in a.editables))})"
+            )
+        where = a.storage or "local files served by the driver"
+        head += f"; shipped from {where}"
+    if executors_python:
+        head += f"; executors' Python {executors_python}"
+    return head + f"; {seconds:.1f} s"
+
+
+def create_spark_context(
+    master: str | None = None,
+    app_name: str | None = None,
+    storage: str | None = None,
+    conf: Mapping[str, Any] | None = None,
+    include_editable: bool = True,
+    python: str | os.PathLike[str] | None = None,
+    expected_python: str | None = None,
+    progress: Any = True,
+    check_python: bool = True,
+    pex_root: str = DEFAULT_PEX_ROOT,
+    options: Any = None,
+    cache: Any = None,
+    storage_options: dict[str, Any] | None = None,
+) -> SparkContext:
+    """A SparkContext whose executors run this kernel's environment (see module docstring).
+
+    `master`: Spark master URL (default: conf's spark.master, else `local[*]`); `storage`: where
+    executors fetch artifacts (fsspec URL; default: served from the driver); `conf`: extra
+    Spark conf, winning over pexlab's; `python`: interpreter to package (default: this one);
+    `expected_python`: executors' major.minor if known (skips the probe task); `progress`: True
+    for notebook/stderr feedback, False for none, or a ProgressCallback.
+    """
+    t0 = time.monotonic()
+    from pyspark import SparkConf, SparkContext
+
+    callback, shower = _progress_callback(progress)
+    driver = "{}.{}".format(*sys.version_info[:2])
+    if expected_python is not None:
+        # Known up front: fail before packaging anything.
+        check_executor_python(None, expected_python, driver)  # type: ignore[arg-type]
+    p = plan(
+        master,
+        storage,
+        conf,
+        include_editable,
+        python,
+        options=options,
+        cache=cache,
+        pex_root=pex_root,
+        progress=callback,
+        storage_options=storage_options,
+    )
+    if p.artifacts is not None and _major_minor(p.artifacts.env.version) != driver:
+        raise PythonVersionMismatch(
+            driver,
+            _major_minor(p.artifacts.env.version),
+            f"The PEX was built from {p.artifacts.env.python}; package an interpreter with the "
+            "driver's version (python=...) or run the notebook in that interpreter.",
+        )
+    if app_name:
+        p.conf.setdefault("spark.app.name", app_name)
+    p.conf.setdefault("spark.app.name", "pexlab")
+
+    active = SparkContext._active_spark_context
+    if active is not None:
+        _check_active(active, p)
+        sc = active
+        created = False
+    else:
+        if shower is not None:
+            shower.status("Starting Spark", p.master)
+        spark_conf_obj = SparkConf(loadDefaults=True).setAll(list(p.conf.items()))
+        with environ(PYSPARK_PYTHON=p.executor_python):
+            sc = SparkContext(conf=spark_conf_obj)
+        created = True
+        _unshadow_driver(p)
+
+    executors_python = None
+    if check_python and not p.local:
+        if shower is not None:
+            shower.status("Checking executors' Python", "one probe task")
+        try:
+            executors_python = check_executor_python(sc, expected_python, driver)
+        except PexlabSparkError:
+            if created:
+                sc.stop()  # unusable, and the user holds no handle to stop it
+            raise
+    summary = _summary(p, time.monotonic() - t0, executors_python)
+    if shower is not None:
+        shower.done(summary)
+    return sc
+
+
+def create_spark_session(
+    master: str | None = None,
+    app_name: str | None = None,
+    storage: str | None = None,
+    conf: Mapping[str, Any] | None = None,
+    include_editable: bool = True,
+    python: str | os.PathLike[str] | None = None,
+    expected_python: str | None = None,
+    progress: Any = True,
+    check_python: bool = True,
+    pex_root: str = DEFAULT_PEX_ROOT,
+    options: Any = None,
+    cache: Any = None,
+    storage_options: dict[str, Any] | None = None,
+) -> SparkSession:
+    """A SparkSession on top of `create_spark_context(...)` (same arguments)."""
+    from pyspark.sql import SparkSession
+
+    sc = create_spark_context(
+        master=master,
+        app_name=app_name,
+        storage=storage,
+        conf=conf,
+        include_editable=include_editable,
+        python=python,
+        expected_python=expected_python,
+        progress=progress,
+        check_python=check_python,
+        pex_root=pex_root,
+        options=options,
+        cache=cache,
+        storage_options=storage_options,
+    )
+    # The builder finds the context we just made (SQL confs come from its SparkConf).
+    return SparkSession.builder.getOrCreate() if sc is not None else None  # type: ignore[return-value]
+
+
+# ---- CLI: `pexlab spark-args` -------------------------------------------------------------------
+
+
+def _parse_conf_items(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise PexlabSparkError(f"--conf expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = value
+    return out
+
+
+def format_submit_args(conf: Mapping[str, str], fmt: str = "args") -> str:
+    if fmt == "json":
+        return json.dumps(dict(conf), indent=2, sort_keys=True)
+    if fmt == "properties":  # spark-defaults.conf
+        return "\n".join(f"{k} {v}" for k, v in sorted(conf.items()))
+    return " \\\n".join(f"--conf {shlex.quote(f'{k}={v}')}" for k, v in sorted(conf.items()))
+
+
+def cmd_spark_args(args: argparse.Namespace) -> int:
+    options = None
+    if getattr(args, "exclude", None) is not None:
+        from .pex_build import BuildOptions
+
+        options = BuildOptions(exclude=tuple(args.exclude))
+    user = _parse_conf_items(args.conf)
+    if args.driver_python:
+        # Client mode: spark-submit would otherwise start the driver with ./<pex> too.
+        user.setdefault("spark.pyspark.driver.python", args.driver_python)
+    if args.master and is_local_master(args.master):
+        print("pexlab: local master, nothing to ship", file=sys.stderr)
+    progress = NotebookProgress(use_display=False) if not args.quiet else None
+    conf = spark_conf(
+        master=args.master or "spark-submit",  # any non-local master: ship the artifacts
+        storage=args.storage,
+        conf=user,
+        include_editable=not args.no_editable,
+        python=args.python,
+        progress=progress or False,
+        pex_root=args.pex_root,
+        options=options,
+    )
+    if not args.master:
+        conf.pop("spark.master", None)  # let spark-submit's --master decide
+    print(format_submit_args(conf, args.format))
+    return 0
+
+
+def register_cli(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `spark-args` to the `pexlab` CLI (called by pexlab.cli)."""
+    p = subparsers.add_parser(
+        "spark-args",
+        help="print the spark-submit --conf flags that ship this environment",
+        description="Build (or reuse) the PEX and editable zips, upload them if --storage is "
+        "given, and print the Spark conf for spark-submit.",
+    )
+    p.add_argument("--python", help="interpreter to package (default: this one)")
+    p.add_argument("--storage", help="fsspec URL executors can read (s3://..., hdfs://..., a path)")
+    p.add_argument(
+        "--master", help="Spark master; local[*] ships nothing; default: leave to spark-submit"
+    )
+    p.add_argument("--no-editable", action="store_true", help="do not ship editable projects")
+    p.add_argument(
+        "--exclude", nargs="*", help="distributions to leave out (default: pyspark py4j)"
+    )
+    p.add_argument(
+        "--conf", action="append", metavar="KEY=VALUE", help="extra conf, wins over pexlab's"
+    )
+    p.add_argument(
+        "--driver-python", help="driver interpreter for client mode (spark.pyspark.driver.python)"
+    )
+    p.add_argument(
+        "--pex-root", default=DEFAULT_PEX_ROOT, help="PEX_ROOT on executors (default ./.pex)"
+    )
+    p.add_argument("--format", choices=("args", "json", "properties"), default="args")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=cmd_spark_args)
+    return p
+
+
+# The name pexlab.cli looks for.
+register_spark_args = register_cli
