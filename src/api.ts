@@ -1,0 +1,54 @@
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** Error from the pexlab server extension, carrying its JSON `message`. */
+export class PexlabAPIError extends Error {
+  constructor(
+    message: string,
+    readonly status: number
+  ) {
+    super(message);
+    this.name = 'PexlabAPIError';
+  }
+}
+
+/**
+ * Call the pexlab REST API under the server's base URL.
+ *
+ * Errors come back as `PexlabAPIError` with the server's `message` (handlers always answer
+ * `{"message": ...}`), so the UI can show it verbatim.
+ */
+export async function requestAPI<T>(
+  endPoint = '',
+  init: RequestInit = {},
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<T> {
+  const url = URLExt.join(settings.baseUrl, 'pexlab', endPoint);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new PexlabAPIError(
+      `Cannot reach the Jupyter server: ${(error as Error).message ?? error}`,
+      0
+    );
+  }
+  const text = await response.text();
+  let data: any = null;
+  if (text.length > 0) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = text;
+    }
+  }
+  if (!response.ok) {
+    const message =
+      (data && typeof data === 'object' && data.message) ||
+      (response.status === 404
+        ? 'The pexlab server extension is not installed or not enabled.'
+        : `${response.status} ${response.statusText}`);
+    throw new PexlabAPIError(String(message), response.status);
+  }
+  return data as T;
+}

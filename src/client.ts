@@ -1,0 +1,74 @@
+import { requestAPI } from './api';
+import {
+  IArtifactRecord,
+  IBuild,
+  IBuildRequest,
+  IEnvironment
+} from './tokens';
+
+/**
+ * The calls the panel model makes. An interface so the model's state machine can be unit
+ * tested against a scripted server (jest); Galata covers the real server.
+ */
+export interface IPexlabClient {
+  getEnvironment(kernelId: string): Promise<IEnvironment>;
+  startBuild(request: IBuildRequest): Promise<IBuild>;
+  getBuild(id: string): Promise<IBuild>;
+  listBuilds(): Promise<IBuild[]>;
+  cancelBuild(id: string): Promise<IBuild | null>;
+  listArtifacts(): Promise<IArtifactRecord[]>;
+  deleteArtifact(fingerprint: string): Promise<void>;
+}
+
+/** Lists may come bare or wrapped (`{"builds": [...]}`); accept both. */
+function unwrap<T>(data: unknown, key: string): T[] {
+  if (Array.isArray(data)) {
+    return data as T[];
+  }
+  if (data && typeof data === 'object' && Array.isArray((data as any)[key])) {
+    return (data as any)[key] as T[];
+  }
+  return [];
+}
+
+export class RestClient implements IPexlabClient {
+  getEnvironment(kernelId: string): Promise<IEnvironment> {
+    return requestAPI<IEnvironment>(
+      `kernels/${encodeURIComponent(kernelId)}/environment`
+    );
+  }
+
+  startBuild(request: IBuildRequest): Promise<IBuild> {
+    return requestAPI<IBuild>('builds', {
+      method: 'POST',
+      body: JSON.stringify(request)
+    });
+  }
+
+  getBuild(id: string): Promise<IBuild> {
+    return requestAPI<IBuild>(`builds/${encodeURIComponent(id)}`);
+  }
+
+  async listBuilds(): Promise<IBuild[]> {
+    return unwrap<IBuild>(await requestAPI<unknown>('builds'), 'builds');
+  }
+
+  async cancelBuild(id: string): Promise<IBuild | null> {
+    return requestAPI<IBuild | null>(`builds/${encodeURIComponent(id)}`, {
+      method: 'DELETE'
+    });
+  }
+
+  async listArtifacts(): Promise<IArtifactRecord[]> {
+    return unwrap<IArtifactRecord>(
+      await requestAPI<unknown>('artifacts'),
+      'artifacts'
+    );
+  }
+
+  async deleteArtifact(fingerprint: string): Promise<void> {
+    await requestAPI<unknown>(`artifacts/${encodeURIComponent(fingerprint)}`, {
+      method: 'DELETE'
+    });
+  }
+}

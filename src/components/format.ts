@@ -1,0 +1,52 @@
+/** Small display helpers shared by the components (pure, unit-tested). */
+
+export function formatBytes(size: number | null | undefined): string {
+  if (size === null || size === undefined || !Number.isFinite(size)) {
+    return '';
+  }
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = size;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Seconds since the epoch, from a unix time (s) or an ISO date string. */
+export function toSeconds(
+  time: number | string | null | undefined
+): number | null {
+  if (time === null || time === undefined || time === '') {
+    return null;
+  }
+  if (typeof time === 'number') {
+    return time > 1e12 ? time / 1000 : time;
+  }
+  const ms = Date.parse(time);
+  return Number.isNaN(ms) ? null : ms / 1000;
+}
+
+/** "12 s", "3 min 05 s", "1 h 02 min". */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) {
+    return `${s} s`;
+  }
+  if (s < 3600) {
+    return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  }
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
+
+export function formatAge(
+  time: number | string | null | undefined,
+  now: number = Date.now() / 1000
+): string {
+  const t = toSeconds(time);
+  if (t === null) {
+    return '';
+  }
+  return formatDuration(now - t);
+}
