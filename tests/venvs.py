@@ -10,6 +10,7 @@ with `fresh=True`.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -32,6 +33,14 @@ class Project:
     editable: bool = False
 
 
+def _generated(parts: tuple[str, ...]) -> bool:
+    return (
+        "__pycache__" in parts
+        or parts[0] in ("build", "dist")
+        or any(p.endswith(".egg-info") for p in parts)
+    )
+
+
 @dataclass(frozen=True)
 class VenvSpec:
     projects: tuple[Project, ...] = ()
@@ -44,8 +53,15 @@ class VenvSpec:
         h.update(json.dumps([self.requirements, self.system_site_packages]).encode())
         for p in self.projects:
             h.update(f"{p.path.name}:{p.editable}".encode())
+            if p.editable:
+                # An editable install points at its project folder: the same sources somewhere
+                # else (a per-session tmp dir) must not reuse a venv pointing at the old place.
+                h.update(str(p.path.resolve()).encode())
             for f in sorted(p.path.rglob("*")):
-                if f.is_file() and "__pycache__" not in f.parts and ".egg-info" not in str(f):
+                # Skip what installing leaves in the project (setuptools writes build/ and
+                # *.egg-info in-tree): otherwise the digest changes after the first install.
+                rel = f.relative_to(p.path).parts
+                if f.is_file() and not _generated(rel):
                     h.update(str(f.relative_to(p.path)).encode())
                     h.update(f.read_bytes())
         return h.hexdigest()[:16]
@@ -59,6 +75,10 @@ class Venv:
     @property
     def python(self) -> Path:
         return self.root / "bin" / "python"
+
+    @property
+    def site_packages(self) -> Path:
+        return next(self.root.glob("lib/python*/site-packages"))
 
     def pip(self, *args: str) -> None:
         subprocess.run(
@@ -99,24 +119,53 @@ class VenvFactory:
         root = CACHE / spec.digest()
         if (root / ".complete").exists():
             return Venv(root, spec)
-        shutil.rmtree(root, ignore_errors=True)
-        tmp = root.with_name(root.name + f".tmp{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        # Build under a temporary name and rename: a venv's scripts embed its path, so build it
-        # where it will live (rename only after pip is done would break shebangs). Instead build
-        # in place and mark completion with a file.
         root.parent.mkdir(parents=True, exist_ok=True)
-        venv = create_venv(root, spec)
-        (root / ".complete").write_text("ok")
-        return venv
+        # Several pytest processes (engineers, xdist) may want the same venv: one builds it.
+        with open(root.with_name(root.name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if (root / ".complete").exists():
+                return Venv(root, spec)
+            shutil.rmtree(root, ignore_errors=True)
+            # A venv's scripts embed its path, so it is built where it will live (a rename
+            # afterwards would break shebangs); completion is marked with a file instead.
+            venv = create_venv(root, spec)
+            (root / ".complete").write_text("ok")
+            return venv
+
+
+def bare_venv(root: Path, system_site_packages: bool = False) -> Venv:
+    """A venv without pip (created in ~0.1 s), for tests that lay out metadata by hand."""
+    args = [sys.executable, "-m", "venv", "--without-pip", str(root)]
+    if system_site_packages:
+        args.append("--system-site-packages")
+    subprocess.run(args, check=True)
+    return Venv(root, VenvSpec(system_site_packages=system_site_packages))
+
+
+def stable_projects_dir(owner: str) -> Path:
+    """A folder that outlives the test session, for projects installed *editable* into cached
+    venvs (the venv keeps pointing at the project folder).  One subfolder per test owner."""
+    path = CACHE.parent / "test-projects" / owner
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip())
+    content = textwrap.dedent(text).lstrip()
+    # Leave an identical file alone: projects in stable folders are rewritten every session.
+    if not path.is_file() or path.read_text() != content:
+        path.write_text(content)
 
 
-def setuptools_project(base: Path, name: str, module: str, version: str = "0.1.0", src_layout: bool = True, body: str = "") -> Path:
+def setuptools_project(
+    base: Path,
+    name: str,
+    module: str,
+    version: str = "0.1.0",
+    src_layout: bool = True,
+    body: str = "",
+) -> Path:
     """A setuptools project (src layout by default) with one package `module`."""
     root = base / name
     pkg_root = root / "src" if src_layout else root
@@ -132,11 +181,16 @@ def setuptools_project(base: Path, name: str, module: str, version: str = "0.1.0
         version = "{version}"
         """,
     )
-    write(pkg_root / module / "__init__.py", body or f"def where():\n    return __file__\n\nVERSION = {version!r}\n")
+    write(
+        pkg_root / module / "__init__.py",
+        body or f"def where():\n    return __file__\n\nVERSION = {version!r}\n",
+    )
     return root
 
 
-def hatchling_project(base: Path, name: str, module: str, version: str = "0.1.0", body: str = "") -> Path:
+def hatchling_project(
+    base: Path, name: str, module: str, version: str = "0.1.0", body: str = ""
+) -> Path:
     root = base / name
     write(
         root / "pyproject.toml",
@@ -157,7 +211,9 @@ def hatchling_project(base: Path, name: str, module: str, version: str = "0.1.0"
     return root
 
 
-def namespace_project(base: Path, name: str, namespace: str, sub: str, version: str = "0.1.0") -> Path:
+def namespace_project(
+    base: Path, name: str, namespace: str, sub: str, version: str = "0.1.0"
+) -> Path:
     """A PEP 420 namespace package `namespace.sub` (no __init__.py in `namespace`)."""
     root = base / name
     write(
@@ -178,4 +234,154 @@ def namespace_project(base: Path, name: str, namespace: str, sub: str, version: 
         """,
     )
     write(root / "src" / namespace / sub / "__init__.py", "def where():\n    return __file__\n")
+    return root
+
+
+# ---- every install shape the probe must understand (used by tests/test_environment.py and
+# tests/test_editables.py; other suites may reuse the venv, it is never mutated) ---------------
+
+# An import of a `boom` package writes this file then raises: proves nobody imported it.
+BOOM_BODY = """
+import os
+open(os.environ["PEXLAB_TEST_MARKER"], "a").write(__name__ + "\\n")
+raise RuntimeError("user package imported: " + __name__)
+"""
+
+
+def setuptools_flat_with_module(base: Path, name: str, package: str, module: str) -> Path:
+    """Flat layout + a top-level module: setuptools installs it editable through a finder
+    module with a MAPPING (not a plain .pth)."""
+    root = base / name
+    write(
+        root / "pyproject.toml",
+        f"""
+        [build-system]
+        requires = ["setuptools>=64"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "{name}"
+        version = "0.3.0"
+
+        [tool.setuptools]
+        packages = ["{package}", "{package}.sub"]
+        py-modules = ["{module}"]
+        """,
+    )
+    write(root / package / "__init__.py", "def where():\n    return __file__\n")
+    write(root / package / "sub" / "__init__.py", "LEVEL = 2\n")
+    write(root / f"{module}.py", "def where():\n    return __file__\n")
+    write(root / "tests" / "test_it.py", "def test_nothing():\n    pass\n")
+    return root
+
+
+def setuptools_flat_namespace(base: Path, name: str, namespace: str, sub: str) -> Path:
+    """A PEP 420 namespace package in a flat layout (setuptools: finder with NAMESPACES)."""
+    root = base / name
+    write(
+        root / "pyproject.toml",
+        f"""
+        [build-system]
+        requires = ["setuptools>=64"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "{name}"
+        version = "0.1.0"
+
+        [tool.setuptools.packages.find]
+        include = ["{namespace}*"]
+        namespaces = true
+        """,
+    )
+    write(root / namespace / sub / "__init__.py", "def where():\n    return __file__\n")
+    return root
+
+
+def hatchling_exact_project(base: Path, name: str, module: str) -> Path:
+    """hatchling with `dev-mode-exact`: the editables library's redirecting finder."""
+    root = hatchling_project(base, name, module)
+    write(
+        root / "pyproject.toml",
+        (root / "pyproject.toml").read_text() + "dev-mode-exact = true\n",
+    )
+    return root
+
+
+def hatchling_project_with_junk(base: Path, name: str, module: str) -> Path:
+    """A flat hatchling project (its whole folder goes on sys.path through a .pth) full of things
+    that are not code: VCS data, build output, caches, tests, docs."""
+    root = hatchling_project(base, name, module)
+    pkg = root / module
+    write(pkg / "core.py", "ANSWER = 42\n")
+    write(pkg / "data" / "table.json", '{"a": 1}\n')
+    write(pkg / "dist" / "__init__.py", "IS_A_REAL_SUBPACKAGE = True\n")  # kept
+    write(pkg / "build" / "leftover.py", "x = 1\n")  # no __init__: build output, dropped
+    write(pkg / "node_modules" / "x.js", "1\n")
+    write(pkg / ".mypy_cache" / "x.json", "{}\n")
+    write(pkg / "old.pyc", "not really bytecode\n")
+    write(pkg / "__pycache__" / "core.cpython-311.pyc", "not really bytecode\n")
+    for junk in (
+        ".git/HEAD",
+        ".hg/x",
+        ".svn/x",
+        ".tox/x.py",
+        ".venv/pyvenv.cfg",
+        "build/lib/x.py",
+        "dist/x.whl",
+        "node_modules/y.js",
+        "tests/test_core.py",
+        "docs/conf.py",
+        "setup.py",
+        "conftest.py",
+    ):
+        write(root / junk, "junk = 1\n")
+    return root
+
+
+def boom_project(base: Path, name: str, module: str) -> Path:
+    return hatchling_project(base, name, module, body=BOOM_BODY)
+
+
+def shapes_spec(base: Path) -> VenvSpec:
+    """numpy (compiled, from PyPI) + one project per install shape."""
+    return VenvSpec(
+        requirements=("numpy",),
+        projects=(
+            Project(setuptools_project(base, "insp-plain", "insp_plain", version="1.4.0")),
+            Project(setuptools_project(base, "insp-st-src", "insp_st_src"), editable=True),
+            Project(
+                setuptools_flat_with_module(base, "insp-st-flat", "insp_st_flat", "insp_solo"),
+                editable=True,
+            ),
+            Project(hatchling_project_with_junk(base, "insp-hatch", "insp_hatch"), editable=True),
+            Project(
+                hatchling_exact_project(base, "insp-hatch-exact", "insp_hexact"), editable=True
+            ),
+            Project(namespace_project(base, "insp-ns-one", "inspns", "one"), editable=True),
+            Project(namespace_project(base, "insp-ns-two", "inspns", "two")),
+            Project(
+                setuptools_flat_namespace(base, "insp-ns-flat", "inspnsf", "three"), editable=True
+            ),
+            Project(boom_project(base, "insp-boom", "insp_boom")),
+            Project(boom_project(base, "insp-boom-ed", "insp_boom_ed"), editable=True),
+        ),
+    )
+
+
+def egg_link_install(venv: Venv, base: Path, name: str, module: str) -> Path:
+    """The legacy `setup.py develop` shape, laid out by hand (modern pip and setuptools no longer
+    produce it): <project>/src/<name>.egg-info, site-packages/<name>.egg-link and a line in
+    easy-install.pth.  Returns the project folder."""
+    root = base / name
+    src = root / "src"
+    write(src / module / "__init__.py", "def where():\n    return __file__\n")
+    egg = src / f"{name.replace('-', '_')}.egg-info"
+    write(egg / "PKG-INFO", f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.9.0\n")
+    write(egg / "top_level.txt", f"{module}\n")
+    write(egg / "SOURCES.txt", f"src/{module}/__init__.py\n")
+    site = venv.site_packages
+    (site / f"{name}.egg-link").write_text(f"{src}\n../\n")
+    with open(site / "easy-install.pth", "a") as fh:
+        fh.write(f"{src}\n")
     return root

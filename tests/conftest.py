@@ -1,0 +1,27 @@
+"""Shared fixtures. Kept small: suites put their own fixtures in their own conftest files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+from venvs import Venv, VenvFactory, shapes_spec, stable_projects_dir  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def venv_factory(tmp_path_factory: pytest.TempPathFactory) -> VenvFactory:
+    return VenvFactory(tmp_path_factory.mktemp("venvs"))
+
+
+@pytest.fixture(scope="session")
+def shapes_venv(venv_factory: VenvFactory) -> Venv:
+    """numpy + one project per install shape (normal, setuptools editable src/flat, hatchling
+    .pth and exact, PEP 420 namespaces, packages that explode on import). Cached across
+    sessions; never mutate it (ask `venv_factory.get(spec, fresh=True)` for a private one)."""
+    return venv_factory.get(shapes_spec(stable_projects_dir("inspect")))

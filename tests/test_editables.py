@@ -1,0 +1,298 @@
+"""Editable zips from real editable installs: layout, exclusions, content-hashed names,
+determinism, atomic writes, and importing the code back from the zip in another interpreter."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from venvs import (
+    Project,
+    Venv,
+    VenvFactory,
+    VenvSpec,
+    bare_venv,
+    egg_link_install,
+    hatchling_project,
+    stable_projects_dir,
+    write,
+)
+
+import pexlab.editables as editables
+from pexlab.editables import EditableError, zip_editable
+from pexlab.environment import Distribution, Environment, inspect_interpreter
+from pexlab.progress import EVENT_PREFIX, ProgressEvent
+
+PROJECTS = stable_projects_dir("inspect")
+
+
+@pytest.fixture(scope="module")
+def shapes_env(shapes_venv: Venv) -> Environment:
+    return inspect_interpreter(shapes_venv.python)
+
+
+def editable(env: Environment, name: str) -> Distribution:
+    d = env.get(name)
+    assert d is not None and d.editable is not None, name
+    return d
+
+
+def names(zip_path: Path) -> list[str]:
+    with zipfile.ZipFile(zip_path) as zf:
+        return zf.namelist()
+
+
+def run_python(python: str | Path, code: str, *paths: Path) -> str:
+    """Run `code` with `paths` first on sys.path, isolated from the caller's environment."""
+    prelude = f"import sys; sys.path[:0] = {[str(p) for p in paths]!r}\n"
+    proc = subprocess.run(
+        [str(python), "-I", "-c", prelude + code], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+# ---- layout ------------------------------------------------------------------------------------
+
+
+def test_src_layout_zip_has_the_package_at_its_root(
+    shapes_env: Environment, tmp_path: Path
+) -> None:
+    z = zip_editable(editable(shapes_env, "insp-st-src"), tmp_path)
+    # src/insp_st_src.egg-info, written there by setuptools, stays out.
+    assert names(z) == ["insp_st_src/", "insp_st_src/__init__.py"]
+    assert z.parent == tmp_path
+    assert z.name.startswith("insp_st_src-") and len(z.stem.rsplit("-", 1)[1]) == 12
+
+
+def test_finder_mapping_zip(shapes_env: Environment, tmp_path: Path) -> None:
+    z = zip_editable(editable(shapes_env, "insp-st-flat"), tmp_path)
+    assert names(z) == [
+        "insp_solo.py",
+        "insp_st_flat/",
+        "insp_st_flat/__init__.py",
+        "insp_st_flat/sub/",
+        "insp_st_flat/sub/__init__.py",
+    ]
+
+
+def test_exclusions(shapes_env: Environment, tmp_path: Path) -> None:
+    """Caches, VCS and build folders, compiled files and the project's tests/docs stay out; a
+    real subpackage that happens to be called `dist` stays in."""
+    z = zip_editable(editable(shapes_env, "insp-hatch"), tmp_path)
+    assert names(z) == [
+        "insp_hatch/",
+        "insp_hatch/__init__.py",
+        "insp_hatch/core.py",
+        "insp_hatch/data/",
+        "insp_hatch/data/table.json",
+        "insp_hatch/dist/",
+        "insp_hatch/dist/__init__.py",
+    ]
+    # The junk really is there in the project.
+    project = PROJECTS / "insp-hatch"
+    for junk in (
+        ".git/HEAD",
+        "build/lib/x.py",
+        "insp_hatch/build/leftover.py",
+        "insp_hatch/old.pyc",
+        "insp_hatch/__pycache__/core.cpython-311.pyc",
+        "insp_hatch/node_modules/x.js",
+        "insp_hatch/.mypy_cache/x.json",
+        "tests/test_core.py",
+    ):
+        assert (project / junk).exists(), junk
+
+
+def test_namespace_zip_holds_only_its_own_portion(
+    shapes_venv: Venv, shapes_env: Environment, tmp_path: Path
+) -> None:
+    z = zip_editable(editable(shapes_env, "insp-ns-one"), tmp_path)
+    assert names(z) == ["inspns/", "inspns/one/", "inspns/one/__init__.py"]  # no __init__ in inspns
+    # The zip's portion and the normally installed portion (site-packages) join one namespace.
+    out = run_python(
+        shapes_venv.python,
+        "import inspns.one, inspns.two; print(inspns.one.where()); print(inspns.two.where())",
+        z,
+    )
+    one, two = out.split()
+    assert one.startswith(str(z) + "/inspns/one/")
+    assert two.startswith(str(shapes_venv.site_packages))
+
+    flat = zip_editable(editable(shapes_env, "insp-ns-flat"), tmp_path)
+    assert names(flat) == ["inspnsf/", "inspnsf/three/", "inspnsf/three/__init__.py"]
+
+
+def test_legacy_egg_link_zip(tmp_path: Path) -> None:
+    venv = bare_venv(tmp_path / "venv")
+    egg_link_install(venv, tmp_path / "projects", "legacy-thing", "legacy_thing")
+    d = inspect_interpreter(venv.python).get("legacy-thing")
+    assert d is not None
+    assert names(zip_editable(d, tmp_path / "zips")) == [
+        "legacy_thing/",
+        "legacy_thing/__init__.py",
+    ]
+
+
+def test_zips_import_in_another_interpreter(shapes_env: Environment, tmp_path: Path) -> None:
+    """The test's own interpreter has none of these projects: whatever imports comes from the
+    zips (zipimport through sys.path, as on a Spark executor)."""
+    zips = [
+        zip_editable(editable(shapes_env, name), tmp_path)
+        for name in ("insp-st-src", "insp-st-flat", "insp-hatch", "insp-hatch-exact", "insp-ns-one")
+    ]
+    out = run_python(
+        sys.executable,
+        "import insp_st_src, insp_st_flat.sub, insp_solo, insp_hatch.core, insp_hexact, inspns.one\n"
+        "for m in (insp_st_src, insp_st_flat.sub, insp_solo, insp_hatch.core, insp_hexact, inspns.one):\n"
+        "    print(m.__file__)\n"
+        "print(insp_hatch.core.ANSWER)",
+        *zips,
+    )
+    *files, answer = out.split()
+    assert answer == "42"
+    assert all(any(f.startswith(str(z) + "/") for z in zips) for f in files), files
+
+
+def test_not_editable_is_refused(shapes_env: Environment, tmp_path: Path) -> None:
+    plain = shapes_env.get("insp-plain")
+    assert plain is not None
+    with pytest.raises(EditableError, match="not an editable install"):
+        zip_editable(plain, tmp_path)
+
+
+# ---- names, reuse, determinism -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mutable(
+    venv_factory: VenvFactory, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Venv, Path]:
+    """A private venv with a hatchling project installed editable from a folder we may edit."""
+    base = tmp_path_factory.mktemp("mutable")
+    project = hatchling_project(base, "insp-mutable", "insp_mutable")
+    write(project / "insp_mutable" / "util.py", "VALUE = 1\n")
+    venv = venv_factory.get(VenvSpec(projects=(Project(project, editable=True),)), fresh=True)
+    return venv, project
+
+
+def current(venv: Venv) -> Distribution:
+    d = inspect_interpreter(venv.python).get("insp-mutable")
+    assert d is not None and d.editable is not None
+    return d
+
+
+def test_name_follows_the_content(mutable: tuple[Venv, Path], tmp_path: Path) -> None:
+    venv, project = mutable
+    util = project / "insp_mutable" / "util.py"
+    first = zip_editable(current(venv), tmp_path)
+    stamp = first.stat().st_mtime_ns
+
+    # Unchanged code: same name, the existing zip is reused, not rewritten.
+    assert zip_editable(current(venv), tmp_path) == first
+    assert first.stat().st_mtime_ns == stamp
+
+    # Bytecode caches appear when the code runs: excluded, so the name does not move.
+    compiled = subprocess.run([str(venv.python), "-m", "compileall", "-q", str(project)])
+    assert compiled.returncode == 0
+    assert (project / "insp_mutable" / "__pycache__").is_dir()
+    assert zip_editable(current(venv), tmp_path) == first
+
+    # Changed code: a new name (Spark would otherwise ignore it), the old zip left alone.
+    util.write_text("VALUE = 2\n")
+    second = zip_editable(current(venv), tmp_path)
+    assert second != first and first.exists()
+    assert (
+        run_python(sys.executable, "import insp_mutable.util as u; print(u.VALUE)", second) == "2\n"
+    )
+
+    # A new module is a change too.
+    write(project / "insp_mutable" / "extra.py", "X = 1\n")
+    third = zip_editable(current(venv), tmp_path)
+    assert third not in (first, second)
+
+    # Back to the original content: back to the original name.
+    (project / "insp_mutable" / "extra.py").unlink()
+    util.write_text("VALUE = 1\n")
+    assert zip_editable(current(venv), tmp_path) == first
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_zips_are_deterministic(shapes_env: Environment, tmp_path: Path) -> None:
+    d = editable(shapes_env, "insp-hatch")
+    a = zip_editable(d, tmp_path / "a")
+    b = zip_editable(d, tmp_path / "b")
+    assert a.name == b.name
+    assert a.read_bytes() == b.read_bytes()
+    with zipfile.ZipFile(a) as zf:
+        infos = zf.infolist()
+    assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_a_failed_write_leaves_nothing(
+    shapes_env: Environment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fault injection (a disk filling up mid-zip cannot be staged here): the writer dies halfway.
+    real_write = editables._write_zip
+
+    def dying_write(target: Path, files: list[tuple[str, Path]]) -> None:
+        real_write(target, files[:1])
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(editables, "_write_zip", dying_write)
+    with pytest.raises(OSError, match="No space left"):
+        zip_editable(editable(shapes_env, "insp-hatch"), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_deleted_project_cannot_be_zipped(tmp_path: Path) -> None:
+    venv = bare_venv(tmp_path / "venv")
+    project = egg_link_install(venv, tmp_path / "projects", "gone-thing", "gone_thing")
+    d = inspect_interpreter(venv.python).get("gone-thing")
+    assert d is not None
+    shutil.rmtree(project)
+    with pytest.raises(EditableError, match="moved or deleted"):
+        zip_editable(d, tmp_path / "zips")
+    assert not (tmp_path / "zips").exists() or list((tmp_path / "zips").iterdir()) == []
+
+
+# ---- progress events (pexlab/progress.py) ------------------------------------------------------
+
+
+def test_zip_reports_progress(shapes_env: Environment, tmp_path: Path) -> None:
+    events: list[ProgressEvent] = []
+    d = editable(shapes_env, "insp-st-src")
+    zip_editable(d, tmp_path, progress=events.append)
+    assert [(e.phase, e.fraction) for e in events] == [("zip", 0.0), ("zip", 1.0)]
+    events.clear()
+    zip_editable(d, tmp_path, progress=events.append)
+    assert len(events) == 1 and "unchanged" in events[0].message
+
+
+def test_progress_event_lines_round_trip() -> None:
+    event = ProgressEvent("build", 0.25, "resolving 12 distributions")
+    line = event.to_line()
+    assert line.startswith(EVENT_PREFIX) and "\n" not in line
+    assert ProgressEvent.from_line(line + "\n") == event
+    assert ProgressEvent.from_line("pex: some ordinary stderr output") is None
+    assert ProgressEvent.from_line(EVENT_PREFIX + "{broken") is None
+    assert ProgressEvent("upload", None).fraction is None
+    with pytest.raises(ValueError, match="unknown progress phase"):
+        ProgressEvent("cooking", 0.5, "")
+    with pytest.raises(ValueError, match="within 0..1"):
+        ProgressEvent("zip", 1.5, "")
+
+
+def test_a_raising_callback_aborts(shapes_env: Environment, tmp_path: Path) -> None:
+    """The server cancels a build by raising from its callback: that must not be swallowed."""
+
+    def cancel(event: ProgressEvent) -> None:
+        raise KeyboardInterrupt("cancelled")
+
+    with pytest.raises(KeyboardInterrupt):
+        zip_editable(editable(shapes_env, "insp-st-flat"), tmp_path, progress=cancel)

@@ -1,0 +1,347 @@
+"""Inspection of real interpreters: the probe runs inside the target venv, reads every install
+shape without importing anything, and turns broken metadata into warnings."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+from venvs import (
+    Project,
+    Venv,
+    VenvFactory,
+    VenvSpec,
+    bare_venv,
+    egg_link_install,
+    setuptools_project,
+    stable_projects_dir,
+    write,
+)
+
+from pexlab.environment import (
+    Distribution,
+    Environment,
+    InspectionError,
+    inspect_interpreter,
+)
+
+PROJECTS = stable_projects_dir("inspect")
+
+
+@pytest.fixture(scope="module")
+def shapes_env(shapes_venv: Venv) -> Environment:
+    return inspect_interpreter(shapes_venv.python)
+
+
+def dist(env: Environment, name: str) -> Distribution:
+    found = env.get(name)
+    assert found is not None, f"{name} not in {[d.name for d in env.distributions]}"
+    return found
+
+
+# ---- the interpreter itself --------------------------------------------------------------------
+
+
+def test_probe_runs_in_the_target_interpreter(shapes_venv: Venv, shapes_env: Environment) -> None:
+    env = shapes_env
+    assert env.python == str(shapes_venv.python)
+    assert Path(env.prefix) == shapes_venv.root
+    assert env.base_prefix != env.prefix
+    assert env.kind == "venv"
+    assert env.site_packages == (str(shapes_venv.site_packages),)
+    assert env.version.startswith(f"{sys.version_info.major}.{sys.version_info.minor}.")
+    assert env.implementation == "cpython"
+    assert env.abi == f"cp{sys.version_info.major}{sys.version_info.minor}"
+    assert env.platform == sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    # What the venv has, not what the test's interpreter has.
+    names = {d.name for d in env.distributions}
+    assert {"numpy", "insp-plain", "insp-st-src"} <= names
+    assert "pytest" not in names and "pex" not in names
+    assert env.warnings == ()
+
+
+def test_json_round_trip(shapes_env: Environment) -> None:
+    again = Environment.from_json(json.loads(json.dumps(shapes_env.to_json())))
+    assert again == shapes_env
+
+
+def test_the_callers_environment_variables_do_not_leak_in(
+    shapes_venv: Venv, shapes_env: Environment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server that inspects a kernel runs with its own PYTHONPATH/VIRTUAL_ENV: the probe
+    must describe the target interpreter, not the caller's settings."""
+    extra = tmp_path / "extra"
+    write(extra / "intruder-1.0.dist-info" / "METADATA", "Name: intruder\nVersion: 1.0\n")
+    monkeypatch.setenv("PYTHONPATH", str(extra))
+    monkeypatch.setenv("VIRTUAL_ENV", sys.prefix)
+    monkeypatch.setenv("PYTHONHOME", "/nonexistent")
+    env = inspect_interpreter(shapes_venv.python)
+    assert env.get("intruder") is None
+    assert env.distributions == shapes_env.distributions
+
+
+def test_a_venv_folder_is_accepted_as_the_interpreter(
+    shapes_venv: Venv, shapes_env: Environment
+) -> None:
+    assert inspect_interpreter(shapes_venv.root).python == shapes_env.python
+
+
+def test_system_interpreter_kind() -> None:
+    base = (
+        Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    )
+    env = inspect_interpreter(base)
+    assert env.kind == "system"
+    assert env.prefix == env.base_prefix == sys.base_prefix
+
+
+def test_conda_kind(tmp_path: Path) -> None:
+    # No conda here: a conda env is recognised by its conda-meta folder, so add one to a venv.
+    venv = bare_venv(tmp_path / "env")
+    (venv.root / "conda-meta").mkdir()
+    assert inspect_interpreter(venv.python).kind == "conda"
+
+
+# ---- installed distributions -------------------------------------------------------------------
+
+
+def test_normal_install(shapes_venv: Venv, shapes_env: Environment) -> None:
+    d = dist(shapes_env, "insp-plain")
+    assert d.version == "1.4.0"
+    assert d.location == str(shapes_venv.site_packages)
+    assert d.installer == "pip"
+    assert d.editable is None and not d.is_editable
+    assert d.warnings == ()
+    assert d in shapes_env.installed and d not in shapes_env.editables
+
+
+def test_compiled_numpy_is_reported(shapes_venv: Venv, shapes_env: Environment) -> None:
+    proc = shapes_venv.run("import numpy, sys; sys.stdout.write(numpy.__version__)")
+    assert proc.returncode == 0, proc.stderr
+    d = dist(shapes_env, "numpy")
+    assert d.version == proc.stdout
+    assert d.location == str(shapes_venv.site_packages)
+    assert d.editable is None
+
+
+def test_lookup_by_any_spelling(shapes_env: Environment) -> None:
+    assert (
+        shapes_env.get("Insp_Plain")
+        == shapes_env.get("insp.plain")
+        == dist(shapes_env, "insp-plain")
+    )
+
+
+# ---- editable installs -------------------------------------------------------------------------
+
+
+def test_setuptools_editable_src_layout(shapes_venv: Venv, shapes_env: Environment) -> None:
+    d = dist(shapes_env, "insp-st-src")
+    project = PROJECTS / "insp-st-src"
+    assert d.editable is not None
+    assert d.editable.project_dir == str(project)
+    assert d.editable.source_roots == (str(project / "src"),)
+    assert d.editable.top_level == ("insp_st_src",)
+    assert d.editable.mechanism == "pth"
+    # setuptools leaves src/insp_st_src.egg-info on sys.path: the installed dist-info wins.
+    assert (project / "src" / "insp_st_src.egg-info").is_dir()
+    assert d.location == str(shapes_venv.site_packages) and d.installer == "pip"
+    assert d.warnings == ()
+
+
+def test_setuptools_editable_finder_mapping(shapes_env: Environment) -> None:
+    """Flat layout: setuptools writes a finder module with MAPPING, read here with ast."""
+    d = dist(shapes_env, "insp-st-flat")
+    project = PROJECTS / "insp-st-flat"
+    assert d.editable is not None
+    assert d.editable.mechanism == "pep660-finder"
+    assert d.editable.project_dir == str(project)
+    assert d.editable.mapping == (
+        ("insp_solo", str(project / "insp_solo.py")),
+        ("insp_st_flat", str(project / "insp_st_flat")),
+    )
+    assert d.editable.top_level == ("insp_solo", "insp_st_flat")  # not tests/
+    assert d.editable.source_roots == (str(project),)
+
+
+def test_hatchling_editable_pth(shapes_env: Environment) -> None:
+    """hatchling puts the whole project folder on sys.path; only the package is the project's
+    code, not tests/, docs/, build/, setup.py or conftest.py lying next to it."""
+    d = dist(shapes_env, "insp-hatch")
+    project = PROJECTS / "insp-hatch"
+    assert d.editable is not None
+    assert d.editable.mechanism == "pth"
+    assert d.editable.project_dir == str(project)
+    assert d.editable.source_roots == (str(project),)
+    assert d.editable.top_level == ("insp_hatch",)
+    assert d.editable.mapping == ()
+
+
+def test_hatchling_exact_editables_finder(shapes_env: Environment) -> None:
+    d = dist(shapes_env, "insp-hatch-exact")
+    project = PROJECTS / "insp-hatch-exact"
+    assert d.editable is not None
+    assert d.editable.mapping == (("insp_hexact", str(project / "insp_hexact")),)
+    assert d.editable.top_level == ("insp_hexact",)
+
+
+def test_namespace_packages_normal_and_editable(shapes_venv: Venv, shapes_env: Environment) -> None:
+    proc = shapes_venv.run("import inspns.one, inspns.two, inspnsf.three; print('ok')")
+    assert proc.returncode == 0, proc.stderr  # the shapes are real: Python imports them
+
+    one = dist(shapes_env, "insp-ns-one")  # editable, src layout: a static .pth
+    assert one.editable is not None
+    assert one.editable.source_roots == (str(PROJECTS / "insp-ns-one" / "src"),)
+    assert one.editable.top_level == ("inspns",)
+
+    two = dist(shapes_env, "insp-ns-two")  # installed normally into site-packages
+    assert two.editable is None and two.version == "0.1.0"
+
+    flat = dist(shapes_env, "insp-ns-flat")  # editable, flat: setuptools finder + NAMESPACES
+    assert flat.editable is not None
+    assert flat.editable.mechanism == "pep660-finder"
+    assert flat.editable.top_level == ("inspnsf",)
+    assert flat.editable.mapping == (("inspnsf", str(PROJECTS / "insp-ns-flat" / "inspnsf")),)
+
+
+def test_legacy_egg_link(tmp_path: Path) -> None:
+    # Modern pip/setuptools cannot produce this shape any more: laid out by hand (egg_link_install).
+    venv = bare_venv(tmp_path / "venv")
+    project = egg_link_install(venv, tmp_path / "projects", "legacy-thing", "legacy_thing")
+    proc = venv.run("import legacy_thing; print(legacy_thing.where())")
+    assert proc.returncode == 0 and proc.stdout.startswith(str(project / "src")), proc.stderr
+
+    d = dist(inspect_interpreter(venv.python), "legacy-thing")
+    assert d.version == "0.9.0"
+    assert d.editable is not None
+    assert d.editable.mechanism == "egg-link"
+    assert d.editable.project_dir == str(project)
+    assert d.editable.source_roots == (str(project / "src"),)
+    assert d.editable.top_level == ("legacy_thing",)
+    assert d.warnings == ()
+
+
+# ---- never import user code ------------------------------------------------------------------
+
+
+def test_probe_never_imports_user_packages(
+    shapes_venv: Venv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "imported.txt"
+    monkeypatch.setenv("PEXLAB_TEST_MARKER", str(marker))
+    # Control: importing them really does write the marker and blow up.
+    for module in ("insp_boom", "insp_boom_ed"):
+        proc = shapes_venv.run(f"import {module}", env=os.environ.copy())
+        assert proc.returncode != 0 and "user package imported" in proc.stderr
+    assert marker.read_text().split() == ["insp_boom", "insp_boom_ed"]
+    marker.unlink()
+
+    env = inspect_interpreter(shapes_venv.python)
+    assert not marker.exists()
+    assert dist(env, "insp-boom").version == "0.1.0"
+    boom_ed = dist(env, "insp-boom-ed")
+    assert boom_ed.editable is not None and boom_ed.editable.top_level == ("insp_boom_ed",)
+
+
+# ---- broken metadata ---------------------------------------------------------------------------
+
+
+def test_broken_metadata_becomes_warnings(tmp_path: Path) -> None:
+    """Shapes pip would not leave behind (written by hand), each a warning on its own entry,
+    while the healthy distributions next to them are still reported."""
+    venv = bare_venv(tmp_path / "venv")
+    site = venv.site_packages
+    write(
+        site / "healthy-2.0.dist-info" / "METADATA",
+        "Metadata-Version: 2.1\nName: healthy\nVersion: 2.0\n",
+    )
+    write(site / "ghost-1.0.dist-info" / "RECORD", "ghost/__init__.py,,\n")  # no METADATA
+    write(site / "halfway-3.1.dist-info" / "METADATA", "Metadata-Version: 2.1\nName: halfway\n")
+    write(
+        site / "odd-1.0.dist-info" / "METADATA", "Metadata-Version: 2.1\nName: odd\nVersion: 1.0\n"
+    )
+    write(site / "odd-1.0.dist-info" / "direct_url.json", "{not json")
+    # An editable whose finder module is not valid Python.
+    write(site / "badfinder-0.1.dist-info" / "METADATA", "Name: badfinder\nVersion: 0.1\n")
+    write(
+        site / "badfinder-0.1.dist-info" / "RECORD",
+        "__editable__.badfinder-0.1.pth,,\n__editable___badfinder_0_1_finder.py,,\n",
+    )
+    write(site / "__editable__.badfinder-0.1.pth", "import __editable___badfinder_0_1_finder\n")
+    write(site / "__editable___badfinder_0_1_finder.py", "MAPPING = {'x': \n")
+
+    env = inspect_interpreter(venv.python)
+    assert dist(env, "healthy").warnings == ()
+    ghost = dist(env, "ghost")
+    assert ghost.version == "1.0"
+    assert any("no METADATA" in w for w in ghost.warnings)
+    halfway = dist(env, "halfway")
+    assert halfway.version == "3.1" and any("incomplete metadata" in w for w in halfway.warnings)
+    odd = dist(env, "odd")
+    assert odd.version == "1.0" and any("direct_url.json" in w for w in odd.warnings)
+    bad = dist(env, "badfinder")
+    assert bad.editable is not None
+    assert any("cannot parse editable finder" in w for w in bad.warnings)
+
+
+@pytest.fixture(scope="module")
+def deleted_project_env(
+    venv_factory: VenvFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Environment:
+    """A real `pip install -e` whose project folder is then deleted."""
+    base = tmp_path_factory.mktemp("doomed")
+    project = setuptools_project(base, "insp-doomed", "insp_doomed")
+    venv = venv_factory.get(VenvSpec(projects=(Project(project, editable=True),)), fresh=True)
+    shutil.rmtree(project)
+    return inspect_interpreter(venv.python)
+
+
+def test_editable_whose_project_was_deleted(deleted_project_env: Environment) -> None:
+    d = dist(deleted_project_env, "insp-doomed")
+    assert d.editable is not None  # still editable: it must stay out of the PEX
+    assert d.editable.project_dir.endswith("insp-doomed")
+    assert any("no longer exists" in w for w in d.warnings)
+    assert d.editable.top_level == ()
+    assert dist(deleted_project_env, "pip").warnings == ()
+
+
+# ---- what is not a Python interpreter ----------------------------------------------------------
+
+
+def test_inspection_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(InspectionError, match="No interpreter at"):
+        inspect_interpreter(tmp_path / "nope" / "python")
+    with pytest.raises(InspectionError, match="not a Python environment"):
+        inspect_interpreter(tmp_path)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(InspectionError, match="not executable"):
+        inspect_interpreter(text)
+    liar = tmp_path / "liar"
+    liar.write_text("#!/bin/sh\necho hello\n")
+    liar.chmod(0o755)
+    with pytest.raises(InspectionError, match="did not answer like a Python interpreter"):
+        inspect_interpreter(liar)
+    failing = tmp_path / "failing"
+    failing.write_text("#!/bin/sh\necho 'something broke' >&2\nexit 3\n")
+    failing.chmod(0o755)
+    with pytest.raises(InspectionError, match="something broke"):
+        inspect_interpreter(failing)
+
+
+def test_probe_is_standalone_stdlib(tmp_path: Path) -> None:
+    """The probe is copied nowhere and imports nothing of pexlab: it runs from its file in an
+    interpreter that has no pexlab at all (here a bare venv)."""
+    venv = bare_venv(tmp_path / "venv")
+    proc = subprocess.run(
+        [str(venv.python), "-I", "-c", "import pexlab"], capture_output=True, text=True
+    )
+    assert proc.returncode != 0  # pexlab is not importable there...
+    env = inspect_interpreter(venv.python)  # ...and the probe still works
+    assert env.python == str(venv.python) and env.distributions == ()
