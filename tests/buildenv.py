@@ -117,11 +117,15 @@ def offline() -> Iterator[None]:
 
 
 def counting_pex(folder: Path) -> tuple[str, Path]:
-    """A `$PEXLAB_PEX` command that logs each invocation, then runs the real pex."""
+    """A `$PEXLAB_PEX` command that logs each build it runs, then runs the real pex."""
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "pex-calls.log"
     script = folder / "counting-pex"
-    script.write_text(f'#!/bin/sh\necho "$$" >> "{log}"\nexec "{sys.executable}" -m pex "$@"\n')
+    # `pex --version` (asked once per process for the fingerprint) is not a build.
+    script.write_text(
+        f'#!/bin/sh\n[ "$1" = "--version" ] || echo "$$" >> "{log}"\n'
+        f'exec "{sys.executable}" -m pex "$@"\n'
+    )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return str(script), log
 
