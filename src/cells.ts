@@ -136,6 +136,20 @@ export function markdownSource(settings: ISparkSettings): string {
   ].join('\n');
 }
 
+/** Packages Spark provides on executors; the engine leaves them out by default. */
+export const DEFAULT_EXCLUDES = ['pyspark', 'py4j'];
+
+/**
+ * The full exclude list when the user excludes more than the defaults, else null (keep the
+ * engine's default). Used by both the cells and the panel's build so their fingerprints match.
+ */
+export function excludedWithDefaults(extra: string[]): string[] | null {
+  if (!extra || extra.length === 0) {
+    return null;
+  }
+  return Array.from(new Set([...DEFAULT_EXCLUDES, ...extra]));
+}
+
 /** Source of the code cell. */
 export function codeSource(settings: ISparkSettings): string {
   const args: string[] = [];
@@ -152,11 +166,15 @@ export function codeSource(settings: ISparkSettings): string {
   args.push(
     `    include_editable=${settings.includeEditable ? 'True' : 'False'},`
   );
-  if (settings.excludedPackages && settings.excludedPackages.length > 0) {
-    args.push(`    exclude=${pyRepr(settings.excludedPackages)},`);
+  const excluded = excludedWithDefaults(settings.excludedPackages);
+  if (excluded) {
+    args.push(
+      `    options=BuildOptions(exclude=(${excluded.map(pyString).join(', ')},)),`
+    );
   }
   return [
     'import pexlab',
+    ...(excluded ? ['from pexlab.pex_build import BuildOptions'] : []),
     '',
     '# Builds (or reuses) the PEX of this environment and uploads it with the editable zips.',
     'spark = pexlab.create_spark_session(',

@@ -16,6 +16,7 @@ import { Debouncer } from '@lumino/polling';
 
 import {
   DEFAULT_SETTINGS,
+  excludedWithDefaults,
   ISparkSettings,
   normalizeSettings,
   upsertSetupCells
@@ -24,9 +25,6 @@ import { sparkIcon } from './icon';
 import { IKernelRef, SparkEnvironmentModel } from './model';
 import { BUILD_EVENT_SCHEMA, CommandIDs, IBuild, PLUGIN_ID } from './tokens';
 import { SparkEnvironmentWidget } from './widget';
-
-/** Packages the server leaves out by default (Spark provides them on executors). */
-const SERVER_DEFAULT_EXCLUDES = ['pyspark', 'py4j'];
 
 function kernelOf(panel: NotebookPanel | null): IKernelRef | null {
   const kernel = panel?.sessionContext.session?.kernel;
@@ -48,10 +46,9 @@ export function buildRequest(settings: ISparkSettings): {
   const options: { exclude?: string[]; include_editable: boolean } = {
     include_editable: settings.includeEditable
   };
-  if (settings.excludedPackages.length > 0) {
-    options.exclude = Array.from(
-      new Set([...SERVER_DEFAULT_EXCLUDES, ...settings.excludedPackages])
-    );
+  const exclude = excludedWithDefaults(settings.excludedPackages);
+  if (exclude) {
+    options.exclude = exclude;
   }
   return settings.storage
     ? { storage: settings.storage, options }

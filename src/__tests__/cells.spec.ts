@@ -32,7 +32,11 @@ function pythonCallKwargs(source: string): Record<string, unknown> {
     'import ast, json, sys\n' +
     'tree = ast.parse(sys.stdin.read())\n' +
     'call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "create_spark_session")\n' +
-    'print(json.dumps({k.arg: ast.literal_eval(k.value) for k in call.keywords}))';
+    'def value(node):\n' +
+    '    if isinstance(node, ast.Call):  # BuildOptions(exclude=(...))\n' +
+    '        return {node.func.id: {k.arg: list(ast.literal_eval(k.value)) for k in node.keywords}}\n' +
+    '    return ast.literal_eval(node)\n' +
+    'print(json.dumps({k.arg: value(k.value) for k in call.keywords}))';
   const out = execFileSync(PYTHON, ['-c', script], { input: source });
   return JSON.parse(out.toString());
 }
@@ -107,8 +111,13 @@ describe('codeSource', () => {
       app_name: settings.appName,
       conf: settings.sparkConf,
       include_editable: false,
-      exclude: ['torch', 'tensorflow']
+      options: {
+        BuildOptions: { exclude: ['pyspark', 'py4j', 'torch', 'tensorflow'] }
+      }
     });
+    expect(codeSource(settings)).toContain(
+      'from pexlab.pex_build import BuildOptions'
+    );
   });
 
   it('leaves out empty master and storage', () => {

@@ -1,0 +1,39 @@
+import { expect, test } from '@jupyterlab/galata';
+import * as path from 'path';
+
+import { DEMO_PYTHON, EDITABLE, SCREENSHOTS, openDemoNotebook, openPanel } from './helpers';
+
+test.use({ autoGoto: true });
+
+test.describe('Spark environment panel', () => {
+  test('shows the demo kernel environment with its editable package', async ({ page, tmpPath }) => {
+    await openDemoNotebook(page, tmpPath);
+    const panel = await openPanel(page);
+
+    // The interpreter is the demo venv's, not the server's.
+    const python = panel.locator('.pexlab-Header-python');
+    await expect(python).toContainText(path.dirname(path.dirname(DEMO_PYTHON)));
+    await expect(panel.locator('.pexlab-Header-kind')).toHaveText('venv');
+
+    const rows = panel.locator('.pexlab-PackageList-row');
+    await expect(rows.filter({ hasText: 'ipykernel' })).toHaveCount(1);
+    const editable = panel.locator(`.pexlab-PackageList-row[data-package="${EDITABLE}"]`);
+    await expect(editable).toHaveCount(1);
+    await expect(editable.locator('.pexlab-Badge-editable')).toHaveText('editable');
+
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'panel.png') });
+
+    // Filtering narrows the list to the editable package.
+    await panel.getByLabel('Filter packages').fill(EDITABLE);
+    await expect(rows).toHaveCount(1);
+    await expect(rows.first()).toHaveAttribute('data-package', EDITABLE);
+  });
+
+  test('says so when there is no kernel', async ({ page }) => {
+    const panel = page.locator('#pexlab-spark-environment');
+    await page.evaluate(async () => {
+      await window.jupyterapp.commands.execute('pexlab:show');
+    });
+    await expect(panel.locator('.pexlab-NoKernel')).toBeVisible();
+  });
+});
