@@ -1,0 +1,425 @@
+"""Build jobs: the engine's CLI (`python -m pexlab build --events`) run as a subprocess.
+
+Why a subprocess and not a thread: pex is a CLI-only tool whose builds spawn pip and can take
+minutes; a separate process group can be stopped as a whole (cancel) and cannot block or crash
+the server. The CLI reports progress as `PEXLAB_EVENT {json}` lines on stderr and prints the
+artifacts as JSON on stdout.
+
+Each job is also a small JSON file in `<cache>/jobs/` (written atomically) so a restarted server
+still lists finished builds and reports the ones that were running as `interrupted`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pexlab
+from pexlab.progress import EVENT_PREFIX, ProgressEvent
+
+STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+ACTIVE = ("queued", "running")
+PHASES = ("inspect", "build", "zip", "upload")
+# Share of the overall progress bar given to each phase (a PEX build dominates).
+_PHASE_SPAN = {
+    "inspect": (0.0, 0.05),
+    "build": (0.05, 0.8),
+    "zip": (0.8, 0.9),
+    "upload": (0.9, 1.0),
+}
+# Grace period between SIGTERM and SIGKILL when cancelling.
+TERM_GRACE_S = 5.0
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Job:
+    id: str
+    kernel_id: str
+    python: str
+    fingerprint: str | None
+    storage: str | None
+    options: dict[str, Any]
+    state: str = "queued"
+    phase: str | None = None
+    progress: float = 0.0
+    message: str = ""
+    error: str | None = None
+    artifacts: dict[str, Any] | None = None
+    created_at: str = field(default_factory=_now)
+    started_at: str | None = None
+    finished_at: str | None = None
+    pid: int | None = None
+    log: deque[str] = field(default_factory=lambda: deque(maxlen=200))
+
+    def to_json(self, log_tail: int | None = None) -> dict[str, Any]:
+        data = asdict(self)
+        lines = list(self.log)
+        data["log"] = lines[-log_tail:] if log_tail else lines
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], maxlen: int = 200) -> Job:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "log"}
+        job = cls(**known)
+        job.log = deque(data.get("log", ()), maxlen=maxlen)
+        return job
+
+
+class JobManager:
+    """Starts, tracks, cancels and persists build jobs. One per server."""
+
+    def __init__(
+        self,
+        jobs_dir: Path,
+        cache_dir: Path,
+        max_concurrent: int = 2,
+        log_tail_lines: int = 200,
+        emit: Callable[[Job], None] | None = None,
+        log: Any = None,
+    ) -> None:
+        self.jobs_dir = jobs_dir
+        self.cache_dir = cache_dir
+        self.log_tail_lines = log_tail_lines
+        self.emit = emit or (lambda job: None)
+        self.logger = log
+        self.jobs: dict[str, Job] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._procs: dict[str, asyncio.subprocess.Process] = {}
+        self._cancelled: set[str] = set()
+        self._semaphore = asyncio.Semaphore(max_concurrent)
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self._load()
+
+    # ----------------------------------------------------------------- persistence
+    def _load(self) -> None:
+        for path in sorted(self.jobs_dir.glob("*.json")):
+            try:
+                job = Job.from_json(json.loads(path.read_text()), self.log_tail_lines)
+            except (OSError, ValueError, TypeError, KeyError):
+                continue  # a foreign or corrupt file is not a job
+            if job.state in ACTIVE:
+                # The server that ran it is gone, and its process group with it.
+                job.state = "interrupted"
+                job.error = "The server stopped while this build was running."
+                job.finished_at = job.finished_at or _now()
+                job.pid = None
+                self._save(job)
+            self.jobs[job.id] = job
+
+    def _save(self, job: Job) -> None:
+        path = self.jobs_dir / f"{job.id}.json"
+        tmp = path.with_name(f".{job.id}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(job.to_json()))
+        os.replace(tmp, path)  # atomic: readers never see half a file
+
+    def _changed(self, job: Job) -> None:
+        self._save(job)
+        try:
+            self.emit(job)
+        except Exception:  # an event sink must never break a build
+            if self.logger:
+                self.logger.exception("pexlab: could not emit build event")
+
+    # ----------------------------------------------------------------- queries
+    def list(self) -> list[Job]:
+        return sorted(self.jobs.values(), key=lambda j: j.created_at, reverse=True)
+
+    def get(self, job_id: str) -> Job | None:
+        return self.jobs.get(job_id)
+
+    def find_same(
+        self, fingerprint: str, storage: str | None, artifact_ok: Callable[[str], bool]
+    ) -> Job | None:
+        """A job for the same artifact that is running, queued, or done with its artifact still cached."""
+        for job in self.list():
+            if job.fingerprint != fingerprint or job.storage != storage:
+                continue
+            if job.state in ACTIVE:
+                return job
+            if job.state == "succeeded" and artifact_ok(fingerprint):
+                return job
+        return None
+
+    def forget_fingerprint(self, fingerprint: str) -> None:
+        """The artifact was deleted: finished jobs for it no longer count as 'done'."""
+        for job in self.jobs.values():
+            if job.fingerprint == fingerprint and job.state == "succeeded":
+                job.artifacts = None
+                job.message = "Artifact deleted from the cache."
+                self._save(job)
+
+    # ----------------------------------------------------------------- lifecycle
+    def submit(
+        self,
+        kernel_id: str,
+        python: str,
+        fingerprint: str | None,
+        storage: str | None,
+        options: dict[str, Any],
+    ) -> Job:
+        job = Job(
+            id=uuid.uuid4().hex,
+            kernel_id=kernel_id,
+            python=python,
+            fingerprint=fingerprint,
+            storage=storage,
+            options=options,
+        )
+        job.log = deque(maxlen=self.log_tail_lines)
+        self.jobs[job.id] = job
+        self._changed(job)
+        self._tasks[job.id] = asyncio.ensure_future(self._run(job))
+        self._tasks[job.id].add_done_callback(lambda _t: self._tasks.pop(job.id, None))
+        return job
+
+    def command(self, job: Job) -> list[str]:
+        cmd = [
+            sys.executable,
+            "-m",
+            "pexlab",
+            "build",
+            "--python",
+            job.python,
+            "--json",
+            "--events",
+        ]
+        cmd += ["--cache-dir", str(self.cache_dir)]
+        if job.storage:
+            cmd += ["--storage", job.storage]
+        # Always explicit (an empty list means "exclude nothing"), so the CLI's own default
+        # cannot differ from what the server fingerprinted.
+        cmd += ["--exclude", *job.options.get("exclude", ())]
+        if job.options.get("include"):
+            cmd += ["--include", *job.options["include"]]
+        if job.options.get("compress"):
+            cmd.append("--compress")
+        if job.options.get("include_editable") is False:
+            cmd.append("--no-editables")
+        return cmd
+
+    def _subprocess_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PEXLAB_CACHE_DIR"] = str(self.cache_dir)
+        # Make `-m pexlab` import this very pexlab even when it runs from a source tree.
+        src = str(Path(pexlab.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    async def _run(self, job: Job) -> None:
+        try:
+            async with self._semaphore:
+                if job.id in self._cancelled:
+                    return
+                await self._execute(job)
+        except asyncio.CancelledError:
+            # Server shutdown: leave the record 'running' so the next start says 'interrupted'.
+            raise
+        except Exception as exc:  # never leave a job stuck in 'running'
+            if self.logger:
+                self.logger.exception("pexlab: build %s crashed", job.id)
+            self._finish(job, "failed", error=f"The build could not run: {exc}")
+
+    async def _execute(self, job: Job) -> None:
+        job.state, job.started_at, job.phase = "running", _now(), "inspect"
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        proc = await asyncio.create_subprocess_exec(
+            *self.command(job),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=str(self.cache_dir),
+            env=self._subprocess_env(),
+            # Own session = own process group: cancel stops pex and the pips it spawned.
+            start_new_session=True,
+            limit=1024 * 1024,
+        )
+        job.pid = proc.pid
+        self._procs[job.id] = proc
+        self._changed(job)
+        try:
+            stdout, code = await self._collect(job, proc)
+        finally:
+            self._procs.pop(job.id, None)
+            job.pid = None
+        if job.id in self._cancelled:
+            self._finish(job, "cancelled", message="Cancelled.")
+            return
+        if code != 0:
+            self._finish(job, "failed", error=self._failure_message(job, code, stdout))
+            return
+        try:
+            job.artifacts = json.loads(stdout.decode() or "null")
+        except ValueError:
+            self._finish(
+                job, "failed", error="The build finished but its result was not valid JSON."
+            )
+            return
+        built = job.artifacts.get("fingerprint") if isinstance(job.artifacts, dict) else None
+        if built and built != job.fingerprint and self.logger:
+            # Dedupe keys on the server's fingerprint; a mismatch means server and CLI disagree
+            # on options and every POST would start a (cache-hit) build again.
+            self.logger.warning(
+                "pexlab: build %s produced %s, expected %s", job.id, built, job.fingerprint
+            )
+        job.progress = 1.0
+        self._finish(job, "succeeded", message="Done.")
+
+    async def _collect(self, job: Job, proc: asyncio.subprocess.Process) -> tuple[bytes, int]:
+        out = asyncio.ensure_future(proc.stdout.read())  # type: ignore[union-attr]
+        err = asyncio.ensure_future(self._read_stderr(job, proc.stderr))  # type: ignore[arg-type]
+        readers = asyncio.gather(out, err)
+        # Watch the CLI itself, not only its pipes: if it dies (e.g. SIGKILL) a pex/pip child it
+        # started may still hold the pipes open and keep writing; such orphans are stopped.
+        while proc.returncode is None and not readers.done():
+            await asyncio.wait({readers}, timeout=0.5)
+        code = await proc.wait()
+        if _group_alive(proc.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        try:
+            await asyncio.wait_for(asyncio.shield(readers), timeout=30)
+        except asyncio.TimeoutError:
+            readers.cancel()
+            return b"", code if code != 0 else 1
+        return out.result(), code
+
+    def _failure_message(self, job: Job, code: int, stdout: bytes) -> str:
+        if code < 0:
+            name = (
+                signal.Signals(-code).name
+                if -code in signal.Signals._value2member_map_
+                else str(-code)
+            )
+            return f"The build process was killed ({name})."
+        with contextlib.suppress(ValueError, AttributeError):
+            data = json.loads(stdout.decode())
+            if isinstance(data, dict) and data.get("error"):
+                return str(data["error"])
+        for line in reversed(job.log):
+            if line.strip():
+                return line.strip()
+        return f"The build failed (exit code {code})."
+
+    async def _read_stderr(self, job: Job, stream: asyncio.StreamReader) -> None:
+        while True:
+            raw = await stream.readline()
+            if not raw:
+                return
+            line = raw.decode(errors="replace").rstrip("\n")
+            if line.startswith(EVENT_PREFIX):
+                self._on_event(job, line[len(EVENT_PREFIX) :])
+            else:
+                job.log.append(line)
+
+    def _on_event(self, job: Job, payload: str) -> None:
+        event = ProgressEvent.from_line(EVENT_PREFIX + payload)
+        if event is None:
+            job.log.append(payload)
+            return
+        if event.message:
+            job.log.append(f"[{event.phase}] {event.message}")
+            job.message = event.message
+        changed_phase = event.phase != job.phase
+        job.phase = event.phase
+        lo, hi = _PHASE_SPAN[event.phase]
+        frac = min(max(event.fraction or 0.0, 0.0), 1.0)
+        job.progress = max(job.progress, round(lo + (hi - lo) * frac, 4))
+        if changed_phase:
+            self._changed(job)
+
+    def _finish(self, job: Job, state: str, message: str = "", error: str | None = None) -> None:
+        job.state = state
+        job.finished_at = _now()
+        job.error = error
+        if message:
+            job.message = message
+        elif error:
+            job.message = error
+        self._changed(job)
+
+    async def cancel(self, job_id: str) -> Job | None:
+        job = self.jobs.get(job_id)
+        if job is None:
+            return None
+        if job.state not in ACTIVE:
+            return job
+        self._cancelled.add(job.id)
+        proc = self._procs.get(job.id)
+        if proc is None:
+            # Still waiting for a slot: it never started, nothing to clean.
+            task = self._tasks.get(job.id)
+            if task:
+                task.cancel()
+            self._finish(job, "cancelled", message="Cancelled before it started.")
+            return job
+        await _stop_group(proc)
+        # _execute sees the cancel flag and records 'cancelled' once the process is reaped.
+        task = self._tasks.get(job.id)
+        if task:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(task), timeout=TERM_GRACE_S * 2)
+        return job
+
+    def kill_all(self) -> None:
+        """Last resort at interpreter exit: no build process group outlives the server."""
+        kill_all_groups([p.pid for p in self._procs.values()])
+
+    async def shutdown(self) -> None:
+        """Server stopping: stop running builds; their records say 'running' -> 'interrupted' next start."""
+        for job_id, proc in list(self._procs.items()):
+            await _stop_group(proc)
+            job = self.jobs.get(job_id)
+            if job:
+                job.state = "interrupted"
+                job.error = "The server stopped while this build was running."
+                job.finished_at = _now()
+                self._save(job)
+        for task in list(self._tasks.values()):
+            task.cancel()
+
+
+def kill_all_groups(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+async def _stop_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM the build's whole process group, SIGKILL what is left after a grace period."""
+    pgid = proc.pid  # start_new_session: the CLI leads its own group
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + TERM_GRACE_S
+    while time.monotonic() < deadline:
+        if proc.returncode is not None and not _group_alive(pgid):
+            return
+        await asyncio.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
