@@ -162,6 +162,8 @@ def upload(
             tmp = remote_path(fs, folder, f".{local.name}.tmp-{uuid.uuid4().hex[:8]}")
             try:
                 fs.put_file(str(local), tmp, **kw)
+                if proto == "file":  # keep the PEX executable, as spark.files would make it
+                    os.chmod(tmp, local.stat().st_mode & 0o777)
                 fs.mv(tmp, target)
             except BaseException:
                 try:
