@@ -17,7 +17,11 @@ import sys
 import sysconfig
 
 if sys.version_info < (3, 8):  # noqa: UP036 - runs in the target, which may be old
-    sys.stderr.write("pexlab needs Python 3.8 or newer in the target interpreter\n")
+    sys.stderr.write(
+        "pexlab needs Python 3.8 or newer in the target interpreter (this is Python "
+        + ".".join(str(n) for n in sys.version_info[:3])
+        + ")\n"
+    )
     sys.exit(3)
 
 import importlib.metadata as metadata  # noqa: E402
@@ -487,7 +491,7 @@ def describe(dist, sites, links):
                         editable_flag = True
                         pth_files.append(os.path.join(location, entry))
         link = links.get(cname)
-        outside_site = path.endswith(".egg-info") and os.path.normpath(location) not in sites
+        outside_site = path.endswith(".egg-info") and os.path.realpath(location) not in sites
         if editable_flag or link or outside_site:
             editable = describe_editable(path, location, project_dir, pth_files, link, warnings)
 
@@ -505,12 +509,12 @@ def main():
     env_warnings = []
     add_user_site(env_warnings)
     sites = site_dirs()
-    norm_sites = {os.path.normpath(s) for s in sites}
+    real_sites = {os.path.realpath(s) for s in sites}  # lib64 -> lib symlinks
     links = egg_links(sites)
     seen = {}
     for dist in metadata.distributions():
         try:
-            info = describe(dist, norm_sites, links)
+            info = describe(dist, real_sites, links)
         except Exception as exc:  # one odd distribution must not hide all the others
             where = dist_path_of(dist) or repr(dist)
             env_warnings.append(f"could not read {where}: {type(exc).__name__}: {exc}")

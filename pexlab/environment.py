@@ -186,6 +186,8 @@ def inspect_interpreter(
         raise InspectionError(f"Cannot run {exe!r}: {exc.strerror or exc}.") from exc
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        if "Unknown option: -I" in proc.stderr:  # Python 2 has no isolated mode
+            tail = ["pexlab needs Python 3.8 or newer in the target interpreter (this is Python 2)"]
         raise InspectionError(f"Inspecting {exe!r} failed: " + " | ".join(tail))
     try:
         data = json.loads(proc.stdout)

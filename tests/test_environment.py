@@ -19,6 +19,9 @@ from venvs import (
     VenvSpec,
     bare_venv,
     egg_link_install,
+    hatchling_project,
+    other_pythons,
+    setuptools_flat_namespace,
     setuptools_project,
     stable_projects_dir,
     write,
@@ -345,3 +348,77 @@ def test_probe_is_standalone_stdlib(tmp_path: Path) -> None:
     assert proc.returncode != 0  # pexlab is not importable there...
     env = inspect_interpreter(venv.python)  # ...and the probe still works
     assert env.python == str(venv.python) and env.distributions == ()
+
+
+# ---- other Python versions ---------------------------------------------------------------------
+
+
+def cross_version_spec(python: str) -> VenvSpec:
+    base = stable_projects_dir("inspect-xver")
+    return VenvSpec(
+        python=python,
+        projects=(
+            Project(setuptools_project(base, "xv-plain", "xv_plain", version="2.0.0")),
+            Project(setuptools_project(base, "xv-src", "xv_src"), editable=True),
+            Project(hatchling_project(base, "xv-hatch", "xv_hatch"), editable=True),
+            Project(setuptools_flat_namespace(base, "xv-ns", "xvns", "leaf"), editable=True),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    "python",
+    other_pythons()
+    or [pytest.param(None, marks=pytest.mark.skip(reason="no Python 3.8 or 3.13 on this machine"))],
+)
+def test_other_python_versions(python: str, venv_factory: VenvFactory, tmp_path: Path) -> None:
+    """The probe is written for Python 3.8+: run it in the oldest and newest interpreters found
+    here, with the editable shapes their own pip/setuptools/hatchling produce."""
+    venv = venv_factory.get(cross_version_spec(python))
+    expected = subprocess.run(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    env = inspect_interpreter(venv.python)
+    assert env.python_major_minor == expected
+    assert env.abi == "cp" + expected.replace(".", "")
+    assert env.kind == "venv" and env.warnings == ()
+    assert dist(env, "xv-plain").version == "2.0.0" and dist(env, "xv-plain").editable is None
+    src = dist(env, "xv-src").editable
+    assert src is not None and src.top_level == ("xv_src",)
+    hatch = dist(env, "xv-hatch").editable
+    assert hatch is not None and hatch.top_level == ("xv_hatch",)
+    ns = dist(env, "xv-ns").editable
+    assert ns is not None and ns.top_level == ("xvns",)
+    # ...and that interpreter imports the zipped code.
+    from pexlab.editables import zip_editable
+
+    zips = [zip_editable(dist(env, n), tmp_path) for n in ("xv-src", "xv-hatch", "xv-ns")]
+    prelude = f"import sys; sys.path[:0] = {[str(z) for z in zips]!r}\n"
+    proc = subprocess.run(
+        [
+            python,
+            "-I",
+            "-c",
+            prelude + "import xv_src, xv_hatch, xvns.leaf; print(xvns.leaf.where())",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(str(zips[2]) + "/xvns/leaf/")
+
+
+def test_too_old_interpreters_are_refused_clearly(tmp_path: Path) -> None:
+    old = [
+        p
+        for p in Path.home().glob(".pyenv/versions/*/bin/python")
+        if p.parent.parent.name[:3] in ("2.7", "3.6", "3.7")
+    ]
+    if not old:
+        pytest.skip("no Python older than 3.8 on this machine")
+    for python in old:
+        with pytest.raises(InspectionError, match="needs Python 3.8 or newer"):
+            inspect_interpreter(python)

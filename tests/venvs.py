@@ -46,10 +46,14 @@ class VenvSpec:
     projects: tuple[Project, ...] = ()
     requirements: tuple[str, ...] = ()
     system_site_packages: bool = False
+    # Interpreter the venv is made from (default: the one running the tests).
+    python: str | None = None
 
     def digest(self) -> str:
         h = hashlib.sha256()
         h.update(sys.version.encode())
+        if self.python:
+            h.update(os.path.realpath(self.python).encode())
         h.update(json.dumps([self.requirements, self.system_site_packages]).encode())
         for p in self.projects:
             h.update(f"{p.path.name}:{p.editable}".encode())
@@ -92,8 +96,23 @@ class Venv:
         )
 
 
+def other_pythons() -> list[str]:
+    """Interpreters of other Python versions found on this machine (pyenv or PATH), oldest and
+    newest supported by the probe, for cross-version tests."""
+    found = []
+    for version in ("3.8", "3.13"):
+        for candidate in (
+            *sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}")),
+            shutil.which(f"python{version}"),
+        ):
+            if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+                found.append(str(candidate))
+                break
+    return found
+
+
 def create_venv(root: Path, spec: VenvSpec) -> Venv:
-    args = [sys.executable, "-m", "venv", str(root)]
+    args = [spec.python or sys.executable, "-m", "venv", str(root)]
     if spec.system_site_packages:
         args.append("--system-site-packages")
     subprocess.run(args, check=True)
@@ -133,13 +152,13 @@ class VenvFactory:
             return venv
 
 
-def bare_venv(root: Path, system_site_packages: bool = False) -> Venv:
+def bare_venv(root: Path, system_site_packages: bool = False, python: str | None = None) -> Venv:
     """A venv without pip (created in ~0.1 s), for tests that lay out metadata by hand."""
-    args = [sys.executable, "-m", "venv", "--without-pip", str(root)]
+    args = [python or sys.executable, "-m", "venv", "--without-pip", str(root)]
     if system_site_packages:
         args.append("--system-site-packages")
     subprocess.run(args, check=True)
-    return Venv(root, VenvSpec(system_site_packages=system_site_packages))
+    return Venv(root, VenvSpec(system_site_packages=system_site_packages, python=python))
 
 
 def stable_projects_dir(owner: str) -> Path:
