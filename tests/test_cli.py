@@ -1,0 +1,113 @@
+"""The `pexlab` command line, run as a real subprocess (`python -m pexlab`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from buildenv import OFFLINE_ENV
+
+from pexlab.progress import EVENT_PREFIX, ProgressEvent
+
+pytest_plugins = ["buildenv"]  # shared session fixtures: main_venv, built, ...
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pexlab(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = dict(os.environ, PYTHONPATH=str(REPO), **OFFLINE_ENV, **(env or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "pexlab", *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        cwd=REPO,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "args, expect",
+    [
+        ((), ["inspect", "build", "cache"]),
+        (("inspect",), ["--python", "--json"]),
+        (("build",), ["--storage", "--exclude", "--include", "--events", "--json"]),
+        (("cache",), ["list", "prune"]),
+        (("cache", "list"), ["--json", "--cache-dir"]),
+        (("cache", "prune"), ["--keep", "--older-than-days"]),
+    ],
+)
+def test_help_on_every_command(args: tuple[str, ...], expect: list[str]) -> None:
+    r = pexlab(*args, "--help")
+    assert r.returncode == 0, r.stderr
+    for word in expect:
+        assert word in r.stdout
+
+
+def test_inspect_json(main_venv) -> None:
+    r = pexlab("inspect", "--python", str(main_venv.python), "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["python"] == str(main_venv.python) and doc["kind"] == "venv"
+    names = {d["name"] for d in doc["distributions"]}
+    assert {"numpy", "six", "edlib", "plainpkg"} <= names
+    text = pexlab("inspect", "--python", str(main_venv.python))
+    assert text.returncode == 0 and "numpy==" in text.stdout and "edlib" in text.stdout
+
+
+def test_build_json_events_then_cache_list_and_prune(main_venv, built, tmp_path: Path) -> None:
+    record, cache = built
+    store = tmp_path / "store"
+    common = ("--python", str(main_venv.python), "--cache-dir", str(cache.root))
+    r = pexlab("build", *common, "--storage", str(store), "--json", "--events")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["fingerprint"] == record.fingerprint and doc["reused"] is True
+    assert doc["pex"]["local_path"] == record.pex_path
+    assert Path(doc["pex"]["url"].removeprefix("file://")).is_file()
+    assert sorted(e["project"] for e in doc["editables"]) == ["edlib", "hatchlib", "nsproj"]
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    events = [ProgressEvent.from_line(ln) for ln in lines]
+    assert lines and all(ln.startswith(EVENT_PREFIX) for ln in lines)
+    assert {e.phase for e in events if e} >= {"inspect", "build", "zip", "upload"}
+
+    text = pexlab("build", *common)
+    assert text.returncode == 0 and "reused" in text.stdout and record.fingerprint in text.stdout
+
+    listed = pexlab("cache", "list", "--cache-dir", str(cache.root), "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert record.fingerprint in [d["fingerprint"] for d in json.loads(listed.stdout)]
+    plain = pexlab("cache", "list", "--cache-dir", str(cache.root))
+    assert record.fingerprint[:16] in plain.stdout
+
+    # keep=1 keeps the newest build per interpreter: the shared build survives.
+    pruned = pexlab("cache", "prune", "--cache-dir", str(cache.root), "--json")
+    assert pruned.returncode == 0 and record.fingerprint not in json.loads(pruned.stdout)["removed"]
+    assert cache.get(record.fingerprint) is not None
+
+
+def test_build_without_events_prints_progress_only_for_slow_work(tmp_path: Path, main_venv) -> None:
+    """A cold build takes seconds: human progress lines appear on stderr, not on stdout."""
+    r = pexlab(
+        "build", "--python", str(main_venv.python), "--cache-dir", str(tmp_path), "--no-editables"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "[build" in r.stderr and "built in" in r.stdout
+    assert EVENT_PREFIX not in r.stderr
+
+
+def test_errors_are_one_line_with_exit_1(tmp_path: Path) -> None:
+    r = pexlab("inspect", "--python", str(tmp_path / "no-python"))
+    assert (
+        r.returncode == 1 and r.stderr.startswith("pexlab: error:") and "Traceback" not in r.stderr
+    )
+    base = getattr(sys, "_base_executable", sys.executable)
+    r = pexlab("build", "--python", base, "--cache-dir", str(tmp_path))
+    assert r.returncode == 1 and "not a virtual environment" in r.stderr
+    r = pexlab("frobnicate")
+    assert r.returncode == 2
