@@ -126,7 +126,7 @@ function confBlock(conf: Record<string, ConfValue>): string {
 export function markdownSource(settings: ISparkSettings): string {
   const master = settings.master || 'the default master';
   return [
-    '## Spark session with this kernel\'s environment',
+    "## Spark session with this kernel's environment",
     '',
     `Executors on \`${master.replace(/`/g, "'")}\` run this kernel's Python packages, shipped as a PEX` +
       (settings.includeEditable
@@ -192,7 +192,8 @@ export interface IUpsertResult {
 }
 
 function roleOf(cell: ISharedCell): SetupRole | undefined {
-  const meta = cell.getMetadata(METADATA_KEY) as { role?: SetupRole } | undefined;
+  const meta = cell.getMetadata(METADATA_KEY) as
+    { role?: SetupRole } | undefined;
   return meta?.role;
 }
 
@@ -280,21 +281,26 @@ export function upsertSetupCells(
 }
 
 /** Coerce the settings registry's composite into `ISparkSettings`. */
-export function normalizeSettings(raw: Partial<ISparkSettings> | undefined): ISparkSettings {
+export function normalizeSettings(
+  raw: Partial<ISparkSettings> | undefined
+): ISparkSettings {
   const s = { ...DEFAULT_SETTINGS, ...(raw ?? {}) };
   return {
     master: String(s.master ?? ''),
     storage: String(s.storage ?? ''),
     appName: String(s.appName ?? ''),
     sparkConf:
-      s.sparkConf && typeof s.sparkConf === 'object' && !Array.isArray(s.sparkConf)
+      s.sparkConf &&
+      typeof s.sparkConf === 'object' &&
+      !Array.isArray(s.sparkConf)
         ? (s.sparkConf as Record<string, ConfValue>)
         : {},
     includeEditable: s.includeEditable !== false,
     excludedPackages: Array.isArray(s.excludedPackages)
       ? s.excludedPackages.map(String)
       : [],
-    insertPosition: s.insertPosition === 'below-active' ? 'below-active' : 'top',
+    insertPosition:
+      s.insertPosition === 'below-active' ? 'below-active' : 'top',
     buildBeforeInsert: !!s.buildBeforeInsert
   };
 }

@@ -1,10 +1,5 @@
 import { requestAPI } from './api';
-import {
-  IArtifactRecord,
-  IBuild,
-  IBuildRequest,
-  IEnvironment
-} from './tokens';
+import { IArtifactRecord, IBuild, IBuildRequest, IEnvironment } from './tokens';
 
 /**
  * The calls the panel model makes. An interface so the model's state machine can be unit

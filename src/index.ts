@@ -171,6 +171,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
 
     app.commands.addCommand(CommandIDs.show, {
+      describedBy: { args: { type: 'object', properties: {} } },
       label: trans.__('Show Spark environment'),
       caption: trans.__("Show the active kernel's Spark environment"),
       icon: sparkIcon,
@@ -180,8 +181,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     app.commands.addCommand(CommandIDs.build, {
+      describedBy: { args: { type: 'object', properties: {} } },
       label: trans.__('Build Spark environment'),
-      caption: trans.__("Build and upload the PEX of the active kernel's environment"),
+      caption: trans.__(
+        "Build and upload the PEX of the active kernel's environment"
+      ),
       icon: sparkIcon,
       isEnabled: () => !model.isBuilding,
       execute: async () => {
@@ -202,6 +206,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     app.commands.addCommand(CommandIDs.insertSetupCells, {
+      describedBy: { args: { type: 'object', properties: {} } },
       label: trans.__('Insert Spark setup cells'),
       caption: trans.__(
         'Insert (or update) the cells that create a Spark session with this environment'

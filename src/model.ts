@@ -24,7 +24,8 @@ export interface IKernelRef {
 export type PanelStatus = 'no-kernel' | 'loading' | 'ready' | 'error';
 
 /** What the panel shows about the PEX: the server's state, or "building" while a job runs. */
-export type PexView = 'unknown' | 'missing' | 'building' | 'up-to-date' | 'stale';
+export type PexView =
+  'unknown' | 'missing' | 'building' | 'up-to-date' | 'stale';
 
 export interface IModelState {
   kernel: IKernelRef | null;
@@ -307,7 +308,9 @@ export class SparkEnvironmentModel {
     if (!this._poll) {
       return;
     }
-    const interval = this.isBuilding ? this._activeInterval : this._idleInterval;
+    const interval = this.isBuilding
+      ? this._activeInterval
+      : this._idleInterval;
     if (this._poll.frequency.interval !== interval) {
       this._poll.frequency = { ...this._poll.frequency, interval };
     }

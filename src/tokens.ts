@@ -71,12 +71,7 @@ export interface IEnvironment {
 }
 
 export type BuildState =
-  | 'queued'
-  | 'running'
-  | 'succeeded'
-  | 'failed'
-  | 'cancelled'
-  | 'interrupted';
+  'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
 
 export type BuildPhase = 'inspect' | 'build' | 'zip' | 'upload' | string;
 

@@ -60,7 +60,11 @@ export class SparkEnvironmentWidget extends ReactWidget {
 
   protected render(): JSX.Element {
     return (
-      <Connected model={this.model} trans={this._trans} actions={this._actions} />
+      <Connected
+        model={this.model}
+        trans={this._trans}
+        actions={this._actions}
+      />
     );
   }
 }

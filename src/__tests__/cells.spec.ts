@@ -53,7 +53,7 @@ const tricky = [
   'unicode: é ü 漢字 🚀',
   'sep\u2028\u2029 bom\ufeff',
   'lone \ud800 surrogate',
-  "'''triple''' \"\"\"quotes\"\"\"",
+  '\'\'\'triple\'\'\' """quotes"""',
   '{braces} %s %(x)s',
   '\\x41 \\n literal backslash-n'
 ];
@@ -73,13 +73,13 @@ describe('pyString / pyRepr', () => {
 
   it('writes Python literals for conf values', () => {
     const value = {
-      's': 'x\'y',
-      'n': 3,
-      'f': 1.5,
-      't': true,
-      'F': false,
-      'none': null,
-      'list': ['a', 2]
+      s: "x'y",
+      n: 3,
+      f: 1.5,
+      t: true,
+      F: false,
+      none: null,
+      list: ['a', 2]
     };
     expect(pythonEval([pyRepr(value)])[0]).toEqual(value);
     expect(pyRepr(true)).toBe('True');
@@ -158,14 +158,25 @@ describe('upsertSetupCells', () => {
       'code',
       'code'
     ]);
-    expect(roles(nb)).toEqual(['setup-markdown', 'setup-code', undefined, undefined]);
+    expect(roles(nb)).toEqual([
+      'setup-markdown',
+      'setup-code',
+      undefined,
+      undefined
+    ]);
     expect(nb.getCell(1).getSource()).toContain('pexlab.create_spark_session(');
   });
 
   it('inserts below the active cell when configured', () => {
     const nb = notebookWith(['a = 1', 'b = 2', 'c = 3']);
-    const settings = { ...DEFAULT_SETTINGS, insertPosition: 'below-active' as const };
-    expect(upsertSetupCells(nb, settings, 1)).toEqual({ action: 'inserted', index: 2 });
+    const settings = {
+      ...DEFAULT_SETTINGS,
+      insertPosition: 'below-active' as const
+    };
+    expect(upsertSetupCells(nb, settings, 1)).toEqual({
+      action: 'inserted',
+      index: 2
+    });
     expect(nb.cells.map(c => c.getSource().slice(0, 5))).toEqual([
       'a = 1',
       'b = 2',

@@ -60,7 +60,9 @@ function FileRow(props: {
         <span className="pexlab-Artifact-name">{file.name}</span>
         <span className="pexlab-Artifact-size">{formatBytes(file.size)}</span>
       </div>
-      {file.url && <Location text={file.url} trans={trans} onCopy={props.onCopy} />}
+      {file.url && (
+        <Location text={file.url} trans={trans} onCopy={props.onCopy} />
+      )}
       {!file.url && file.local_path && (
         <Location text={file.local_path} trans={trans} onCopy={props.onCopy} />
       )}
@@ -84,29 +86,49 @@ export function Artifacts(props: IArtifactsProps): JSX.Element | null {
           <>
             <FileRow file={result.pex} trans={trans} onCopy={props.onCopy} />
             {result.editables.map(e => (
-              <FileRow key={e.name} file={e} trans={trans} onCopy={props.onCopy} />
+              <FileRow
+                key={e.name}
+                file={e}
+                trans={trans}
+                onCopy={props.onCopy}
+              />
             ))}
           </>
         )}
         {records
           .filter(r => !result || r.fingerprint !== result.fingerprint)
           .map(r => (
-            <li key={r.fingerprint} className="pexlab-Artifact" data-kind="cached">
+            <li
+              key={r.fingerprint}
+              className="pexlab-Artifact"
+              data-kind="cached"
+            >
               <div className="pexlab-Artifact-head">
                 <span className="pexlab-Artifact-kind">{trans.__('PEX')}</span>
                 <span className="pexlab-Artifact-name" title={r.fingerprint}>
                   {r.fingerprint.slice(0, 12)}
                 </span>
-                <span className="pexlab-Artifact-size">{formatBytes(r.size)}</span>
+                <span className="pexlab-Artifact-size">
+                  {formatBytes(r.size)}
+                </span>
                 <span className="pexlab-Artifact-age">
                   {trans.__('%1 ago', formatAge(r.built_at))}
                 </span>
               </div>
               {Object.values(r.uploads ?? {}).map(url => (
-                <Location key={url} text={url} trans={trans} onCopy={props.onCopy} />
+                <Location
+                  key={url}
+                  text={url}
+                  trans={trans}
+                  onCopy={props.onCopy}
+                />
               ))}
               {Object.keys(r.uploads ?? {}).length === 0 && (
-                <Location text={r.pex_path} trans={trans} onCopy={props.onCopy} />
+                <Location
+                  text={r.pex_path}
+                  trans={trans}
+                  onCopy={props.onCopy}
+                />
               )}
             </li>
           ))}

@@ -130,14 +130,19 @@ export function BuildControls(props: IBuildControlsProps): JSX.Element {
           data-build-state={build.state}
         >
           <div className="pexlab-Build-line">
-            <span className="pexlab-Build-state">{stateLabel(build, trans)}</span>
+            <span className="pexlab-Build-state">
+              {stateLabel(build, trans)}
+            </span>
             {active && (
               <span className="pexlab-Build-phase">
                 {phaseLabel(build.phase, trans)}
               </span>
             )}
             {elapsed !== null && (
-              <span className="pexlab-Build-elapsed" aria-label={trans.__('Elapsed time')}>
+              <span
+                className="pexlab-Build-elapsed"
+                aria-label={trans.__('Elapsed time')}
+              >
                 {formatDuration(elapsed)}
               </span>
             )}

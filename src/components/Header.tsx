@@ -16,7 +16,10 @@ export function Header(props: IHeaderProps): JSX.Element {
   const { kernel, environment: env, trans } = props;
   const editables = env.distributions.filter(d => d.editable).length;
   return (
-    <section className="pexlab-Header" aria-label={trans.__('Kernel environment')}>
+    <section
+      className="pexlab-Header"
+      aria-label={trans.__('Kernel environment')}
+    >
       <div className="pexlab-Header-title">
         <span className="pexlab-Header-kernel" title={kernel.id}>
           {kernel.label || kernel.name || kernel.id}

@@ -53,7 +53,10 @@ const Row = React.memo(function Row(props: {
       {pkg.editable && (
         <span
           className="pexlab-Badge pexlab-Badge-editable"
-          title={trans.__('Installed in editable mode from %1', pkg.project_dir ?? '')}
+          title={trans.__(
+            'Installed in editable mode from %1',
+            pkg.project_dir ?? ''
+          )}
         >
           {trans.__('editable')}
         </span>

@@ -33,20 +33,28 @@ export async function openDemoNotebook(
   await page.notebook.openByPath(target);
   await page.notebook.activate(NOTEBOOK);
   await expect(
-    page.locator('.jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status="idle"]')
+    page.locator(
+      '.jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status="idle"]'
+    )
   ).toHaveCount(1, { timeout: 60000 });
   return target;
 }
 
 /** Open the "Spark environment" panel through its command and wait for the environment. */
-export async function openPanel(page: IJupyterLabPageFixture): Promise<Locator> {
+export async function openPanel(
+  page: IJupyterLabPageFixture
+): Promise<Locator> {
   await page.evaluate(async () => {
     await window.jupyterapp.commands.execute('pexlab:show');
   });
   const panel = page.locator('#pexlab-spark-environment');
   await expect(panel).toBeVisible();
-  await expect(panel.locator('.pexlab-Panel')).toHaveAttribute('data-status', 'ready', {
-    timeout: 60000
-  });
+  await expect(panel.locator('.pexlab-Panel')).toHaveAttribute(
+    'data-status',
+    'ready',
+    {
+      timeout: 60000
+    }
+  );
   return panel;
 }

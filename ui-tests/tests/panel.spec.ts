@@ -1,12 +1,21 @@
 import { expect, test } from '@jupyterlab/galata';
 import * as path from 'path';
 
-import { DEMO_PYTHON, EDITABLE, SCREENSHOTS, openDemoNotebook, openPanel } from './helpers';
+import {
+  DEMO_PYTHON,
+  EDITABLE,
+  SCREENSHOTS,
+  openDemoNotebook,
+  openPanel
+} from './helpers';
 
 test.use({ autoGoto: true });
 
 test.describe('Spark environment panel', () => {
-  test('shows the demo kernel environment with its editable package', async ({ page, tmpPath }) => {
+  test('shows the demo kernel environment with its editable package', async ({
+    page,
+    tmpPath
+  }) => {
     await openDemoNotebook(page, tmpPath);
     const panel = await openPanel(page);
 
@@ -17,9 +26,13 @@ test.describe('Spark environment panel', () => {
 
     const rows = panel.locator('.pexlab-PackageList-row');
     await expect(rows.filter({ hasText: 'ipykernel' })).toHaveCount(1);
-    const editable = panel.locator(`.pexlab-PackageList-row[data-package="${EDITABLE}"]`);
+    const editable = panel.locator(
+      `.pexlab-PackageList-row[data-package="${EDITABLE}"]`
+    );
     await expect(editable).toHaveCount(1);
-    await expect(editable.locator('.pexlab-Badge-editable')).toHaveText('editable');
+    await expect(editable.locator('.pexlab-Badge-editable')).toHaveText(
+      'editable'
+    );
 
     await page.screenshot({ path: path.join(SCREENSHOTS, 'panel.png') });
 

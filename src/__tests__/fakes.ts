@@ -1,0 +1,138 @@
+/**
+ * A scripted pexlab server for the model's state-machine tests. The model talks to the
+ * server only through IPexlabClient; the real server is covered by pytest (server) and
+ * Galata (UI against a live Jupyter server). This fake keeps the same JSON shapes.
+ */
+import { PexlabAPIError } from '../api';
+import type { IPexlabClient } from '../client';
+import type {
+  IArtifactRecord,
+  IBuild,
+  IBuildRequest,
+  IDistribution,
+  IEnvironment,
+  IPexStatus
+} from '../tokens';
+
+export const KERNEL = '0b8f5c7e-3a2d-4e4f-9a1b-123456789abc';
+export const OTHER_KERNEL = '11111111-2222-4333-8444-555555555555';
+
+export function dist(
+  name: string,
+  version = '1.0',
+  projectDir: string | null = null
+): IDistribution {
+  return {
+    name,
+    version,
+    location: '/venv/lib/python3.11/site-packages',
+    editable: projectDir !== null,
+    project_dir: projectDir,
+    warnings: []
+  };
+}
+
+export function pex(
+  state: IPexStatus['state'],
+  extra: Partial<IPexStatus> = {}
+): IPexStatus {
+  return {
+    state,
+    fingerprint: state === 'missing' ? null : 'f'.repeat(64),
+    added: [],
+    removed: [],
+    changed: [],
+    editables_changed: [],
+    ...extra
+  };
+}
+
+export function environment(extra: Partial<IEnvironment> = {}): IEnvironment {
+  return {
+    python: '/venv/bin/python',
+    prefix: '/venv',
+    version: '3.11.7',
+    kind: 'venv',
+    distributions: [dist('numpy', '2.1.0'), dist('demo', '0.1', '/src/demo')],
+    pex: pex('missing'),
+    ...extra
+  };
+}
+
+export function build(extra: Partial<IBuild> = {}): IBuild {
+  return {
+    id: 'a'.repeat(32),
+    kernel_id: KERNEL,
+    python: '/venv/bin/python',
+    state: 'running',
+    phase: 'build',
+    progress: 0.4,
+    log: ['resolving'],
+    artifacts: null,
+    error: null,
+    started_at: new Date().toISOString(),
+    ...extra
+  };
+}
+
+export class FakeClient implements IPexlabClient {
+  env: IEnvironment | Error = environment();
+  builds = new Map<string, IBuild>();
+  artifacts: IArtifactRecord[] = [];
+  calls: string[] = [];
+  /** What POST /builds answers (a build, or an error). */
+  nextBuild: IBuild | Error = build({
+    state: 'queued',
+    phase: null,
+    progress: 0
+  });
+
+  async getEnvironment(kernelId: string): Promise<IEnvironment> {
+    this.calls.push(`env ${kernelId}`);
+    if (this.env instanceof Error) {
+      throw this.env;
+    }
+    return { ...this.env, kernel_id: kernelId };
+  }
+  async startBuild(request: IBuildRequest): Promise<IBuild> {
+    this.calls.push(`start ${JSON.stringify(request)}`);
+    if (this.nextBuild instanceof Error) {
+      throw this.nextBuild;
+    }
+    this.builds.set(this.nextBuild.id, this.nextBuild);
+    return this.nextBuild;
+  }
+  async getBuild(id: string): Promise<IBuild> {
+    this.calls.push(`get ${id}`);
+    const b = this.builds.get(id);
+    if (!b) {
+      throw new PexlabAPIError(`No build with id ${id}.`, 404);
+    }
+    return b;
+  }
+  async listBuilds(): Promise<IBuild[]> {
+    this.calls.push('list');
+    return [...this.builds.values()];
+  }
+  async cancelBuild(id: string): Promise<IBuild | null> {
+    this.calls.push(`cancel ${id}`);
+    const b = { ...this.builds.get(id)!, state: 'cancelled' as const };
+    this.builds.set(id, b);
+    return b;
+  }
+  async listArtifacts(): Promise<IArtifactRecord[]> {
+    this.calls.push('artifacts');
+    return this.artifacts;
+  }
+  async deleteArtifact(fingerprint: string): Promise<void> {
+    this.calls.push(`delete ${fingerprint}`);
+  }
+}
+
+/** Let pending promise callbacks run. */
+export async function flush(): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    await Promise.resolve();
+  }
+  await new Promise(r => setTimeout(r, 0));
+}
