@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -258,6 +259,8 @@ class JobManager:
         finally:
             self._procs.pop(job.id, None)
             job.pid = None
+        if job.id in self._cancelled or code != 0:
+            await asyncio.to_thread(self._remove_leftovers, job)
         if job.id in self._cancelled:
             self._finish(job, "cancelled", message="Cancelled.")
             return
@@ -299,6 +302,20 @@ class JobManager:
             readers.cancel()
             return b"", code if code != 0 else 1
         return out.result(), code
+
+    def _remove_leftovers(self, job: Job) -> None:
+        """A stopped build leaves its private `tmp/<fingerprint>.*` folder behind (never read as a
+        result, but disk space): remove it unless another process now builds the same thing."""
+        if not job.fingerprint:
+            return
+        from pexlab.cache import Cache
+
+        cache = Cache(self.cache_dir)
+        lock_is_free = getattr(cache, "_lock_is_free", None)
+        if lock_is_free is None or not lock_is_free(job.fingerprint):
+            return
+        for leftover in cache.tmp_dir.glob(f"{job.fingerprint}.*"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
     def _failure_message(self, job: Job, code: int, stdout: bytes) -> str:
         if code < 0:
