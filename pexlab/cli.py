@@ -258,8 +258,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .cache import Cache  # noqa: F401  (fail fast on a broken install)
-
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -268,18 +266,24 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        if _is_pexlab_error(exc):
-            print(f"pexlab: error: {exc}", file=sys.stderr)
-            return 1
-        raise
+        if not _is_pexlab_error(exc):
+            raise
+        print(f"pexlab: error: {exc}", file=sys.stderr)
+        if getattr(args, "json", False):  # callers reading stdout (the server) get it there too
+            print(json.dumps({"error": str(exc), "type": type(exc).__name__}))
+        return 1
 
 
 def _is_pexlab_error(exc: BaseException) -> bool:
+    """Errors pexlab raises on purpose carry a message for the user; anything else is a bug
+    and keeps its traceback."""
     from .environment import InspectionError
     from .pex_build import BuildError
     from .storage import StorageError
 
-    return isinstance(exc, (InspectionError, BuildError, StorageError))
+    if isinstance(exc, (InspectionError, BuildError, StorageError)):
+        return True
+    return type(exc).__module__.startswith("pexlab.") and type(exc).__name__.endswith("Error")
 
 
 if __name__ == "__main__":

@@ -109,5 +109,7 @@ def test_errors_are_one_line_with_exit_1(tmp_path: Path) -> None:
     base = getattr(sys, "_base_executable", sys.executable)
     r = pexlab("build", "--python", base, "--cache-dir", str(tmp_path))
     assert r.returncode == 1 and "not a virtual environment" in r.stderr
+    r = pexlab("build", "--python", base, "--cache-dir", str(tmp_path), "--json")
+    assert r.returncode == 1 and "not a virtual environment" in json.loads(r.stdout)["error"]
     r = pexlab("frobnicate")
     assert r.returncode == 2
