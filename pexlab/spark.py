@@ -226,6 +226,44 @@ def environ(**values: str | None) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def _shipped_names(p: SparkPlan) -> set[str]:
+    a = p.artifacts
+    if a is None:
+        return set()
+    return {PurePosixPath(_location(a.pex)).name} | {
+        PurePosixPath(_location(z)).name for z in a.editables
+    }
+
+
+# Keys pexlab sets.  PySpark starts its JVM once per process with the first context's conf as
+# system properties, and every later SparkConf(loadDefaults=True) reads them back: a second
+# context (after stop(), e.g. with edited editables or a local master) would inherit the first
+# one's PEX and zips unless we drop what an earlier pexlab call put there.
+MANAGED_KEYS = (
+    "spark.files",
+    "spark.submit.pyFiles",
+    "spark.pyspark.python",
+    "spark.executorEnv.PEX_ROOT",
+)
+_applied: dict[str, set[str]] = {}
+
+
+def _build_conf(p: SparkPlan) -> Any:
+    from pyspark import SparkConf
+
+    conf = SparkConf(loadDefaults=True)
+    jconf = getattr(conf, "_jconf", None)
+    for key, values in _applied.items():
+        # The JVM keeps the conf of the context that started it, not of the last one.
+        if key not in p.conf and conf.get(key) in values and jconf is not None:
+            jconf.remove(key)
+    conf.setAll(list(p.conf.items()))
+    for k, v in p.conf.items():
+        if k in MANAGED_KEYS:
+            _applied.setdefault(k, set()).add(v)
+    return conf
+
+
 def _check_active(active: SparkContext, p: SparkPlan) -> None:
     """Reuse a running context only if it ships the same things; else say what to do."""
     running = active.getConf()
@@ -236,11 +274,25 @@ def _check_active(active: SparkContext, p: SparkPlan) -> None:
     ):
         problems.append(f"master {active_master!r} instead of {p.master!r}")
     if not p.local:
-        for key in ("spark.files", "spark.submit.pyFiles"):
-            want = {PurePosixPath(e).name for e in _split(p.conf.get(key))}
-            have = {PurePosixPath(e).name for e in _split(running.get(key))}
-            if not want <= have:
-                problems.append(f"{key} lacks {', '.join(sorted(want - have))}")
+        previous = getattr(active, "_pexlab_plan", None)
+        if previous is not None and previous.artifacts is not None:
+            # Made by pexlab: exactly the same PEX and editable zips, no more, no less.
+            assert p.artifacts is not None
+            have_names = _shipped_names(previous)
+            want_names = _shipped_names(p)
+            if have_names != want_names:
+                problems.append(
+                    "it ships "
+                    + ", ".join(sorted(have_names))
+                    + " instead of "
+                    + ", ".join(sorted(want_names))
+                )
+        else:
+            for key in ("spark.files", "spark.submit.pyFiles"):
+                want = {PurePosixPath(e).name for e in _split(p.conf.get(key))}
+                have = {PurePosixPath(e).name for e in _split(running.get(key))}
+                if not want <= have:
+                    problems.append(f"{key} lacks {', '.join(sorted(want - have))}")
         if getattr(active, "pythonExec", None) != p.executor_python:
             problems.append(f"executors run {getattr(active, 'pythonExec', '?')!r}")
     elif getattr(active, "pythonExec", None) not in (p.executor_python, None):
@@ -254,6 +306,12 @@ def _check_active(active: SparkContext, p: SparkPlan) -> None:
         )
 
 
+def artifacts_of(sc: SparkContext) -> Artifacts | None:
+    """The artifacts a context made by pexlab ships (None for local masters / other contexts)."""
+    p = getattr(sc, "_pexlab_plan", None)
+    return p.artifacts if p is not None else None
+
+
 def _unshadow_driver(p: SparkPlan) -> None:
     # PySpark puts every pyFile at sys.path[1] on the driver too.  In a kernel that would make
     # the editable projects import from a snapshot zip instead of their live sources (and the
@@ -262,12 +320,6 @@ def _unshadow_driver(p: SparkPlan) -> None:
         return
     names = set(p.py_files)
     sys.path[:] = [e for e in sys.path if not (e.endswith(".zip") and os.path.basename(e) in names)]
-
-
-def _probe_python(_: Any) -> str:
-    import sys as _sys
-
-    return "{}.{}.{}".format(*_sys.version_info[:3])
 
 
 _MISMATCH = re.compile(
@@ -290,8 +342,16 @@ def check_executor_python(
         if _major_minor(expected) != _major_minor(driver):
             raise PythonVersionMismatch(driver, _major_minor(expected))
         return expected
+
+    def probe(_: Any) -> str:
+        # Defined here, not at module level: cloudpickle then ships it by value, and executors
+        # need no pexlab installed.
+        import sys as _sys
+
+        return "{}.{}.{}".format(*_sys.version_info[:3])
+
     try:
-        return str(sc.parallelize([0], 1).map(_probe_python).collect()[0])
+        return str(sc.parallelize([0], 1).map(probe).collect()[0])
     except Exception as exc:  # Py4JJavaError, PySparkRuntimeError, ...
         text = str(exc)
         m = _MISMATCH.search(text)
@@ -357,7 +417,7 @@ def create_spark_context(
     for notebook/stderr feedback, False for none, or a ProgressCallback.
     """
     t0 = time.monotonic()
-    from pyspark import SparkConf, SparkContext
+    from pyspark import SparkContext
 
     callback, shower = _progress_callback(progress)
     driver = "{}.{}".format(*sys.version_info[:2])
@@ -395,11 +455,13 @@ def create_spark_context(
     else:
         if shower is not None:
             shower.status("Starting Spark", p.master)
-        spark_conf_obj = SparkConf(loadDefaults=True).setAll(list(p.conf.items()))
         with environ(PYSPARK_PYTHON=p.executor_python):
-            sc = SparkContext(conf=spark_conf_obj)
+            # Inside the block: SparkConf needs the JVM, which starts here the first time.
+            sc = SparkContext(conf=_build_conf(p))
         created = True
         _unshadow_driver(p)
+        # So the notebook (and a later reuse check) can see what this context ships.
+        sc._pexlab_plan = p  # type: ignore[attr-defined]
 
     executors_python = None
     if check_python and not p.local:

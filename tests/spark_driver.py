@@ -1,0 +1,205 @@
+"""A Spark driver run by tests/test_spark.py INSIDE the kernel venv (not the project venv).
+
+    <kernel python> spark_driver.py <scenario> <master url> <json args>
+
+pexlab comes from PYTHONPATH (the repo); pyspark, fsspec, tabulate and the editable project come
+from the kernel venv.  The result is printed as one JSON line prefixed `RESULT ` (Spark logs
+around it are ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+
+
+def where(_: object) -> dict[str, str]:
+    """Runs on an executor: where its imports come from."""
+    import os as _os
+    import sys as _sys
+
+    out = {
+        "executable": _sys.executable,
+        "cwd": _os.getcwd(),
+        "pex_root": _os.environ.get("PEX_ROOT", ""),
+    }
+    import pyspark
+
+    out["pyspark"] = pyspark.__file__
+    try:
+        import tabulate
+
+        out["tabulate"] = tabulate.__file__
+    except ImportError as exc:
+        out["tabulate_error"] = f"{type(exc).__name__}: {exc}"
+    try:
+        import pexlab_spark_edit
+
+        out["edit"] = pexlab_spark_edit.__file__
+        out["answer"] = pexlab_spark_edit.answer()
+    except ImportError as exc:
+        out["edit_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def ship(master: str, args: dict) -> dict:
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType
+
+    import pexlab
+    from pexlab.spark import artifacts_of
+
+    os.environ["PYSPARK_PYTHON"] = "/kernel/own/value"
+    spark = pexlab.create_spark_session(master=master, conf=args["conf"], app_name="pexlab-test")
+    res: dict = {"env_after": os.environ.get("PYSPARK_PYTHON")}
+    sc = spark.sparkContext
+    res["conf"] = dict(sc.getConf().getAll())
+    res["python_exec"] = sc.pythonExec
+    arts = artifacts_of(sc)
+    res["fingerprint"] = arts.fingerprint
+    res["reused"] = arts.reused
+    res["pex_path"] = arts.pex.local_path
+    res["pex_mtime"] = os.stat(arts.pex.local_path).st_mtime_ns
+    res["zips"] = [z.name for z in arts.editables]
+    res["rdd"] = sc.parallelize(range(4), 2).map(where).collect()
+
+    # The same through a SQL UDF, the way most notebooks use Python on executors.
+    @F.udf(returnType=StringType())
+    def edit_file(_: int) -> str:
+        import pexlab_spark_edit
+        import tabulate
+
+        return (
+            pexlab_spark_edit.__file__ + "|" + tabulate.__file__ + "|" + pexlab_spark_edit.answer()
+        )
+
+    res["sql"] = [r[0] for r in spark.range(2).select(edit_file("id")).collect()]
+    # The driver still imports the editable project from its live sources, not from the zip.
+    import pexlab_spark_edit
+
+    res["driver_edit"] = pexlab_spark_edit.__file__
+    # Same call again with the context running: reused, not an error.
+    again = pexlab.create_spark_session(master=master, conf=args["conf"], progress=False)
+    res["reused_context"] = again.sparkContext is sc
+    # Without the editable zips it is a different set of artifacts: a clear error.
+    try:
+        pexlab.create_spark_session(
+            master=master, conf=args["conf"], include_editable=False, progress=False
+        )
+        res["different_error"] = None
+    except pexlab.spark.PexlabSparkError as exc:
+        res["different_error"] = str(exc)
+    spark.stop()
+    return res
+
+
+def bare(master: str, args: dict) -> dict:
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master(master)
+    for k, v in args["conf"].items():
+        builder = builder.config(k, v)
+    spark = builder.getOrCreate()
+    try:
+        return {"rdd": spark.sparkContext.parallelize([0], 1).map(where).collect()}
+    finally:
+        spark.stop()
+
+
+def overrides(master: str, args: dict) -> dict:
+    from pyspark import SparkFiles
+
+    import pexlab
+
+    conf = dict(args["conf"])
+    conf["spark.executorEnv.PEX_ROOT"] = args["pex_root"]
+    conf["spark.files"] = args["extra_file"]
+    conf["spark.app.name"] = "user-app-name"
+    sc = pexlab.create_spark_context(master=master, conf=conf, app_name="ignored", progress=False)
+    name = os.path.basename(args["extra_file"])
+
+    def probe(_: object) -> dict:
+        out = where(_)
+        with open(SparkFiles.get(name)) as f:
+            out["extra"] = f.read()
+        return out
+
+    res = {"rdd": sc.parallelize([0, 1], 2).map(probe).collect(), "app_name": sc.appName}
+    res["files"] = sc.getConf().get("spark.files")
+    sc.stop()
+
+    # An error while the context is created still restores the kernel's environment.
+    os.environ["PYSPARK_PYTHON"] = "/kernel/own/value"
+    bad = dict(args["conf"])
+    bad["spark.executor.cores"] = "not-a-number"
+    try:
+        pexlab.create_spark_context(master=master, conf=bad, progress=False)
+        res["bad_error"] = None
+    except Exception as exc:
+        res["bad_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+    res["env_after_error"] = os.environ.get("PYSPARK_PYTHON")
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is not None:
+        SparkContext._active_spark_context.stop()
+
+    # local[*]: nothing shipped, workers use the driver's own interpreter.
+    del os.environ["PYSPARK_PYTHON"]
+    sc = pexlab.create_spark_context(
+        master="local[1]", conf={"spark.ui.enabled": "false"}, progress=False
+    )
+    res["local_conf"] = dict(sc.getConf().getAll())
+    res["local_rdd"] = sc.parallelize([0], 1).map(where).collect()
+    res["local_env_after"] = os.environ.get("PYSPARK_PYTHON")
+    res["driver_python"] = sys.executable
+    sc.stop()
+    return res
+
+
+def mismatch(master: str, args: dict) -> dict:
+    from pyspark import SparkConf, SparkContext
+
+    import pexlab
+    from pexlab.spark import PythonVersionMismatch, check_executor_python
+
+    res: dict = {}
+    try:
+        pexlab.create_spark_context(
+            master=master, conf=args["conf"], expected_python=args["other_version"], progress=False
+        )
+    except PythonVersionMismatch as exc:
+        res["expected_error"] = str(exc)
+    res["active_after_expected"] = SparkContext._active_spark_context is not None
+
+    # A real mismatch found by the probe task: executors run another Python than the driver.
+    os.environ["PYSPARK_PYTHON"] = args["other_python"]
+    sc = SparkContext(conf=SparkConf().setMaster(master).setAll(list(args["conf"].items())))
+    del os.environ["PYSPARK_PYTHON"]
+    try:
+        check_executor_python(sc)
+        res["probe_error"] = None
+    except PythonVersionMismatch as exc:
+        res["probe_error"] = str(exc)
+        res["probe_versions"] = [exc.driver, exc.executors]
+    sc.stop()
+    return res
+
+
+def main() -> None:
+    scenario, master, raw = sys.argv[1], sys.argv[2], sys.argv[3]
+    args = json.loads(raw)
+    try:
+        result = {"ok": True, **globals()[scenario](master, args)}
+    except Exception as exc:
+        result = {
+            "ok": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(),
+        }
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

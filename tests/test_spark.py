@@ -1,0 +1,346 @@
+"""pexlab.spark on a REAL Spark standalone cluster (master + 2 workers from the pip pyspark).
+
+Set-up, once per session:
+- the workers' own interpreter (`python3` first on their PATH) is a bare venv WITHOUT the test
+  packages, so an import that works on an executor must come from what pexlab shipped;
+- the "kernel" venv (cached) has pyspark, fsspec, `tabulate` from PyPI and the editable project
+  `pexlab-spark-edit`; drivers run in it as subprocesses (tests/spark_driver.py), like a notebook
+  kernel would, with pexlab from the repo on PYTHONPATH and pex from the project venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from venvs import (
+    REPO,
+    Project,
+    Venv,
+    VenvFactory,
+    VenvSpec,
+    setuptools_project,
+    stable_projects_dir,
+)
+
+from pexlab.local_cluster import LocalCluster
+from pexlab.notebook_progress import NotebookProgress
+from pexlab.spark import (
+    PexlabSparkError,
+    PythonVersionMismatch,
+    artifacts_conf,
+    check_executor_python,
+    environ,
+    format_submit_args,
+    is_local_master,
+    merge_conf,
+    register_cli,
+)
+
+DRIVER = Path(__file__).with_name("spark_driver.py")
+EDIT_V1 = "def where():\n    return __file__\n\n\ndef answer():\n    return 'v1'\n"
+EDIT_V2 = EDIT_V1.replace("'v1'", "'v2'")
+
+
+def _edit_project() -> Path:
+    base = stable_projects_dir("spark")
+    root = setuptools_project(base, "pexlab-spark-edit", "pexlab_spark_edit", body=EDIT_V1)
+    return root
+
+
+def kernel_spec() -> VenvSpec:
+    # pyspark is big (~450 MB installed); pip reuses its wheel cache, and the venv is cached.
+    return VenvSpec(
+        projects=(Project(_edit_project(), editable=True),),
+        requirements=("pyspark==4.3.0", "fsspec", "tabulate"),
+    )
+
+
+def _other_python() -> tuple[str, str]:
+    """An interpreter whose major.minor differs from this one (for the real mismatch)."""
+    import glob
+    import shutil
+
+    mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    for v in ("3.12", "3.10", "3.13"):
+        if v == mine:
+            continue
+        # Real interpreters first: pyenv's shims fail outside their configured versions.
+        for cand in [
+            *glob.glob(f"/root/.pyenv/versions/{v}.*/bin/python{v}"),
+            shutil.which(f"python{v}"),
+        ]:
+            if cand and os.access(cand, os.X_OK):
+                return cand, v
+    raise RuntimeError("no Python with another major.minor found for the mismatch test")
+
+
+class Env:
+    def __init__(
+        self, kernel: Venv, worker_python: Path, cluster: LocalCluster, cache: Path
+    ) -> None:
+        self.kernel = kernel
+        self.worker_python = worker_python
+        self.cluster = cluster
+        self.cache = cache
+
+    def drive(self, scenario: str, **args: object) -> dict:
+        args.setdefault("conf", self.cluster.driver_conf())
+        env = dict(os.environ)
+        env.update(
+            PYTHONPATH=str(REPO),
+            PEXLAB_CACHE_DIR=str(self.cache),
+            PEXLAB_PEX=f"{sys.executable} -m pex",
+            SPARK_LOCAL_IP="127.0.0.1",
+        )
+        for var in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "SPARK_HOME", "VIRTUAL_ENV"):
+            env.pop(var, None)
+        proc = subprocess.run(
+            [
+                str(self.kernel.python),
+                str(DRIVER),
+                scenario,
+                self.cluster.master_url,
+                json.dumps(args),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        assert lines, (
+            f"driver crashed (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        )
+        result = json.loads(lines[-1][len("RESULT ") :])
+        result["stderr"] = proc.stderr
+        assert result["ok"], result.get("traceback", "") + proc.stderr[-3000:]
+        return result
+
+
+@pytest.fixture(scope="session")
+def spark_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    tmp = tmp_path_factory.mktemp("spark")
+    factory = VenvFactory(tmp)
+    kernel = factory.get(kernel_spec())
+    # Workers' own interpreter: a venv with nothing installed.
+    workers = tmp / "worker-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(workers)], check=True)
+    worker_python = workers / "bin" / "python3"
+    with LocalCluster(
+        workers=2, worker_python=str(worker_python), base_dir=tmp / "cluster"
+    ) as cluster:
+        yield Env(kernel, worker_python, cluster, tmp / "pexlab-cache")
+
+
+@pytest.fixture(scope="session")
+def first_run(spark_env: Env) -> dict:
+    return spark_env.drive("ship")
+
+
+# ---- on the cluster ---------------------------------------------------------------------------
+
+
+@pytest.mark.spark
+def test_executors_import_from_shipped_pex_and_zip(spark_env: Env, first_run: dict) -> None:
+    res = first_run
+    pex_name = Path(res["pex_path"]).name
+    assert res["python_exec"] == f"./{pex_name}"
+    assert len(res["zips"]) == 1 and res["zips"][0].endswith(".zip")
+    cwds = set()
+    for row in res["rdd"]:
+        assert "tabulate_error" not in row and "edit_error" not in row, row
+        # tabulate: from the PEX extracted under the executor's PEX_ROOT (./.pex in its work dir).
+        assert row["tabulate"].startswith(os.path.join(row["cwd"], ".pex")), row
+        # the editable project: from the content-hashed zip Spark fetched into the work dir.
+        edit = os.path.normpath(os.path.join(row["cwd"], row["edit"]))
+        assert edit.startswith(os.path.join(row["cwd"], res["zips"][0]) + os.sep), row
+        assert row["answer"] == "v1"
+        # pyspark: Spark's own, from the worker's PYTHONPATH (left out of the PEX).
+        assert "pyspark.zip" in row["pyspark"] or "site-packages/pyspark" in row["pyspark"], row
+        # The interpreter is the PEX's venv, made on first run under PEX_ROOT.
+        assert row["executable"].startswith(os.path.join(row["cwd"], ".pex")), row
+        cwds.add(row["cwd"])
+    assert len(cwds) == 2, "both executors ran tasks"
+    for value in res["sql"]:
+        edit_file, tab_file, answer = value.split("|")
+        assert res["zips"][0] in edit_file and "/.pex/" in tab_file and answer == "v1"
+    # The driver keeps importing the live editable sources.
+    assert res["driver_edit"].startswith(str(_edit_project()))
+    conf = res["conf"]
+    assert conf["spark.executorEnv.PEX_ROOT"] == "./.pex"
+    assert pex_name in conf["spark.files"] and res["zips"][0] in conf["spark.submit.pyFiles"]
+    assert res["env_after"] == "/kernel/own/value", "PYSPARK_PYTHON restored after creation"
+    assert res["reused_context"] is True
+    assert "already running" in res["different_error"] and "stop" in res["different_error"].lower()
+    # The one-line summary in the (stderr) feedback.
+    assert "pexlab: PEX built" in res["stderr"] or "pexlab: PEX reused" in res["stderr"]
+    assert "executors' Python 3." in res["stderr"]
+
+
+@pytest.mark.spark
+def test_without_pexlab_the_same_job_fails(spark_env: Env) -> None:
+    res = spark_env.drive("bare")
+    row = res["rdd"][0]
+    # Spark's default `python3` on the workers is the bare venv: neither package is there.
+    assert row["executable"].startswith(str(spark_env.worker_python.parent.parent))
+    assert row["tabulate_error"].startswith("ModuleNotFoundError")
+    assert row["edit_error"].startswith("ModuleNotFoundError")
+
+
+@pytest.mark.spark
+def test_edited_editable_runs_new_code_without_rebuilding_pex(
+    spark_env: Env, first_run: dict
+) -> None:
+    init = _edit_project() / "src" / "pexlab_spark_edit" / "__init__.py"
+    try:
+        init.write_text(EDIT_V2)
+        res = spark_env.drive("ship")
+    finally:
+        init.write_text(EDIT_V1)
+    assert {row["answer"] for row in res["rdd"]} == {"v2"}
+    assert all(v.endswith("|v2") for v in res["sql"])
+    assert res["fingerprint"] == first_run["fingerprint"]
+    assert res["reused"] is True, "the PEX came from the cache: no pex run"
+    assert res["pex_mtime"] == first_run["pex_mtime"]
+    assert res["zips"] != first_run["zips"], "new content, new zip name"
+    assert "pexlab: PEX reused" in res["stderr"]
+
+
+@pytest.mark.spark
+def test_user_conf_overrides_and_env_restored(spark_env: Env, tmp_path: Path) -> None:
+    extra = tmp_path / "extra.txt"
+    extra.write_text("hello from the user")
+    pex_root = tmp_path / "custom-pex-root"
+    res = spark_env.drive("overrides", pex_root=str(pex_root), extra_file=str(extra))
+    for row in res["rdd"]:
+        assert row["tabulate"].startswith(str(pex_root)), row
+        assert row["extra"] == "hello from the user"
+    assert res["app_name"] == "user-app-name"
+    # spark.files is a list: the user's file AND the PEX are both shipped.
+    assert str(extra) in res["files"] and ".pex" in res["files"]
+    assert res["bad_error"] is not None
+    assert res["env_after_error"] == "/kernel/own/value"
+    # local master: nothing shipped, the driver's interpreter runs the tasks.
+    assert "spark.files" not in res["local_conf"]
+    assert res["local_rdd"][0]["executable"] == res["driver_python"]
+    assert res["local_env_after"] is None
+
+
+@pytest.mark.spark
+def test_python_version_mismatch_is_named(spark_env: Env) -> None:
+    other, version = _other_python()
+    mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    res = spark_env.drive("mismatch", other_python=other, other_version=version)
+    assert (
+        f"Python {version}" in res["expected_error"] and f"Python {mine}" in res["expected_error"]
+    )
+    assert res["active_after_expected"] is False
+    assert res["probe_versions"] == [mine, version]
+    assert f"Python {version}" in res["probe_error"] and f"Python {mine}" in res["probe_error"]
+
+
+# ---- conf logic, no cluster ----------------------------------------------------------------------
+
+
+class _Art:
+    def __init__(self, kind: str, name: str, url: str | None) -> None:
+        self.kind, self.name, self.url = kind, name, url
+        self.local_path = f"/cache/{name}"
+        self.size = 10
+
+
+class _Arts:
+    def __init__(self, url: bool) -> None:
+        base = "s3://b/p/" if url else None
+        self.pex = _Art("pex", "pexlab-env-abc.pex", base and base + "pexlab-env-abc.pex")
+        self.editables = [_Art("editable", "proj-123.zip", base and base + "proj-123.zip")]
+
+
+def test_artifacts_conf_uses_uploaded_urls_or_local_paths() -> None:
+    remote = artifacts_conf(_Arts(url=True))  # type: ignore[arg-type]
+    assert remote["spark.files"] == "s3://b/p/pexlab-env-abc.pex,s3://b/p/proj-123.zip"
+    assert remote["spark.submit.pyFiles"] == "s3://b/p/proj-123.zip"
+    assert remote["spark.pyspark.python"] == "./pexlab-env-abc.pex"
+    assert remote["spark.executorEnv.PEX_ROOT"] == "./.pex"
+    local = artifacts_conf(_Arts(url=False), pex_root="/mnt/pex")  # type: ignore[arg-type]
+    assert local["spark.files"].split(",") == ["/cache/pexlab-env-abc.pex", "/cache/proj-123.zip"]
+    assert local["spark.executorEnv.PEX_ROOT"] == "/mnt/pex"
+
+
+def test_user_conf_wins_but_list_keys_are_merged() -> None:
+    defaults = {"spark.files": "a.pex,b.zip", "spark.executorEnv.PEX_ROOT": "./.pex"}
+    merged = merge_conf(
+        defaults, {"spark.files": "user.txt,a.pex", "spark.executorEnv.PEX_ROOT": "/x", "k": 1}
+    )
+    assert merged["spark.files"] == "user.txt,a.pex,b.zip"
+    assert merged["spark.executorEnv.PEX_ROOT"] == "/x"
+    assert merged["k"] == "1"
+
+
+def test_local_masters() -> None:
+    assert is_local_master("local") and is_local_master("local[*]") and is_local_master("local[2]")
+    assert is_local_master("local-cluster[2,1,1024]")
+    assert not is_local_master("spark://h:7077") and not is_local_master("yarn")
+    assert not is_local_master("k8s://https://api:6443")
+
+
+def test_environ_restores_even_on_error() -> None:
+    os.environ.pop("PEXLAB_T_UNSET", None)
+    os.environ["PEXLAB_T_SET"] = "before"
+    with pytest.raises(ZeroDivisionError):
+        with environ(PEXLAB_T_UNSET="x", PEXLAB_T_SET="during"):
+            assert os.environ["PEXLAB_T_SET"] == "during"
+            1 / 0  # noqa: B018
+    assert "PEXLAB_T_UNSET" not in os.environ and os.environ["PEXLAB_T_SET"] == "before"
+    del os.environ["PEXLAB_T_SET"]
+
+
+def test_expected_python_mismatch_without_cluster() -> None:
+    with pytest.raises(PythonVersionMismatch, match=r"Python 3\.9 .*Python 3\.11") as info:
+        check_executor_python(None, expected="3.9", driver_version="3.11")  # type: ignore[arg-type]
+    assert (info.value.driver, info.value.executors) == ("3.11", "3.9")
+    assert check_executor_python(None, expected="3.11.4", driver_version="3.11") == "3.11.4"  # type: ignore[arg-type]
+    with pytest.raises(PexlabSparkError, match="Not a Python version"):
+        check_executor_python(None, expected="eleven", driver_version="3.11")  # type: ignore[arg-type]
+
+
+def test_spark_args_formats_and_cli_registration() -> None:
+    conf = {"spark.files": "s3://b/x y.pex", "spark.executorEnv.PEX_ROOT": "./.pex"}
+    args = format_submit_args(conf)
+    assert (
+        "--conf 'spark.files=s3://b/x y.pex'" in args
+        and "--conf spark.executorEnv.PEX_ROOT=./.pex" in args
+    )
+    assert json.loads(format_submit_args(conf, "json")) == conf
+    assert "spark.files s3://b/x y.pex" in format_submit_args(conf, "properties").splitlines()
+    parser = argparse.ArgumentParser()
+    register_cli(parser.add_subparsers())
+    ns = parser.parse_args(
+        ["spark-args", "--storage", "/tmp/s", "--conf", "a=b", "--format", "json"]
+    )
+    assert ns.storage == "/tmp/s" and ns.conf == ["a=b"] and callable(ns.func)
+
+
+def test_notebook_progress_plain_text_fallback() -> None:
+    out = io.StringIO()
+    progress = NotebookProgress(stream=out, use_display=False)
+
+    class Ev:
+        def __init__(self, phase: str, fraction: float | None, message: str) -> None:
+            self.phase, self.fraction, self.message = phase, fraction, message
+
+    for i in range(101):
+        progress(Ev("build", i / 100, "pex"))
+    progress.done("pexlab: PEX built x.pex (1.0 MB); 2.0 s")
+    lines = out.getvalue().splitlines()
+    # One line per 10% step, not per event; the summary last.
+    assert len(lines) == 12
+    assert lines[0].startswith("pexlab: Building the PEX") and lines[-1].endswith("2.0 s")
