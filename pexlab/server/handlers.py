@@ -32,6 +32,7 @@ _KERNEL_RE = re.compile(rf"^{KERNEL_ID}$")
 _JOB_RE = re.compile(rf"^{JOB_ID}$")
 _FP_RE = re.compile(rf"^{FINGERPRINT}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_VISIBLE = re.compile(r"[^\x00-\x20\x7f]")
 _OPTION_KEYS = {"exclude", "include", "compress", "include_editable"}
 
 
@@ -39,6 +40,18 @@ class PexLabHandler(APIHandler):
     @property
     def service(self) -> PexLabService:
         return self.settings["pexlab"]
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if status_code == 405:
+            # RFC 9110: a 405 names the methods the resource does support.
+            allowed = [
+                m
+                for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+                if getattr(type(self), m.lower())
+                is not tornado.web.RequestHandler._unimplemented_method
+            ]
+            self.set_header("Allow", ", ".join(allowed))
+        super().write_error(status_code, **kwargs)
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -126,9 +139,21 @@ def _validate_options(raw: Any, default_excludes: list[str]) -> dict[str, Any]:
 def _validate_storage(raw: Any, default: str) -> str | None:
     if raw is None:
         return default or None
-    if not isinstance(raw, str) or not raw.strip() or len(raw) > 2048 or _CONTROL.search(raw):
-        raise HTTPError(400, "storage must be a non-empty URL of at most 2048 characters.")
-    return raw.strip()
+    # Same rule as the OpenAPI pattern: no control characters, not blank, at most 2048 chars.
+    if (
+        not isinstance(raw, str)
+        or len(raw) > 2048
+        or _CONTROL.search(raw)
+        or not _VISIBLE.search(raw)
+    ):
+        raise HTTPError(
+            400, "storage must be a URL of at most 2048 characters without control characters."
+        )
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raise HTTPError(400, "storage is not valid Unicode.") from None
+    return raw.strip(" ")
 
 
 class BuildsHandler(PexLabHandler):
