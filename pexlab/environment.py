@@ -190,7 +190,9 @@ def inspect_interpreter(
             tail = ["pexlab needs Python 3.8 or newer in the target interpreter (this is Python 2)"]
         raise InspectionError(f"Inspecting {exe!r} failed: " + " | ".join(tail))
     try:
-        data = json.loads(proc.stdout)
+        # The probe prints one JSON line, last: a .pth file in the target may print at startup.
+        lines = proc.stdout.strip().splitlines()
+        data = json.loads(lines[-1] if lines else "")
         if not isinstance(data, dict):
             raise ValueError("not an object")
         return Environment.from_json(data)

@@ -422,3 +422,51 @@ def test_too_old_interpreters_are_refused_clearly(tmp_path: Path) -> None:
     for python in old:
         with pytest.raises(InspectionError, match="needs Python 3.8 or newer"):
             inspect_interpreter(python)
+
+
+def test_startup_noise_from_pth_files_is_ignored(tmp_path: Path) -> None:
+    """A .pth line runs at every start and may print (or fail): the JSON answer still gets
+    through, and a failing .pth does not stop the inspection."""
+    venv = bare_venv(tmp_path / "venv")
+    site = venv.site_packages
+    write(site / "noisy.pth", "import sys; print('hello from a .pth file {'); print('')\n")
+    write(site / "failing.pth", "import this_module_does_not_exist\n")
+    write(site / "fine-1.0.dist-info" / "METADATA", "Name: fine\nVersion: 1.0\n")
+    env = inspect_interpreter(venv.python)
+    assert dist(env, "fine").version == "1.0"
+
+
+def test_user_site_packages_are_seen_for_a_system_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pip install --user` packages are visible to a kernel running a system Python; `-I`
+    hides them from the probe, which adds them back (and not for an isolated venv)."""
+    base = (
+        Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    )
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("PYTHONUSERBASE", raising=False)
+    monkeypatch.delenv("PYTHONNOUSERSITE", raising=False)
+    user_site = subprocess.run(
+        [str(base), "-c", "import site; print(site.getusersitepackages())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert user_site.startswith(str(tmp_path))
+    write(
+        Path(user_site) / "mine_only-0.5.dist-info" / "METADATA", "Name: mine-only\nVersion: 0.5\n"
+    )
+    control = subprocess.run(
+        [str(base), "-c", "import importlib.metadata as m; print(m.version('mine-only'))"],
+        capture_output=True,
+        text=True,
+    )
+    assert control.stdout.strip() == "0.5", control.stderr  # the kernel would see it
+
+    env = inspect_interpreter(base)
+    assert dist(env, "mine-only").location == user_site
+    assert user_site in env.site_packages
+
+    venv = bare_venv(tmp_path / "venv")
+    assert inspect_interpreter(venv.python).get("mine-only") is None
