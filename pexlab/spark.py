@@ -162,10 +162,14 @@ def plan(
     resolved = _resolve_master(master, conf)
     user = {str(k): str(v) for k, v in (conf or {}).items()}
     if is_local_master(resolved):
+        local_conf = merge_conf(
+            {"spark.master": resolved, "spark.pyspark.python": str(python or sys.executable)},
+            user,
+        )
         return SparkPlan(
             master=resolved,
-            conf=merge_conf({"spark.master": resolved}, user),
-            executor_python=str(python or sys.executable),
+            conf=local_conf,
+            executor_python=local_conf["spark.pyspark.python"],
         )
     from .package import package_environment
 
@@ -254,8 +258,15 @@ def _build_conf(p: SparkPlan) -> Any:
     conf = SparkConf(loadDefaults=True)
     jconf = getattr(conf, "_jconf", None)
     for key, values in _applied.items():
-        # The JVM keeps the conf of the context that started it, not of the last one.
-        if key not in p.conf and conf.get(key) in values and jconf is not None:
+        # The JVM keeps the conf of the context that started it (with paths rewritten as URIs
+        # by spark-submit, so values cannot be compared): pexlab set the key before.  Removing
+        # it from this SparkConf is not enough (the JVM context reads the system property
+        # again), so list keys are set to empty.
+        if key in p.conf or not values or not conf.contains(key):
+            continue
+        if key in LIST_KEYS:
+            conf.set(key, "")
+        elif jconf is not None:
             jconf.remove(key)
     conf.setAll(list(p.conf.items()))
     for k, v in p.conf.items():

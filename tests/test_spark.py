@@ -229,7 +229,9 @@ def test_user_conf_overrides_and_env_restored(spark_env: Env, tmp_path: Path) ->
     assert res["bad_error"] is not None
     assert res["env_after_error"] == "/kernel/own/value"
     # local master: nothing shipped, the driver's interpreter runs the tasks.
-    assert "spark.files" not in res["local_conf"]
+    assert not res["local_conf"].get("spark.files")
+    assert not res["local_conf"].get("spark.submit.pyFiles")
+    assert res["local_conf"]["spark.pyspark.python"] == res["driver_python"]
     assert res["local_rdd"][0]["executable"] == res["driver_python"]
     assert res["local_env_after"] is None
 

@@ -1,0 +1,91 @@
+"""`python -m pexlab.local_cluster`: a real master + worker, its master URL, a clean stop.
+
+(The two-worker cluster used by tests/test_spark.py exercises the context manager.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pexlab.local_cluster import ClusterError, LocalCluster, free_port
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _pids_in_group(pgid: int) -> list[int]:
+    out = subprocess.run(["ps", "-eo", "pid=,pgid="], capture_output=True, text=True).stdout
+    return [int(p) for p, g in (line.split() for line in out.splitlines()) if int(g) == pgid]
+
+
+@pytest.mark.spark
+def test_cli_runs_a_cluster_until_interrupted(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO), TMPDIR=str(tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pexlab.local_cluster", "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        master = proc.stdout.readline().strip()
+        assert master.startswith("spark://127.0.0.1:"), proc.stderr.read()
+        port = int(master.rsplit(":", 1)[1])
+        ui = proc.stderr.readline().split()[2]
+        with urllib.request.urlopen(ui + "/json/", timeout=5) as resp:
+            state = json.loads(resp.read())
+        assert state["url"] == master
+        assert [w["state"] for w in state["workers"]] == ["ALIVE"]
+        # Work dirs in the temp folder, not in site-packages.
+        work = [p for p in tmp_path.glob("pexlab-cluster-*/worker-0")]
+        assert len(work) == 1
+        daemons = [
+            int(p)
+            for p in subprocess.run(
+                ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+            ).stdout.split()
+        ]
+        assert len(daemons) == 2  # master + worker JVMs, children of the CLI
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        assert not _port_open(port)
+        for pid in daemons:
+            assert not _pids_in_group(pid), f"process group {pid} still has processes"
+        assert not work[0].exists(), "temp folder removed"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.spark
+def test_start_failure_is_reported_and_cleaned_up(tmp_path: Path) -> None:
+    # A worker that cannot start: we say which daemon died and show its log, and stop the rest.
+    cluster = LocalCluster(workers=1, memory="lots", base_dir=tmp_path)
+    with pytest.raises(ClusterError, match="worker-0 exited") as info:
+        cluster.start()
+    assert "lots" in str(info.value) or "memory" in str(info.value).lower()
+    assert cluster._daemons == []
+    assert not _port_open(cluster.master_port)
+
+
+def test_free_port_is_bindable() -> None:
+    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
