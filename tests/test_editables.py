@@ -18,6 +18,7 @@ from venvs import (
     bare_venv,
     egg_link_install,
     hatchling_project,
+    setuptools_flat_with_module,
     stable_projects_dir,
     write,
 )
@@ -296,3 +297,32 @@ def test_a_raising_callback_aborts(shapes_env: Environment, tmp_path: Path) -> N
 
     with pytest.raises(KeyboardInterrupt):
         zip_editable(editable(shapes_env, "insp-st-flat"), tmp_path, progress=cancel)
+
+
+def test_setuptools_strict_mode_link_tree(venv_factory: VenvFactory, tmp_path: Path) -> None:
+    """`editable_mode=strict`: the .pth points at a tree of symlinks under build/; the zip holds
+    the linked files' content, and follows edits of the real files."""
+    project = setuptools_flat_with_module(
+        stable_projects_dir("inspect-strict"), "insp-strict", "insp_strict", "insp_strict_mod"
+    )
+    spec = VenvSpec(
+        projects=(
+            Project(project, editable=True, pip_args=("--config-settings", "editable_mode=strict")),
+        )
+    )
+    venv = venv_factory.get(spec)
+    d = editable(inspect_interpreter(venv.python), "insp-strict")
+    assert d.editable is not None
+    (root,) = d.editable.source_roots
+    assert Path(root).parent == project / "build"
+    assert (Path(root) / "insp_strict" / "__init__.py").is_symlink()
+    z = zip_editable(d, tmp_path)
+    assert names(z) == [
+        "insp_strict/",
+        "insp_strict/__init__.py",
+        "insp_strict/sub/",
+        "insp_strict/sub/__init__.py",
+        "insp_strict_mod.py",
+    ]
+    with zipfile.ZipFile(z) as zf:
+        assert zf.read("insp_strict/sub/__init__.py") == b"LEVEL = 2\n"

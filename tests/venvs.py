@@ -31,6 +31,8 @@ class Project:
 
     path: Path
     editable: bool = False
+    # Extra pip arguments, e.g. ("--config-settings", "editable_mode=strict").
+    pip_args: tuple[str, ...] = ()
 
 
 def _generated(parts: tuple[str, ...]) -> bool:
@@ -57,6 +59,8 @@ class VenvSpec:
         h.update(json.dumps([self.requirements, self.system_site_packages]).encode())
         for p in self.projects:
             h.update(f"{p.path.name}:{p.editable}".encode())
+            if p.pip_args:
+                h.update(json.dumps(p.pip_args).encode())
             if p.editable:
                 # An editable install points at its project folder: the same sources somewhere
                 # else (a per-session tmp dir) must not reuse a venv pointing at the old place.
@@ -121,9 +125,9 @@ def create_venv(root: Path, spec: VenvSpec) -> Venv:
         venv.pip("install", *spec.requirements)
     for project in spec.projects:
         if project.editable:
-            venv.pip("install", "-e", str(project.path))
+            venv.pip("install", *project.pip_args, "-e", str(project.path))
         else:
-            venv.pip("install", str(project.path))
+            venv.pip("install", *project.pip_args, str(project.path))
     return venv
 
 
