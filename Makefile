@@ -31,12 +31,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
 
+# `npm install --no-save` rather than `npm ci`: the lock pins every version, but npm 11's ci
+# rejects locks whose optional per-platform binaries (rspack's) were pruned on another platform.
 node_modules/.stamp: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund --no-save
 	touch $@
 
 ui-tests/node_modules/.stamp: ui-tests/package.json ui-tests/package-lock.json
-	cd ui-tests && npm ci --no-audit --no-fund
+	cd ui-tests && npm install --no-audit --no-fund --no-save
 	touch $@
 
 # The editable install runs the labextension build through hatch-jupyter-builder.
