@@ -61,20 +61,24 @@ def main() -> int:
                 app_name="pexlab-demo",
                 # Artifacts go to a local folder here; on a real cluster: s3://..., hdfs://...
                 storage=os.environ.get("PEXLAB_DEMO_STORAGE", str(Path(tmp) / "storage")),
-                conf=cluster.driver_conf(),
+                conf={
+                    **cluster.driver_conf(),
+                    # No pandas/pyarrow in the demo venv: plain (pickled) Python UDFs.
+                    "spark.sql.execution.pythonUDF.arrow.enabled": "false",
+                },
             )
             timings["session (package + ship + check)"] = time.monotonic() - t
             try:
 
                 @F.udf(returnType=StringType())
-                def describe(n: int) -> str:
+                def describe(n):
                     import numpy as np
                     import pexlab_demo
 
                     return f"{pexlab_demo.describe(n)}; sqrt={np.sqrt(n):.3f}"
 
                 @F.udf(returnType=StringType())
-                def origin(_: int) -> str:
+                def origin(_):
                     import humanize
                     import numpy
                     import pexlab_demo

@@ -106,6 +106,8 @@ class LocalCluster:
             "spark.executor.cores": str(self.cores),
             "spark.cores.max": str(self.cores * self.workers),
             "spark.ui.enabled": "false",
+            # Stage progress bars on stderr would garble pexlab's own lines.
+            "spark.ui.showConsoleProgress": "false",
         }
 
     # -- life cycle ------------------------------------------------------------------------

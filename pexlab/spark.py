@@ -397,11 +397,12 @@ def _summary(p: SparkPlan, seconds: float, executors_python: str | None) -> str:
                 f" + {len(a.editables)} editable zip(s) "
                 f"({format_size(sum(z.size for z in a.editables))})"
             )
+        head += f" in {a.seconds:.1f} s"
         where = a.storage or "local files served by the driver"
         head += f"; shipped from {where}"
     if executors_python:
         head += f"; executors' Python {executors_python}"
-    return head + f"; {seconds:.1f} s"
+    return head + f"; ready in {seconds:.1f} s"
 
 
 def create_spark_context(
