@@ -66,5 +66,10 @@ export default defineConfig([
       'jupyter/prefer-lazy-imports': 'off'
     }
   },
+  {
+    // Test data is not UI text.
+    files: ['src/__tests__/**', 'ui-tests/**'],
+    rules: { 'jupyter/no-untranslated-string': 'off' }
+  },
   prettierRecommended
 ]);

@@ -260,7 +260,8 @@ export class SparkEnvironmentModel {
     const current = this._state.build;
     if (current && current.id === event.id) {
       this._setBuild({ ...current, ...event } as IBuild);
-      void this._poll?.refresh();
+      // Events carry no log or artifacts: fetch the whole job.
+      void this._refetch(event.id);
     } else if (this._isForCurrent(event)) {
       void this.pollBuilds();
     }
@@ -290,6 +291,18 @@ export class SparkEnvironmentModel {
     this._isDisposed = true;
     this._poll?.dispose();
     Signal.clearData(this);
+  }
+
+  private async _refetch(id: string): Promise<void> {
+    const kernelId = this._state.kernel?.id;
+    try {
+      const build = await this._client.getBuild(id);
+      if (this._state.kernel?.id === kernelId && this._state.build?.id === id) {
+        this._setBuild(build);
+      }
+    } catch (error) {
+      console.debug('pexlab: could not fetch build', id, error);
+    }
   }
 
   private _isForCurrent(build: Partial<IBuild>): boolean {

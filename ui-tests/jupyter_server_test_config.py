@@ -71,3 +71,7 @@ notebook = REPO / "demo" / "notebooks" / "pexlab-demo.ipynb"
 if notebook.exists():
     shutil.copy(notebook, Path(root) / notebook.name)
 os.environ.setdefault("PEXLAB_CACHE_DIR", tempfile.mkdtemp(prefix="pexlab-galata-cache-"))
+# Builds started from the panel upload here, so the panel has an uploaded location to show.
+c.PexLab.storage = os.environ.get(
+    "PEXLAB_UI_STORAGE", Path(tempfile.mkdtemp(prefix="pexlab-galata-storage-")).as_uri()
+)

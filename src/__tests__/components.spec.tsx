@@ -4,7 +4,12 @@ import * as React from 'react';
 
 import { BuildControls } from '../components/BuildProgress';
 import { EnvironmentPanel } from '../components/EnvironmentPanel';
-import { formatBytes, formatDuration } from '../components/format';
+import {
+  formatAge,
+  formatBytes,
+  formatDuration,
+  toSeconds
+} from '../components/format';
 import { PackageList } from '../components/PackageList';
 import { PexStatus } from '../components/PexStatus';
 import type { IModelState } from '../model';
@@ -325,5 +330,9 @@ describe('format helpers', () => {
     expect(formatDuration(5)).toBe('5 s');
     expect(formatDuration(125)).toBe('2 min 05 s');
     expect(formatDuration(3725)).toBe('1 h 02 min');
+    expect(toSeconds('1700000000.5')).toBe(1700000000.5);
+    expect(toSeconds(1700000000500)).toBe(1700000000.5);
+    expect(toSeconds('2023-11-14T22:13:20+00:00')).toBe(1700000000);
+    expect(formatAge(1000, 1125)).toBe('2 min 05 s');
   });
 });

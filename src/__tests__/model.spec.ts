@@ -183,7 +183,32 @@ describe('SparkEnvironmentModel', () => {
       state: 'failed'
     });
     expect(model.state.build?.id).toBe(started!.id);
-    void client;
+    // A final event is followed by a fetch of the whole job (artifacts, log).
+    const done = build({
+      id: started!.id,
+      state: 'succeeded',
+      progress: 1,
+      log: ['done'],
+      artifacts: {
+        fingerprint: 'f'.repeat(64),
+        pex: {
+          kind: 'pex',
+          name: 'env.pex',
+          local_path: '/c/env.pex',
+          size: 1
+        },
+        editables: []
+      }
+    });
+    client.builds.set(started!.id, done);
+    model.handleBuildEvent({
+      id: started!.id,
+      state: 'succeeded',
+      progress: 1
+    });
+    await flush();
+    expect(model.state.build?.artifacts?.pex.name).toBe('env.pex');
+    expect(model.state.build?.log).toEqual(['done']);
   });
 
   it('forgets the old kernel and ignores its late answers', async () => {

@@ -24,6 +24,9 @@ export function toSeconds(
   if (typeof time === 'number') {
     return time > 1e12 ? time / 1000 : time;
   }
+  if (/^\d+(\.\d+)?$/.test(time.trim())) {
+    return toSeconds(parseFloat(time)); // unix time sent as a string
+  }
   const ms = Date.parse(time);
   return Number.isNaN(ms) ? null : ms / 1000;
 }

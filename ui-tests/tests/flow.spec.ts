@@ -1,0 +1,196 @@
+/**
+ * The user's path through the panel against a real Jupyter server, the demo kernel's venv,
+ * real PEX builds and a local Spark standalone cluster (started here unless
+ * PEXLAB_SPARK_MASTER names one; `local[2]` is accepted too).
+ *
+ * Serial: the steps share the server's pexlab cache (build -> up to date -> stale -> cells).
+ */
+import { expect, test } from '@jupyterlab/galata';
+import { ChildProcess, execFileSync, spawn } from 'child_process';
+import * as path from 'path';
+import * as readline from 'readline';
+
+import {
+  DEMO_PYTHON,
+  SCREENSHOTS,
+  openDemoNotebook,
+  openPanel
+} from './helpers';
+
+/** A small PyPI package the demo venv does not have, installed to make the PEX stale. */
+const EXTRA_PACKAGE = process.env.PEXLAB_STALE_PACKAGE || 'iniconfig';
+
+test.describe.configure({ mode: 'serial' });
+test.use({ autoGoto: true, viewport: { width: 1280, height: 800 } });
+
+function pip(...args: string[]): void {
+  execFileSync(
+    DEMO_PYTHON,
+    ['-m', 'pip', '--disable-pip-version-check', '-q', ...args],
+    {
+      stdio: 'inherit'
+    }
+  );
+}
+
+let cluster: ChildProcess | null = null;
+
+async function sparkMaster(): Promise<string> {
+  if (process.env.PEXLAB_SPARK_MASTER) {
+    return process.env.PEXLAB_SPARK_MASTER;
+  }
+  const python = process.env.PEXLAB_CLUSTER_PYTHON || 'python';
+  cluster = spawn(
+    python,
+    ['-m', 'pexlab.local_cluster', '--workers', '1', '--cores', '2'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: process.env
+    }
+  );
+  const lines = readline.createInterface({ input: cluster.stdout! });
+  return new Promise<string>((resolve, reject) => {
+    cluster!.once('exit', code =>
+      reject(new Error(`local cluster exited with ${code}`))
+    );
+    lines.once('line', line => resolve(line.trim()));
+  });
+}
+
+test.afterAll(async () => {
+  if (cluster && cluster.exitCode === null) {
+    const exited = new Promise(r => cluster!.once('exit', r));
+    cluster.kill('SIGTERM'); // the cluster stops its daemons on SIGTERM
+    await exited;
+  }
+});
+
+test('build from the panel: progress, then up to date', async ({
+  page,
+  tmpPath
+}) => {
+  await openDemoNotebook(page, tmpPath);
+  const panel = await openPanel(page);
+  const badge = panel.locator('.pexlab-StateBadge');
+  await expect(badge).toHaveAttribute('data-state', 'missing');
+
+  const buildButton = panel.getByRole('button', { name: 'Build & upload' });
+  await buildButton.click();
+  // While it runs: disabled button, phase, progress bar, Cancel.
+  await expect(badge).toHaveAttribute('data-state', 'building');
+  await expect(buildButton).toBeDisabled();
+  await expect(panel.getByRole('progressbar')).toBeVisible();
+  await expect(panel.getByRole('button', { name: 'Cancel' })).toBeVisible();
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'panel-building.png') });
+
+  await expect(badge).toHaveAttribute('data-state', 'up-to-date', {
+    timeout: 200000
+  });
+  await expect(panel.locator('.pexlab-Build-status')).toHaveAttribute(
+    'data-build-state',
+    'succeeded'
+  );
+  await expect(panel.getByRole('progressbar')).toHaveAttribute(
+    'aria-valuenow',
+    '100'
+  );
+  await expect(buildButton).toBeEnabled();
+  // The artifacts: the PEX (uploaded to the test storage) and the editable zip.
+  const artifacts = panel.locator('.pexlab-Artifacts');
+  await expect(artifacts.locator('[data-kind="pex"]')).toHaveCount(1);
+  await expect(artifacts.locator('[data-kind="editable"]')).toHaveCount(1);
+  await expect(
+    artifacts.getByRole('button', { name: /^Copy / }).first()
+  ).toBeVisible();
+  await expect
+    .poll(async () => (await page.notifications).map(n => n.message))
+    .toContainEqual('Spark environment built: the PEX is up to date.');
+  await page.screenshot({
+    path: path.join(SCREENSHOTS, 'panel-up-to-date.png')
+  });
+});
+
+test('installing a package makes the PEX stale, with the difference', async ({
+  page,
+  tmpPath
+}) => {
+  await openDemoNotebook(page, tmpPath);
+  const panel = await openPanel(page);
+  const badge = panel.locator('.pexlab-StateBadge');
+  await expect(badge).toHaveAttribute('data-state', 'up-to-date');
+  pip('install', '--no-deps', EXTRA_PACKAGE);
+  try {
+    await panel
+      .getByRole('button', { name: 'Refresh the environment' })
+      .click();
+    await expect(badge).toHaveAttribute('data-state', 'stale');
+    await expect(panel.locator('.pexlab-Diff-added')).toContainText(
+      `added ${EXTRA_PACKAGE}`
+    );
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'panel-stale.png') });
+  } finally {
+    pip('uninstall', '-y', EXTRA_PACKAGE);
+  }
+  await panel.getByRole('button', { name: 'Refresh the environment' }).click();
+  await expect(badge).toHaveAttribute('data-state', 'up-to-date');
+});
+
+test('toolbar button inserts setup cells that run a Spark job', async ({
+  page,
+  tmpPath
+}) => {
+  const master = await sparkMaster();
+  // Settings through JupyterLab's setting registry, as the settings editor would.
+  await page.evaluate(
+    async ({ master }) => {
+      const registry = (await window.galata.getPlugin(
+        '@jupyterlab/apputils-extension:settings'
+      )) as any;
+      await registry.set('pexlab:plugin', 'master', master);
+      await registry.set('pexlab:plugin', 'appName', 'pexlab-galata');
+      await registry.set('pexlab:plugin', 'sparkConf', {
+        'spark.ui.enabled': false
+      });
+    },
+    { master }
+  );
+
+  await openDemoNotebook(page, tmpPath);
+  const cellsBefore = await page.notebook.getCellCount();
+  const button = page.locator(
+    '.jp-NotebookPanel-toolbar [data-command="pexlab:insert-setup-cells"]'
+  );
+  await expect(button).toBeVisible();
+
+  // Insert, then one undo removes the whole insertion.
+  await button.click();
+  await expect.poll(() => page.notebook.getCellCount()).toBe(cellsBefore + 2);
+  await page.evaluate(async () => {
+    await window.jupyterapp.commands.execute('notebook:undo-cell-action');
+  });
+  await expect.poll(() => page.notebook.getCellCount()).toBe(cellsBefore);
+
+  // Insert again, and a second click updates instead of duplicating.
+  await button.click();
+  await button.click();
+  await expect.poll(() => page.notebook.getCellCount()).toBe(cellsBefore + 2);
+  expect(await page.notebook.getCellType(0)).toBe('markdown');
+  const code = (await page.notebook.getCellTextInput(1)) ?? '';
+  expect(code).toContain('pexlab.create_spark_session(');
+  expect(code).toContain(`master='${master}'`);
+  expect(code).toContain("app_name='pexlab-galata'");
+  await page.notebook.selectCells(1);
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'inserted-cells.png') });
+
+  // Run everything: the session starts on the cluster and the job uses the editable package.
+  await page.notebook.run();
+  const last = (await page.notebook.getCellCount()) - 1;
+  await expect
+    .poll(
+      async () => (await page.notebook.getCellTextOutput(last))?.join('') ?? '',
+      {
+        timeout: 180000
+      }
+    )
+    .toContain('sum of squares: 285');
+});
