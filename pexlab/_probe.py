@@ -304,6 +304,47 @@ def scan_top_level(root, is_project_dir):
     return sorted(set(names))
 
 
+def configured_top_level(project_dir):
+    """Top-level names a project's pyproject.toml says it ships (hatch/flit/setuptools/pdm).
+
+    A flat project put on sys.path whole by a .pth also has scripts/, notebooks/... next to its
+    package; the build configuration says which folders are the package.  Needs tomllib (3.11+);
+    older targets fall back to scanning the folder.
+    """
+    try:
+        import tomllib
+    except ImportError:
+        return []
+    try:
+        with open(os.path.join(project_dir, "pyproject.toml"), "rb") as fh:
+            tool = tomllib.load(fh).get("tool", {})
+    except (OSError, ValueError):
+        return []
+    paths = []
+    wheel = tool.get("hatch", {}).get("build", {}).get("targets", {}).get("wheel", {})
+    for key in ("packages", "only-include"):
+        paths.extend(p for p in wheel.get(key, ()) if isinstance(p, str))
+    flit = tool.get("flit", {}).get("module", {}).get("name")
+    if isinstance(flit, str):
+        paths.append(flit)
+    setuptools = tool.get("setuptools", {})
+    packages = setuptools.get("packages")
+    if isinstance(packages, list):
+        paths.extend(p.split(".")[0] for p in packages if isinstance(p, str))
+    paths.extend(m for m in setuptools.get("py-modules", ()) if isinstance(m, str))
+    for include in tool.get("pdm", {}).get("build", {}).get("includes", ()):
+        if isinstance(include, str):
+            paths.append(include)
+    names = []
+    for p in paths:
+        name = os.path.basename(p.rstrip("/\\"))
+        if name.endswith(".py"):
+            name = name[:-3]
+        if name.isidentifier() and name not in names:
+            names.append(name)
+    return names
+
+
 def present_in(root, name):
     base = os.path.join(root, name)
     return os.path.isdir(base) or resolve_module_path(base) is not None
@@ -378,6 +419,8 @@ def describe_editable(dist_path, location, project_dir, pth_files, egg_link, war
         top_level = sorted({n.split(".")[0] for n, _ in resolved})
     else:
         declared = (read(os.path.join(dist_path, "top_level.txt")) or "").split()
+        if not declared and project_dir:
+            declared = configured_top_level(project_dir)
         for root in live_roots:
             names = [n for n in declared if present_in(root, n)]
             if not names:

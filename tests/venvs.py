@@ -344,6 +344,9 @@ def hatchling_project_with_junk(base: Path, name: str, module: str) -> Path:
     write(pkg / ".mypy_cache" / "x.json", "{}\n")
     write(pkg / "old.pyc", "not really bytecode\n")
     write(pkg / "__pycache__" / "core.cpython-311.pyc", "not really bytecode\n")
+    # Python next to the package but not part of it (the wheel config says `packages = [...]`).
+    write(root / "scripts" / "release.py", "print('releasing')\n")
+    write(root / "notebooks" / "explore.py", "x = 1\n")
     for junk in (
         ".git/HEAD",
         ".hg/x",
