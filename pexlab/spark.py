@@ -18,6 +18,9 @@ What goes into the Spark configuration, and why (see DESIGN.md, section Spark):
   `python/lib/pyspark.zip` and py4j, which the PEX (`--inherit-path=fallback`) keeps.
 - `local[*]`: workers run on this machine, so nothing is shipped; the executors' interpreter is
   the one being packaged (default: this one), not whatever `python3` is on PATH.
+- Kubernetes in cluster mode cannot serve local files from the driver: give `storage=` (an
+  object store URL) or set `spark.kubernetes.file.upload.path`.  YARN and standalone fetch local
+  paths from the driver.
 """
 
 from __future__ import annotations
@@ -160,6 +163,14 @@ def plan(
 ) -> SparkPlan:
     """Package (or reuse) the environment unless the master is local, and compute the conf."""
     resolved = _resolve_master(master, conf)
+    if resolved.startswith("sc://"):
+        # The executors' interpreter of a Spark Connect server is chosen by the server, not by
+        # a client: a PEX cannot be made the interpreter from here.
+        raise PexlabSparkError(
+            f"{resolved} is a Spark Connect server: its Python workers use the server's "
+            "interpreter. Give pexlab the cluster's master URL instead (spark://, yarn, k8s://), "
+            "or ship the conf from `pexlab spark-args` when starting the Connect server."
+        )
     user = {str(k): str(v) for k, v in (conf or {}).items()}
     if is_local_master(resolved):
         local_conf = merge_conf(

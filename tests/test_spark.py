@@ -305,6 +305,13 @@ def test_environ_restores_even_on_error() -> None:
     del os.environ["PEXLAB_T_SET"]
 
 
+def test_spark_connect_master_is_refused_clearly() -> None:
+    from pexlab.spark import spark_conf
+
+    with pytest.raises(PexlabSparkError, match="Spark Connect"):
+        spark_conf(master="sc://localhost:15002")
+
+
 def test_expected_python_mismatch_without_cluster() -> None:
     with pytest.raises(PythonVersionMismatch, match=r"Python 3\.9 .*Python 3\.11") as info:
         check_executor_python(None, expected="3.9", driver_version="3.11")  # type: ignore[arg-type]
