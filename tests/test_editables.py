@@ -326,3 +326,19 @@ def test_setuptools_strict_mode_link_tree(venv_factory: VenvFactory, tmp_path: P
     ]
     with zipfile.ZipFile(z) as zf:
         assert zf.read("insp_strict/sub/__init__.py") == b"LEVEL = 2\n"
+
+
+def test_concurrent_zips_of_the_same_code_give_one_file(
+    shapes_env: Environment, tmp_path: Path
+) -> None:
+    """Two builds zipping the same project at once (the server runs jobs in parallel) both get
+    the same complete zip, and no temporary file survives."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    d = editable(shapes_env, "insp-hatch")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: zip_editable(d, tmp_path), range(8)))
+    assert len(set(results)) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [results[0].name]
+    with zipfile.ZipFile(results[0]) as zf:
+        assert zf.testzip() is None
