@@ -92,6 +92,8 @@ def _options(args: argparse.Namespace):
         kw["compress"] = True
     if args.no_venv:
         kw["venv"] = False
+    if args.zip_level is not None:
+        kw["zip_level"] = args.zip_level
     return BuildOptions(**kw)
 
 
@@ -202,6 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--compress", action="store_true", help="compress the PEX (smaller, slower to build)"
+    )
+    p.add_argument(
+        "--zip-level",
+        type=int,
+        choices=range(10),
+        metavar="0-9",
+        help="deflate level pexlab applies after pex's fast stored build (default 1; 0: stored)",
     )
     p.add_argument("--no-venv", action="store_true", help="plain zipapp PEX instead of --venv mode")
     p.add_argument("--no-editables", action="store_true", help="do not zip editable projects")

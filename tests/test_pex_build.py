@@ -103,6 +103,12 @@ def test_offline_build_contains_installed_and_leaves_out_editables_and_spark(bui
     assert {"numpy", "six", "plainpkg"} <= names
     assert not names & {"pyspark", "py4j", "edlib", "hatchlib", "nsproj"}
     assert info["inherit_path"] == "fallback"
+    with zipfile.ZipFile(record.path) as zf:
+        assert zf.testzip() is None
+        files = [i for i in zf.infolist() if not i.is_dir() and i.file_size]
+        # pex builds stored (fast), pexlab deflates at level 1 (see pex_build docstring).
+        assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in files)
+    assert record.path.read_bytes()[:2] == b"#!"
     assert not info.get("entry_point")
     assert record.size == record.path.stat().st_size
     assert {
@@ -197,8 +203,10 @@ def test_zipapp_mode_also_inherits_pythonpath(
 ) -> None:
     cache = Cache(tmp_path / "c")
     with offline():
-        record = build_pex(main_env, BuildOptions(venv=False), cache)
+        record = build_pex(main_env, BuildOptions(venv=False, zip_level=0), cache)
     assert pex_info(record.path)["venv"] is False
+    with zipfile.ZipFile(record.path) as zf:  # zip_level=0: left as pex stored it
+        assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_STORED}
     (tmp_path / "pp").mkdir()
     (tmp_path / "pp" / "onpath.py").write_text("X = 7\n")
     r = run_pex_file(
