@@ -353,3 +353,40 @@ def test_notebook_progress_plain_text_fallback() -> None:
     # One line per 10% step, not per event; the summary last.
     assert len(lines) == 12
     assert lines[0].startswith("pexlab: Building the PEX") and lines[-1].endswith("2.0 s")
+
+
+def test_notebook_progress_updates_one_display_in_a_real_kernel() -> None:
+    # A real IPython kernel (ipykernel via jupyter_client): the feedback is one display that is
+    # updated in place, then replaced by the summary.
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        code = (
+            "from pexlab.notebook_progress import NotebookProgress\n"
+            "from pexlab.progress import ProgressEvent\n"
+            "p = NotebookProgress()\n"
+            "p(ProgressEvent('build', 0.5, 'pex running'))\n"
+            "p(ProgressEvent('upload', 1.0, 'done'))\n"
+            "p.done('pexlab: PEX built x.pex (1.0 MB); ready in 2.0 s')\n"
+        )
+        msgs: list[dict] = []
+        reply = kc.execute_interactive(code, timeout=60, output_hook=msgs.append)
+        assert reply["content"]["status"] == "ok"
+        kinds = [
+            (m["msg_type"], m["content"].get("transient", {}).get("display_id"))
+            for m in msgs
+            if "display" in m["msg_type"]
+        ]
+        assert kinds[0][0] == "display_data" and kinds[0][1]
+        assert [k for k, _ in kinds[1:]] == ["update_display_data"] * 2
+        assert len({d for _, d in kinds}) == 1, "always the same display"
+        displays = [m for m in msgs if "display" in m["msg_type"]]
+        first = displays[0]["content"]["data"]
+        assert "Building the PEX" in first["text/plain"] and "<progress" in first["text/html"]
+        last = displays[-1]["content"]["data"]
+        assert last["text/plain"].startswith("pexlab: PEX built")
+        assert not [m for m in msgs if m["msg_type"] == "stream"], "nothing on stderr in a kernel"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
