@@ -355,8 +355,8 @@ def check_executor_python(
 ) -> str:
     """Fail early, naming both versions, if executors cannot run this driver's Python.
 
-    With `expected` (the executors' known major.minor) no job is run.  Otherwise one tiny task
-    runs on an executor; PySpark's worker refuses a different major.minor before running it, and
+    With `expected` (the executors' known major.minor) no job is run.  Otherwise a tiny job
+    runs, one task per core; PySpark's worker refuses a different major.minor before running it, and
     that refusal is turned into `PythonVersionMismatch`.  Returns the executors' version.
     """
     driver = driver_version or "{}.{}".format(*sys.version_info[:2])
@@ -372,8 +372,12 @@ def check_executor_python(
 
         return "{}.{}.{}".format(*_sys.version_info[:3])
 
+    # One task per core (capped): every executor starts its Python now, in parallel, so a first
+    # run's PEX extraction happens here rather than one executor after the other in the
+    # user's first job.
+    slices = max(1, min(int(sc.defaultParallelism or 1), 64))
     try:
-        return str(sc.parallelize([0], 1).map(probe).collect()[0])
+        return str(sc.parallelize(range(slices), slices).map(probe).collect()[0])
     except Exception as exc:  # Py4JJavaError, PySparkRuntimeError, ...
         text = str(exc)
         m = _MISMATCH.search(text)
