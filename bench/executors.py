@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -236,4 +237,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # SIGTERM (e.g. `timeout`) unwinds like an error, so the cluster's `with` block stops the
+    # Spark daemons instead of orphaning them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     main()

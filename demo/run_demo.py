@@ -9,6 +9,7 @@ project on the executors, prints the result and the timings, and stops everythin
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -121,4 +122,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    # SIGTERM (e.g. `timeout`) unwinds like an error, so the cluster's `with` block stops the
+    # Spark daemons instead of orphaning them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main())
