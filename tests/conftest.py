@@ -13,6 +13,11 @@ if str(TESTS) not in sys.path:
 
 from venvs import Venv, VenvFactory, shapes_spec, stable_projects_dir  # noqa: E402
 
+# pytest accepts `pytest_plugins` only in the top-level conftest (tests/server/conftest.py may not
+# declare it once the whole suite runs together). buildenv: the packaging suites' shared session
+# fixtures (tests/buildenv.py); pytest_jupyter.jupyter_server: jp_fetch & co for tests/server.
+pytest_plugins = ["buildenv", "pytest_jupyter.jupyter_server"]
+
 
 @pytest.fixture(scope="session")
 def venv_factory(tmp_path_factory: pytest.TempPathFactory) -> VenvFactory:
