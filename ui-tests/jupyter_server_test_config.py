@@ -10,7 +10,8 @@ What it sets up, so `npx playwright test` needs nothing else:
 - the built labextension (`pexlab/labextension`) on the labextensions path, for runs from a
   source tree where it is not installed;
 - a fresh root folder holding a copy of the demo notebook (`$JUPYTERLAB_GALATA_ROOT_DIR`
-  when set), and a fresh pexlab cache unless `$PEXLAB_CACHE_DIR` is set.
+  when set), and a fresh pexlab cache (`$PEXLAB_UI_CACHE_DIR` to choose one), and `c.PexLab.storage` pointing at a
+  fresh `file://` folder (`$PEXLAB_UI_STORAGE` to choose one).
 """
 
 import json
@@ -70,7 +71,11 @@ c.MappingKernelManager.default_kernel_name = "pexlab-demo"
 notebook = REPO / "demo" / "notebooks" / "pexlab-demo.ipynb"
 if notebook.exists():
     shutil.copy(notebook, Path(root) / notebook.name)
-os.environ.setdefault("PEXLAB_CACHE_DIR", tempfile.mkdtemp(prefix="pexlab-galata-cache-"))
+# Always a fresh cache (the kernel inherits it too): the tests start from "no PEX built yet",
+# whatever `make lab` or pytest left in $PEXLAB_CACHE_DIR.
+os.environ["PEXLAB_CACHE_DIR"] = os.environ.get("PEXLAB_UI_CACHE_DIR") or tempfile.mkdtemp(
+    prefix="pexlab-galata-cache-"
+)
 # Builds started from the panel upload here, so the panel has an uploaded location to show.
 c.PexLab.storage = os.environ.get(
     "PEXLAB_UI_STORAGE", Path(tempfile.mkdtemp(prefix="pexlab-galata-storage-")).as_uri()

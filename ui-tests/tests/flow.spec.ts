@@ -65,6 +65,26 @@ test.afterAll(async () => {
   }
 });
 
+test('cancel a running build', async ({ page, tmpPath }) => {
+  await openDemoNotebook(page, tmpPath);
+  const panel = await openPanel(page);
+  const badge = panel.locator('.pexlab-StateBadge');
+  await expect(badge).toHaveAttribute('data-state', 'missing');
+  await panel.getByRole('button', { name: 'Build & upload' }).click();
+  await expect(badge).toHaveAttribute('data-state', 'building');
+  await panel.getByRole('button', { name: 'Cancel' }).click();
+  await expect(panel.locator('.pexlab-Build-status')).toHaveAttribute(
+    'data-build-state',
+    'cancelled',
+    { timeout: 60000 }
+  );
+  // Nothing half-built counts as a PEX, and a new build can start.
+  await expect(badge).toHaveAttribute('data-state', 'missing');
+  await expect(
+    panel.getByRole('button', { name: 'Build & upload' })
+  ).toBeEnabled();
+});
+
 test('build from the panel: progress, then up to date', async ({
   page,
   tmpPath

@@ -5,7 +5,8 @@ import * as path from 'path';
 
 export const NOTEBOOK = 'pexlab-demo.ipynb';
 /** Distribution name of the project installed editable in the demo venv. */
-export const EDITABLE = process.env.PEXLAB_DEMO_EDITABLE || 'pexlab-demo';
+export const EDITABLE =
+  process.env.PEXLAB_DEMO_EDITABLE || 'pexlab-demo-project';
 export const DEMO_PYTHON =
   process.env.PEXLAB_DEMO_PYTHON ||
   path.resolve(__dirname, '..', '..', '.cache', 'demo-venv', 'bin', 'python');

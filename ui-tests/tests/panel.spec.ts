@@ -40,6 +40,17 @@ test.describe('Spark environment panel', () => {
     await panel.getByLabel('Filter packages').fill(EDITABLE);
     await expect(rows).toHaveCount(1);
     await expect(rows.first()).toHaveAttribute('data-package', EDITABLE);
+
+    // Dark theme: the panel follows JupyterLab's CSS variables.
+    await panel.getByLabel('Filter packages').fill('');
+    await page.theme.setDarkTheme();
+    const background = await panel.evaluate(
+      el => getComputedStyle(el).backgroundColor
+    );
+    const [r, g, b] = background.match(/\d+/g)!.map(Number);
+    expect(r + g + b).toBeLessThan(3 * 100);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'panel-dark.png') });
+    await page.theme.setLightTheme();
   });
 
   test('says so when there is no kernel', async ({ page }) => {
