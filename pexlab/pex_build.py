@@ -34,6 +34,7 @@ import importlib.util
 import os
 import shlex
 import shutil
+import struct
 import subprocess
 import sys
 import threading
@@ -168,47 +169,133 @@ def pex_arguments(env: Environment, options: BuildOptions, output: Path) -> list
     return args
 
 
-def recompress(src: Path, dst: Path, level: int, progress: ProgressCallback | None = None) -> None:
-    """Copy the zipapp `src` to `dst` with every file entry deflated at `level`.
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # zip local file header (30 bytes)
+
+
+class _Reusable:
+    """Deflated entries of an earlier PEX, by (name, CRC, size): a rebuild copies the compressed
+    bytes of unchanged files instead of deflating them again."""
+
+    def __init__(self, pex: Path | None, level: int) -> None:
+        self.entries: dict[tuple[str, int, int], zipfile.ZipInfo] = {}
+        self.file = None
+        if pex is None:
+            return
+        try:
+            with zipfile.ZipFile(pex) as zf:
+                for i in zf.infolist():
+                    if i.compress_type == zipfile.ZIP_DEFLATED and not i.flag_bits & 0x01:
+                        self.entries[(i.filename, i.CRC, i.file_size)] = i
+            self.file = open(pex, "rb")  # noqa: SIM115 (closed by close())
+        except (OSError, zipfile.BadZipFile):
+            self.entries = {}
+
+    def raw(self, info: zipfile.ZipInfo) -> tuple[zipfile.ZipInfo, bytes] | None:
+        old = self.entries.get((info.filename, info.CRC, info.file_size))
+        if old is None or self.file is None:
+            return None
+        self.file.seek(old.header_offset)
+        header = _LOCAL_HEADER.unpack(self.file.read(_LOCAL_HEADER.size))
+        if header[0] != b"PK\x03\x04":
+            return None
+        self.file.seek(header[-2] + header[-1], os.SEEK_CUR)  # name and extra field
+        data = self.file.read(old.compress_size)
+        return (old, data) if len(data) == old.compress_size else None
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def _write_raw(
+    zout: zipfile.ZipFile, new: zipfile.ZipInfo, old: zipfile.ZipInfo, data: bytes
+) -> None:
+    """Append an already-deflated entry; what `ZipFile.open(..., "w")` + close would record."""
+    new.compress_type = zipfile.ZIP_DEFLATED
+    new.flag_bits = old.flag_bits & ~0x08  # sizes are in the header, no data descriptor
+    new.CRC, new.file_size, new.compress_size = old.CRC, old.file_size, old.compress_size
+    zip64 = new.file_size > zipfile.ZIP64_LIMIT or new.compress_size > zipfile.ZIP64_LIMIT
+    assert zout.fp is not None
+    zout.fp.seek(zout.start_dir)
+    new.header_offset = zout.fp.tell()
+    zout.fp.write(new.FileHeader(zip64))
+    zout.fp.write(data)
+    zout.start_dir = zout.fp.tell()
+    zout.filelist.append(new)
+    zout.NameToInfo[new.filename] = new
+    zout._didModify = True  # type: ignore[attr-defined]
+
+
+def recompress(
+    src: Path,
+    dst: Path,
+    level: int,
+    progress: ProgressCallback | None = None,
+    previous: Path | None = None,
+) -> int:
+    """Copy the zipapp `src` to `dst` with every file entry deflated at `level`; return how many
+    entries were copied already-compressed from `previous` (an earlier PEX built at that level).
 
     The bytes before the first entry (the PEX's shebang line) are kept, as are names, dates and
-    permission bits, so the result is the same PEX, only smaller."""
-    with zipfile.ZipFile(src) as zin:
-        infos = zin.infolist()
-        prefix_len = min((i.header_offset for i in infos), default=0)
-        total = sum(i.file_size for i in infos) or 1
-        with open(src, "rb") as f:
-            prefix = f.read(prefix_len)
-        done = 0
-        next_report = 0.0
-        with open(dst, "wb") as out:
-            out.write(prefix)
-            with zipfile.ZipFile(out, "w") as zout:
-                for info in infos:
-                    new = zipfile.ZipInfo(info.filename, info.date_time)
-                    new.external_attr = info.external_attr
-                    new.create_system = info.create_system
-                    if info.is_dir() or info.file_size == 0:
-                        zout.writestr(new, b"", compress_type=zipfile.ZIP_STORED)
-                        continue
-                    new.compress_type = zipfile.ZIP_DEFLATED
-                    # zipfile reads the level from the ZipInfo; `_compresslevel` is the slot up
-                    # to 3.12 and a property over `compress_level` from 3.13.
-                    new._compresslevel = level  # type: ignore[attr-defined]
-                    with (
-                        zin.open(info) as r,
-                        zout.open(new, "w", force_zip64=info.file_size > 1 << 31) as w,
-                    ):
-                        shutil.copyfileobj(r, w, 1 << 20)
-                    done += info.file_size
-                    if done / total >= next_report:
-                        _emit(
-                            progress,
-                            0.8 + 0.15 * done / total,
-                            f"compressing the PEX ({done / total:.0%})",
-                        )
-                        next_report += 0.05
+    permission bits, so the result is the same PEX, only smaller — and byte-identical whether
+    or not entries were reused (same zlib, same level)."""
+    reuse = _Reusable(previous, level)
+    reused = 0
+    try:
+        with zipfile.ZipFile(src) as zin:
+            infos = zin.infolist()
+            prefix_len = min((i.header_offset for i in infos), default=0)
+            total = sum(i.file_size for i in infos) or 1
+            with open(src, "rb") as f:
+                prefix = f.read(prefix_len)
+            done = 0
+            next_report = 0.0
+            with open(dst, "wb") as out:
+                out.write(prefix)
+                with zipfile.ZipFile(out, "w") as zout:
+                    for info in infos:
+                        new = zipfile.ZipInfo(info.filename, info.date_time)
+                        new.external_attr = info.external_attr
+                        new.create_system = info.create_system
+                        if info.is_dir() or info.file_size == 0:
+                            zout.writestr(new, b"", compress_type=zipfile.ZIP_STORED)
+                            continue
+                        hit = reuse.raw(info)
+                        if hit is not None:
+                            _write_raw(zout, new, *hit)
+                            reused += 1
+                        else:
+                            new.compress_type = zipfile.ZIP_DEFLATED
+                            # zipfile reads the level from the ZipInfo; `_compresslevel` is the
+                            # slot up to 3.12 and a property over `compress_level` from 3.13.
+                            new._compresslevel = level  # type: ignore[attr-defined]
+                            with (
+                                zin.open(info) as r,
+                                zout.open(new, "w", force_zip64=info.file_size > 1 << 31) as w,
+                            ):
+                                shutil.copyfileobj(r, w, 1 << 20)
+                        done += info.file_size
+                        if done / total >= next_report:
+                            _emit(
+                                progress,
+                                0.8 + 0.15 * done / total,
+                                f"compressing the PEX ({done / total:.0%})",
+                            )
+                            next_report += 0.05
+    finally:
+        reuse.close()
     dst.chmod(src.stat().st_mode & 0o777)
+    return reused
+
+
+def _previous_build(cache: Cache, env: Environment, options: BuildOptions) -> Path | None:
+    """The latest cached PEX for this interpreter deflated the same way, to reuse entries from."""
+    for record in cache.list():
+        same_python = record.python == env.python or record.prefix == env.prefix
+        opts = record.options or {}
+        if same_python and not opts.get("compress") and opts.get("zip_level") == options.zip_level:
+            return record.path
+    return None
 
 
 def _emit(progress: ProgressCallback | None, fraction: float | None, message: str) -> None:
@@ -317,7 +404,10 @@ def build_pex_ex(
             if options.compress or options.zip_level <= 0:
                 os.rename(stored, built)
             else:
-                recompress(stored, built, min(options.zip_level, 9), progress)
+                previous = _previous_build(cache, env, options)
+                reused = recompress(stored, built, min(options.zip_level, 9), progress, previous)
+                if reused:
+                    _emit(progress, 0.95, f"{reused} unchanged files reused from {previous.name}")
                 stored.unlink()
             _emit(progress, 0.95, "hashing the PEX")
             record = BuildRecord(

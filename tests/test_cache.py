@@ -78,10 +78,19 @@ def test_version_change_invalidates(tmp_path: Path, counted: Path) -> None:
     with offline():
         old = build_pex(inspect_interpreter(venv.python), BuildOptions(), cache)
     venv.pip("install", str(v2))  # test set-up: may fetch setuptools for the build
+    events = []
     with offline():
-        new, reused = build_pex_ex(inspect_interpreter(venv.python), BuildOptions(), cache)
+        new, reused = build_pex_ex(
+            inspect_interpreter(venv.python), BuildOptions(), cache, events.append
+        )
+        # The same build with nothing to reuse from: byte-identical to the incremental one.
+        scratch = build_pex(
+            inspect_interpreter(venv.python), BuildOptions(), Cache(tmp_path / "c2")
+        )
     assert not reused and new.fingerprint != old.fingerprint
-    assert calls(counted) == 2
+    assert calls(counted) == 3
+    assert any("unchanged files reused" in e.message for e in events)
+    assert scratch.fingerprint == new.fingerprint and scratch.sha256 == new.sha256
     assert {"name": "tinylib", "version": "2.0.0"} in new.distributions
     assert cache.latest_for(str(venv.python)).fingerprint == new.fingerprint
     assert cache.get(old.fingerprint) is not None  # the old build stays until pruned
