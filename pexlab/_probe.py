@@ -567,8 +567,17 @@ def main():
             continue
         # The first one on sys.path is the one `import` would use; later ones are shadowed
         # (e.g. a stale <project>/src/x.egg-info next to an editable's code).
-        if info["name"] not in seen:
+        first = seen.get(info["name"])
+        if first is None:
             seen[info["name"]] = info
+        elif first["location"] == info["location"]:
+            # Two metadata folders for one project in one folder: an interrupted upgrade or
+            # uninstall. Which files are really installed is anyone's guess: say so.
+            first["warnings"].append(
+                "{} {} is also installed in {}: broken upgrade or uninstall?".format(
+                    info["name"], info["version"], info["location"]
+                )
+            )
     print(
         json.dumps(
             {

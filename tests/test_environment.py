@@ -278,6 +278,9 @@ def test_broken_metadata_becomes_warnings(tmp_path: Path) -> None:
     )
     write(site / "__editable__.badfinder-0.1.pth", "import __editable___badfinder_0_1_finder\n")
     write(site / "__editable___badfinder_0_1_finder.py", "MAPPING = {'x': \n")
+    # An upgrade interrupted halfway: two versions' metadata side by side.
+    write(site / "twice-1.0.dist-info" / "METADATA", "Name: twice\nVersion: 1.0\n")
+    write(site / "twice-2.0.dist-info" / "METADATA", "Name: twice\nVersion: 2.0\n")
 
     env = inspect_interpreter(venv.python)
     assert dist(env, "healthy").warnings == ()
@@ -288,6 +291,9 @@ def test_broken_metadata_becomes_warnings(tmp_path: Path) -> None:
     assert halfway.version == "3.1" and any("incomplete metadata" in w for w in halfway.warnings)
     odd = dist(env, "odd")
     assert odd.version == "1.0" and any("direct_url.json" in w for w in odd.warnings)
+    twice = dist(env, "twice")
+    assert any("also installed" in w for w in twice.warnings)
+    assert [d.name for d in env.distributions].count("twice") == 1
     bad = dist(env, "badfinder")
     assert bad.editable is not None
     assert any("cannot parse editable finder" in w for w in bad.warnings)
@@ -470,3 +476,21 @@ def test_user_site_packages_are_seen_for_a_system_interpreter(
 
     venv = bare_venv(tmp_path / "venv")
     assert inspect_interpreter(venv.python).get("mine-only") is None
+
+
+def test_same_distributions_as_importlib_metadata_in_the_target(
+    shapes_venv: Venv, shapes_env: Environment
+) -> None:
+    """Cross-check: the probe's list is what importlib.metadata itself sees in that venv (first
+    one on sys.path wins), just read faster and with editables described."""
+    code = (
+        "import importlib.metadata as m, json, re\n"
+        "seen = {}\n"
+        "for d in m.distributions():\n"
+        "    seen.setdefault(re.sub(r'[-_.]+', '-', d.metadata['Name']).lower(), d.version)\n"
+        "print(json.dumps(seen))"
+    )
+    proc = subprocess.run(
+        [str(shapes_venv.python), "-I", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert {d.name: d.version for d in shapes_env.distributions} == json.loads(proc.stdout)
