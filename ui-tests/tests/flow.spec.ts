@@ -65,13 +65,30 @@ test.afterAll(async () => {
   }
 });
 
-test('cancel a running build', async ({ page, tmpPath }) => {
-  await openDemoNotebook(page, tmpPath);
+test('a build started elsewhere shows up, and Cancel stops it', async ({
+  page,
+  tmpPath
+}) => {
+  const notebook = await openDemoNotebook(page, tmpPath);
   const panel = await openPanel(page);
   const badge = panel.locator('.pexlab-StateBadge');
   await expect(badge).toHaveAttribute('data-state', 'missing');
-  await panel.getByRole('button', { name: 'Build & upload' }).click();
+
+  // Another client (a second tab, a script) starts the build through the REST API.
+  const base = page.url().split('/lab')[0];
+  const sessions = await (
+    await page.request.get(`${base}/api/sessions`)
+  ).json();
+  const kernelId = sessions.find((s: any) => s.path === notebook).kernel.id;
+  const started = await page.request.post(`${base}/pexlab/builds`, {
+    data: { kernel_id: kernelId }
+  });
+  expect(started.status()).toBe(202);
+
   await expect(badge).toHaveAttribute('data-state', 'building');
+  await expect(
+    panel.getByRole('button', { name: 'Build & upload' })
+  ).toBeDisabled();
   await panel.getByRole('button', { name: 'Cancel' }).click();
   await expect(panel.locator('.pexlab-Build-status')).toHaveAttribute(
     'data-build-state',
@@ -101,6 +118,15 @@ test('build from the panel: progress, then up to date', async ({
   await expect(buildButton).toBeDisabled();
   await expect(panel.getByRole('progressbar')).toBeVisible();
   await expect(panel.getByRole('button', { name: 'Cancel' })).toBeVisible();
+  // Screenshot in the middle of the PEX build (or later, if the build was very fast).
+  await expect
+    .poll(
+      async () =>
+        (await badge.getAttribute('data-state')) !== 'building' ||
+        (await panel.locator('.pexlab-Build-phase').textContent()) ===
+          'Building the PEX'
+    )
+    .toBe(true);
   await page.screenshot({ path: path.join(SCREENSHOTS, 'panel-building.png') });
 
   await expect(badge).toHaveAttribute('data-state', 'up-to-date', {
