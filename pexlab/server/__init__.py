@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,7 @@ class PexLabService:
             log=self.log,
         )
         self._creating = asyncio.Lock()
+        self._pex_version: asyncio.Future[str] | None = None
 
     def _emit(self, job: Job) -> None:
         if self.event_logger is None:
@@ -71,9 +71,13 @@ class PexLabService:
         data = job.to_json(log_tail=10 if brief else self.config.log_tail_lines)
         return data
 
-    @functools.cached_property
-    def _pex_version(self) -> asyncio.Future[str]:
-        return asyncio.ensure_future(asyncio.to_thread(pex_version))
+    async def pex_version(self) -> str:
+        # Asked once (it runs pex); a failure is not cached so the next request retries.
+        if self._pex_version is None or (
+            self._pex_version.done() and self._pex_version.exception() is not None
+        ):
+            self._pex_version = asyncio.ensure_future(asyncio.to_thread(pex_version))
+        return await asyncio.shield(self._pex_version)
 
     async def fingerprint_for(self, env: Environment, options: dict[str, Any]) -> str:
         opts = BuildOptions(
@@ -81,7 +85,7 @@ class PexLabService:
             include=tuple(options.get("include", ())),
             compress=bool(options.get("compress", False)),
         )
-        return fingerprint(env, opts, await asyncio.shield(self._pex_version))
+        return fingerprint(env, opts, await self.pex_version())
 
     async def pex_state(self, env: Environment) -> dict[str, Any]:
         record = await asyncio.to_thread(self.cache.latest_for, env.python)
@@ -89,7 +93,7 @@ class PexLabService:
         if record is not None and drift["state"] == "up-to-date":
             # Same packages, but pex or the build recipe may have moved on since.
             opts = BuildOptions.from_json(record.options or {})
-            current = fingerprint(env, opts, await asyncio.shield(self._pex_version))
+            current = fingerprint(env, opts, await self.pex_version())
             if current != record.fingerprint:
                 drift["state"] = "stale"
                 drift["reason"] = "The build recipe or pex version changed since the last build."

@@ -35,7 +35,7 @@ class EditableChange:
 class Drift:
     state: str  # "missing", "up-to-date" or "stale"
     fingerprint: str | None = None  # of the last build for this interpreter
-    built_at: str | None = None
+    built_at: float | None = None  # unix time, like BuildRecord.built_at
     added: list[dict[str, str]] = field(default_factory=list)
     removed: list[dict[str, str]] = field(default_factory=list)
     changed: list[Change] = field(default_factory=list)
@@ -103,7 +103,7 @@ def compare(env: Environment, record: Any | None) -> Drift:
     return Drift(
         state="stale" if stale else "up-to-date",
         fingerprint=getattr(record, "fingerprint", None),
-        built_at=str(getattr(record, "built_at", "") or "") or None,
+        built_at=getattr(record, "built_at", None),
         added=added,
         removed=removed,
         changed=changed,

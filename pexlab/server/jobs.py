@@ -40,6 +40,8 @@ _PHASE_SPAN = {
     "zip": (0.8, 0.9),
     "upload": (0.9, 1.0),
 }
+# Finished job records kept across restarts (oldest dropped first).
+MAX_FINISHED_JOBS = 200
 # Grace period between SIGTERM and SIGKILL when cancelling.
 TERM_GRACE_S = 5.0
 
@@ -122,6 +124,13 @@ class JobManager:
                 job.pid = None
                 self._save(job)
             self.jobs[job.id] = job
+        # Keep the record folder small: forget the oldest finished jobs beyond a bound.
+        finished = sorted(
+            (j for j in self.jobs.values() if j.state not in ACTIVE), key=lambda j: j.created_at
+        )
+        for job in finished[: max(0, len(finished) - MAX_FINISHED_JOBS)]:
+            del self.jobs[job.id]
+            (self.jobs_dir / f"{job.id}.json").unlink(missing_ok=True)
 
     def _save(self, job: Job) -> None:
         path = self.jobs_dir / f"{job.id}.json"

@@ -217,3 +217,21 @@ async def test_delete_artifact(jp_fetch, start_kernel, pexlab_cache):
     again = await post_build(jp_fetch, kid, done["options"])
     assert again["created"] is True
     await wait_job(jp_fetch, again["id"], {"succeeded", "failed", "cancelled"})
+
+
+@on_server_loop
+async def test_build_with_storage_uploads_and_lists_the_location(jp_fetch, start_kernel, tmp_path):
+    store = tmp_path / "shared-storage"  # a local folder is a real fsspec destination
+    kid = await start_kernel()
+    job = await post_build(jp_fetch, kid, unique_options(), storage=str(store))
+    done = await wait_job(jp_fetch, job["id"], {"succeeded", "failed", "cancelled"})
+    assert done["state"] == "succeeded", (done["error"], done["log"][-10:])
+    assert done["storage"] == str(store)
+    url = done["artifacts"]["pex"]["url"]
+    assert url and url.endswith(".pex")
+    uploaded = [p for p in store.rglob("*.pex")]
+    assert len(uploaded) == 1 and uploaded[0].stat().st_size == done["artifacts"]["pex"]["size"]
+    listing = json.loads((await jp_fetch("pexlab", "artifacts")).body)
+    (record,) = [a for a in listing["artifacts"] if a["fingerprint"] == done["fingerprint"]]
+    assert record["uploads"], record
+    assert url in record["uploads"].values()

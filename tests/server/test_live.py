@@ -41,7 +41,7 @@ def test_restart_lists_artifacts_and_reports_interrupted_builds(
                     and j
                 )
             )
-            assert done["state"] == "succeeded", done
+            assert done["state"] == "succeeded", (done["error"], done["log"][-15:])
 
             opts = {"exclude": ["pyspark", "py4j", f"not-installed-{uuid.uuid4().hex[:8]}"]}
             code, job = a.request("POST", "pexlab/builds", {"kernel_id": kid, "options": opts})
@@ -108,6 +108,7 @@ def test_schemathesis_finds_no_server_errors(tmp_path, pexlab_cache):
             text=True,
             timeout=600,
             check=False,
+            cwd=tmp_path,  # schemathesis writes its own state folder in the working directory
         )
     (tmp_path / "schemathesis.txt").write_text(proc.stdout + proc.stderr)
     assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-2000:]
