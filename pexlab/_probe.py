@@ -89,7 +89,8 @@ def from_folder_name(path):
     return name, rest.split("-")[0] if rest else None
 
 
-def existing(paths):
+def unique_paths(paths):
+    """Normalised paths, first occurrence kept, order kept."""
     seen = []
     for p in paths:
         p = os.path.normpath(p)
@@ -112,7 +113,7 @@ def site_dirs():
     user = user_site()
     if user:
         dirs.append(user)
-    return [d for d in existing(dirs) if os.path.isdir(d)]
+    return [d for d in unique_paths(dirs) if os.path.isdir(d)]
 
 
 def venv_is_isolated():
@@ -351,7 +352,7 @@ def present_in(root, name):
 
 
 def describe_editable(dist_path, location, project_dir, pth_files, egg_link, warnings):
-    """Editable dict (project_dir, source_roots, top_level, mapping, mechanism) or None."""
+    """The editable entry: project_dir, source_roots, top_level, mapping, mechanism."""
     roots, mapping, mechanism = [], [], ""
     for pth in pth_files:
         pth_roots, modules = parse_pth(pth, os.path.dirname(pth), warnings)
@@ -408,7 +409,7 @@ def describe_editable(dist_path, location, project_dir, pth_files, egg_link, war
             base = os.path.dirname(base)
         roots.append(base)
 
-    roots = existing(roots)
+    roots = unique_paths(roots)
     live_roots = [r for r in roots if os.path.isdir(r)]
     for r in roots:
         if r not in live_roots and not (project_dir and not os.path.isdir(project_dir)):

@@ -84,7 +84,8 @@ def _walk(folder: Path, arc_prefix: str) -> Iterator[tuple[str, Path]]:
         rel = here.relative_to(folder).as_posix()
         base = arc_prefix if rel == "." else f"{arc_prefix}/{rel}"
         for name in sorted(filenames):
-            if not _excluded_file(name):
+            # is_file() also drops dangling symlinks (a link tree whose target was deleted).
+            if not _excluded_file(name) and (here / name).is_file():
                 yield f"{base}/{name}", here / name
 
 
