@@ -342,3 +342,36 @@ def test_concurrent_zips_of_the_same_code_give_one_file(
     assert [p.name for p in tmp_path.iterdir()] == [results[0].name]
     with zipfile.ZipFile(results[0]) as zf:
         assert zf.testzip() is None
+
+
+def test_package_dir_renamed_is_zipped_under_its_import_name(
+    venv_factory: VenvFactory, tmp_path: Path
+) -> None:
+    """setuptools `package-dir = {fancy = "lib/impl"}`: the code lives in lib/impl but imports as
+    `fancy`; the finder's MAPPING says so, and the zip follows the import name."""
+    project = stable_projects_dir("inspect-renamed") / "insp-renamed"
+    write(
+        project / "pyproject.toml",
+        """
+        [build-system]
+        requires = ["setuptools>=64"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "insp-renamed"
+        version = "0.1.0"
+
+        [tool.setuptools]
+        packages = ["fancy"]
+        package-dir = {fancy = "lib/impl"}
+        """,
+    )
+    write(project / "lib" / "impl" / "__init__.py", "def where():\n    return __file__\n")
+    venv = venv_factory.get(VenvSpec(projects=(Project(project, editable=True),)))
+    d = editable(inspect_interpreter(venv.python), "insp-renamed")
+    assert d.editable is not None
+    assert d.editable.mapping == (("fancy", str(project / "lib" / "impl")),)
+    z = zip_editable(d, tmp_path)
+    assert names(z) == ["fancy/", "fancy/__init__.py"]
+    out = run_python(sys.executable, "import fancy; print(fancy.where())", z)
+    assert out.startswith(str(z) + "/fancy/")
