@@ -33,6 +33,8 @@ export interface IModelState {
   environment: IEnvironment | null;
   /** Why the environment could not be loaded (server message). */
   error: string | null;
+  /** Why the last refresh failed while an earlier environment is still shown. */
+  refreshError: string | null;
   /** The build of this kernel's environment: running, or the last one seen. */
   build: IBuild | null;
   /** Why starting or cancelling a build failed (server message). */
@@ -124,6 +126,7 @@ export class SparkEnvironmentModel {
       status: kernel ? 'loading' : 'no-kernel',
       environment: null,
       error: null,
+      refreshError: null,
       build: null,
       buildError: null
     });
@@ -150,9 +153,19 @@ export class SparkEnvironmentModel {
       if (ticket !== this._envTicket || this._isDisposed) {
         return; // a newer request (or another kernel) won
       }
-      this._update({ environment, status: 'ready', error: null });
+      this._update({
+        environment,
+        status: 'ready',
+        error: null,
+        refreshError: null
+      });
     } catch (error) {
       if (ticket !== this._envTicket || this._isDisposed) {
+        return;
+      }
+      if (this._state.environment && this._state.status === 'ready') {
+        // Keep showing what we know (e.g. the kernel was busy); say the refresh failed.
+        this._update({ refreshError: messageOf(error) });
         return;
       }
       this._update({
@@ -365,6 +378,7 @@ export class SparkEnvironmentModel {
     status: 'no-kernel',
     environment: null,
     error: null,
+    refreshError: null,
     build: null,
     buildError: null,
     artifacts: [],

@@ -230,6 +230,7 @@ function state(extra: Partial<IModelState>): IModelState {
     status: 'ready',
     environment: environment(),
     error: null,
+    refreshError: null,
     build: null,
     buildError: null,
     artifacts: [],

@@ -47,6 +47,19 @@ describe('SparkEnvironmentModel', () => {
     expect(model.state.error).toBeNull();
   });
 
+  it('keeps the environment when a later refresh fails', async () => {
+    const { client, model } = setup();
+    await model.setKernel({ id: KERNEL });
+    client.env = new PexlabAPIError('The kernel did not answer in 15 s.', 409);
+    await model.refresh();
+    expect(model.state.status).toBe('ready');
+    expect(model.state.environment?.python).toBe('/venv/bin/python');
+    expect(model.state.refreshError).toBe('The kernel did not answer in 15 s.');
+    client.env = environment();
+    await model.refresh();
+    expect(model.state.refreshError).toBeNull();
+  });
+
   it('goes missing -> building -> up-to-date', async () => {
     const { client, model, finished } = setup();
     await model.setKernel({ id: KERNEL });

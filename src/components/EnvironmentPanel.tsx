@@ -64,6 +64,11 @@ export function EnvironmentPanel(props: IEnvironmentPanelProps): JSX.Element {
           trans={trans}
           onRefresh={props.onRefresh}
         />
+        {state.refreshError && (
+          <p className="pexlab-Warning pexlab-RefreshError" role="status">
+            {trans.__('Could not refresh: %1', state.refreshError)}
+          </p>
+        )}
         <PexStatus view={props.pexView} pex={env.pex} trans={trans} />
         <BuildControls
           build={state.build}
