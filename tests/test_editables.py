@@ -375,3 +375,21 @@ def test_package_dir_renamed_is_zipped_under_its_import_name(
     assert names(z) == ["fancy/", "fancy/__init__.py"]
     out = run_python(sys.executable, "import fancy; print(fancy.where())", z)
     assert out.startswith(str(z) + "/fancy/")
+
+
+def test_single_module_project(tmp_path: Path) -> None:
+    """A project that is one module (`lonely.py`) next to its metadata, put on sys.path by a
+    legacy egg-link (laid out by hand: modern pip cannot make one)."""
+    venv = bare_venv(tmp_path / "venv")
+    project = tmp_path / "lonely"
+    write(project / "lonely.py", "def where():\n    return __file__\n")
+    write(project / "setup.py", "raise SystemExit('never run')\n")
+    write(project / "lonely.egg-info" / "PKG-INFO", "Name: lonely\nVersion: 1.0\n")
+    write(project / "lonely.egg-info" / "top_level.txt", "lonely\n")
+    (venv.site_packages / "lonely.egg-link").write_text(f"{project}\n.\n")
+    (venv.site_packages / "easy-install.pth").write_text(f"{project}\n")
+    d = editable(inspect_interpreter(venv.python), "lonely")
+    assert d.editable is not None and d.editable.top_level == ("lonely",)
+    z = zip_editable(d, tmp_path / "zips")
+    assert names(z) == ["lonely.py"]
+    assert run_python(sys.executable, "import lonely; print(lonely.where())", z).startswith(str(z))
