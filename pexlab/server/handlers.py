@@ -90,7 +90,7 @@ class EnvironmentHandler(PexLabHandler):
     @tornado.web.authenticated
     async def get(self, kernel_id: str) -> None:
         kernel_id = self.check_kernel_id(kernel_id)
-        interp, env = await self.kernel_environment(kernel_id)
+        _interp, env = await self.kernel_environment(kernel_id)
         pex = await self.service.pex_state(env)
         data = env.to_json()
         data["distributions"] = [
@@ -172,7 +172,7 @@ class BuildsHandler(PexLabHandler):
         kernel_id = self.check_kernel_id(body.get("kernel_id"))
         storage = _validate_storage(body.get("storage"), self.service.config.storage)
         options = _validate_options(body.get("options"), self.service.config.default_excludes)
-        interp, env = await self.kernel_environment(kernel_id)
+        _interp, env = await self.kernel_environment(kernel_id)
         job, created = await self.service.start_build(kernel_id, env, storage, options)
         self.set_header("Location", self.base_url.rstrip("/") + f"/pexlab/builds/{job.id}")
         data = self.service.job_json(job)

@@ -14,6 +14,7 @@ import ast
 import asyncio
 import json
 import os
+import queue
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -109,8 +110,10 @@ class KernelInterpreters:
                     )
                 try:
                     reply = await client.get_shell_msg(timeout=left)
-                except Exception:  # queue.Empty or zmq error: treat as no answer yet
+                except queue.Empty:
                     continue
+                except Exception as exc:  # zmq failure: the kernel's channels are gone
+                    raise KernelQueryError(f"Could not talk to the kernel: {exc}") from exc
                 if reply.get("parent_header", {}).get("msg_id") == msg_id:
                     break
         finally:
