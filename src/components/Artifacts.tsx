@@ -47,10 +47,12 @@ function Location(props: {
 
 function FileRow(props: {
   file: IArtifactFile;
+  builtAt: number | string | null | undefined;
   trans: TranslationBundle;
   onCopy: (t: string) => void;
 }): JSX.Element {
   const { file, trans } = props;
+  const age = formatAge(props.builtAt);
   return (
     <li className="pexlab-Artifact" data-kind={file.kind}>
       <div className="pexlab-Artifact-head">
@@ -59,6 +61,9 @@ function FileRow(props: {
         </span>
         <span className="pexlab-Artifact-name">{file.name}</span>
         <span className="pexlab-Artifact-size">{formatBytes(file.size)}</span>
+        {age && (
+          <span className="pexlab-Artifact-age">{trans.__('%1 ago', age)}</span>
+        )}
       </div>
       {file.url && (
         <Location text={file.url} trans={trans} onCopy={props.onCopy} />
@@ -84,11 +89,17 @@ export function Artifacts(props: IArtifactsProps): JSX.Element | null {
       <ul className="pexlab-Artifacts-list">
         {result && (
           <>
-            <FileRow file={result.pex} trans={trans} onCopy={props.onCopy} />
+            <FileRow
+              file={result.pex}
+              builtAt={build?.finished_at}
+              trans={trans}
+              onCopy={props.onCopy}
+            />
             {result.editables.map(e => (
               <FileRow
                 key={e.name}
                 file={e}
+                builtAt={build?.finished_at}
                 trans={trans}
                 onCopy={props.onCopy}
               />

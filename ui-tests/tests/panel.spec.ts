@@ -53,6 +53,35 @@ test.describe('Spark environment panel', () => {
     await page.theme.setLightTheme();
   });
 
+  test('commands are in the palette and the toolbar', async ({
+    page,
+    tmpPath
+  }) => {
+    await openDemoNotebook(page, tmpPath);
+    await expect(
+      page.locator(
+        '.jp-NotebookPanel-toolbar [data-command="pexlab:insert-setup-cells"]'
+      )
+    ).toBeVisible();
+    await page.keyboard.press('Control+Shift+C');
+    const palette = page.locator('#modal-command-palette');
+    await expect(palette).toBeVisible();
+    await palette.locator('input').fill('Spark');
+    for (const label of [
+      'Insert Spark setup cells',
+      'Build Spark environment',
+      'Show Spark environment'
+    ]) {
+      await expect(
+        palette.locator('.lm-CommandPalette-item', { hasText: label })
+      ).toHaveCount(1);
+    }
+    // Keyboard only: run "Show Spark environment" from the palette.
+    await palette.locator('input').fill('Show Spark environment');
+    await page.keyboard.press('Enter');
+    await expect(page.locator('#pexlab-spark-environment')).toBeVisible();
+  });
+
   test('says so when there is no kernel', async ({ page }) => {
     const panel = page.locator('#pexlab-spark-environment');
     await page.evaluate(async () => {
