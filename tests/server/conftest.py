@@ -17,7 +17,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from venvs import Project, Venv, VenvFactory, VenvSpec, setuptools_project  # noqa: E402
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+# pytest_jupyter.jupyter_server is declared by the top-level tests/conftest.py.
 
 
 def on_server_loop(fn):  # type: ignore[no-untyped-def]
