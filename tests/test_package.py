@@ -98,3 +98,23 @@ def test_options_flow_into_the_build(main_venv, tmp_path) -> None:
     with zipfile.ZipFile(arts.pex.local_path) as zf:
         dists = json.loads(zf.read("PEX-INFO"))["distributions"]
     assert any(w.startswith("pyspark-4.0.0") for w in dists)
+
+
+def test_inspection_is_reused_until_the_environment_changes(tmp_path) -> None:
+    from pexlab.package import _MEMO, inspect_cached
+
+    tiny = plain_project(tmp_path / "p", "tinylib", "tinylib", "1.0.0")
+    other = plain_project(tmp_path / "p", "otherlib", "otherlib", "0.3.0")
+    venv = VenvFactory(tmp_path).get(VenvSpec(projects=(Project(tiny),)), fresh=True)
+    cache = Cache(tmp_path / "cache")
+    env1, reused1 = inspect_cached(venv.python, cache)
+    env2, reused2 = inspect_cached(venv.python, cache)
+    assert (reused1, reused2) == (False, True) and env2 == env1
+    _MEMO.clear()  # a new process: the record on disk is used
+    assert inspect_cached(venv.python, cache)[1] is True
+    venv.pip("install", str(other))
+    env3, reused3 = inspect_cached(venv.python, cache)
+    assert reused3 is False and "otherlib" in {d.name for d in env3.distributions}
+    venv.pip("uninstall", "-y", "otherlib")
+    env4, reused4 = inspect_cached(venv.python, cache)
+    assert reused4 is False and "otherlib" not in {d.name for d in env4.distributions}
