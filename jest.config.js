@@ -5,7 +5,9 @@ const baseConfig = jestJupyterLab(__dirname);
 // ES modules shipped untranspiled must go through babel. Merge testutils' own list with ours
 // into ONE regex: with two patterns in transformIgnorePatterns a file is skipped as soon as
 // either matches, so a package allowed by one pattern is still ignored by the other.
-const baseList = /\(\?!(.*)\)\.\+$/.exec(baseConfig.transformIgnorePatterns[0])[1];
+const baseList = /\(\?!(.*)\)\.\+$/.exec(
+  baseConfig.transformIgnorePatterns[0]
+)[1];
 const esModules = [baseList, '@jupyterlab/', '@lumino/'].join('|');
 
 module.exports = {
