@@ -150,6 +150,26 @@ export function excludedWithDefaults(extra: string[]): string[] | null {
   return Array.from(new Set([...DEFAULT_EXCLUDES, ...extra]));
 }
 
+/**
+ * The POST /pexlab/builds body (minus kernel_id) for these settings: the same recipe as the
+ * inserted cells, so the PEX built from the panel is the one the cells reuse.
+ */
+export function buildRequest(settings: ISparkSettings): {
+  storage?: string;
+  options: { exclude?: string[]; include_editable: boolean };
+} {
+  const options: { exclude?: string[]; include_editable: boolean } = {
+    include_editable: settings.includeEditable
+  };
+  const exclude = excludedWithDefaults(settings.excludedPackages);
+  if (exclude) {
+    options.exclude = exclude;
+  }
+  return settings.storage
+    ? { storage: settings.storage, options }
+    : { options };
+}
+
 /** Source of the code cell. */
 export function codeSource(settings: ISparkSettings): string {
   const args: string[] = [];

@@ -15,8 +15,8 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { Debouncer } from '@lumino/polling';
 
 import {
+  buildRequest,
   DEFAULT_SETTINGS,
-  excludedWithDefaults,
   ISparkSettings,
   normalizeSettings,
   upsertSetupCells
@@ -36,23 +36,6 @@ function kernelOf(panel: NotebookPanel | null): IKernelRef | null {
     name: kernel.name,
     label: `${panel.sessionContext.kernelDisplayName} · ${panel.context.path}`
   };
-}
-
-/** Build options from the settings (same recipe as the inserted cells, so fingerprints match). */
-export function buildRequest(settings: ISparkSettings): {
-  storage?: string;
-  options: { exclude?: string[]; include_editable: boolean };
-} {
-  const options: { exclude?: string[]; include_editable: boolean } = {
-    include_editable: settings.includeEditable
-  };
-  const exclude = excludedWithDefaults(settings.excludedPackages);
-  if (exclude) {
-    options.exclude = exclude;
-  }
-  return settings.storage
-    ? { storage: settings.storage, options }
-    : { options };
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {

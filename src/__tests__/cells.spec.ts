@@ -2,6 +2,7 @@ import { YNotebook } from '@jupyter/ydoc';
 import { execFileSync } from 'child_process';
 
 import {
+  buildRequest,
   DEFAULT_SETTINGS,
   ISparkSettings,
   METADATA_KEY,
@@ -219,6 +220,33 @@ describe('upsertSetupCells', () => {
     expect(nb.canUndo()).toBe(true);
     nb.undo();
     expect(nb.toJSON()).toEqual(before);
+  });
+});
+
+describe('buildRequest', () => {
+  it('uses the server defaults unless the settings say otherwise', () => {
+    expect(buildRequest(DEFAULT_SETTINGS)).toEqual({
+      options: { include_editable: true }
+    });
+  });
+
+  it('sends the same excludes as the cells and the storage', () => {
+    const settings = {
+      ...DEFAULT_SETTINGS,
+      storage: 's3://b/p',
+      includeEditable: false,
+      excludedPackages: ['torch', 'pyspark']
+    };
+    expect(buildRequest(settings)).toEqual({
+      storage: 's3://b/p',
+      options: {
+        include_editable: false,
+        exclude: ['pyspark', 'py4j', 'torch']
+      }
+    });
+    expect(pythonCallKwargs(codeSource(settings)).options).toEqual({
+      BuildOptions: { exclude: ['pyspark', 'py4j', 'torch'] }
+    });
   });
 });
 
