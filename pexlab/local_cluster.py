@@ -289,8 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     cluster = LocalCluster(
         workers=args.workers, cores=args.cores, memory=args.memory, worker_python=args.worker_python
     )
-    # SIGTERM behaves like Ctrl-C so the daemons are stopped either way.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # SIGTERM behaves like Ctrl-C so the daemons are stopped either way; SIGINT is re-armed
+    # because a shell starts background jobs with it ignored, and Python keeps that.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with cluster:
             print(cluster.master_url, flush=True)
