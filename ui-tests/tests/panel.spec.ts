@@ -51,6 +51,18 @@ test.describe('Spark environment panel', () => {
     expect(r + g + b).toBeLessThan(3 * 100);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'panel-dark.png') });
     await page.theme.setLightTheme();
+
+    // The panel comes back with the layout when the page is loaded again (ILayoutRestorer).
+    // (plain browser reload: galata's reload waits for a launcher tab this layout lacks)
+    const loaded = page.waitForEvent('load');
+    await page.evaluate(() => window.location.reload());
+    await loaded;
+    await expect(page.locator('#pexlab-spark-environment')).toBeVisible({
+      timeout: 60000
+    });
+    await expect(
+      page.locator('#pexlab-spark-environment .pexlab-Panel')
+    ).toHaveAttribute('data-status', 'ready', { timeout: 60000 });
   });
 
   test('commands are in the palette and the toolbar', async ({
