@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -28,8 +29,17 @@ def _port_open(port: int) -> bool:
 
 
 def _pids_in_group(pgid: int) -> list[int]:
-    out = subprocess.run(["ps", "-eo", "pid=,pgid="], capture_output=True, text=True).stdout
-    return [int(p) for p, g in (line.split() for line in out.splitlines()) if int(g) == pgid]
+    """Live (non-zombie) processes of a process group; a just-killed one may take a moment."""
+    for _ in range(20):
+        out = subprocess.run(
+            ["ps", "-eo", "pid=,pgid=,stat="], capture_output=True, text=True
+        ).stdout
+        rows = [line.split() for line in out.splitlines()]
+        live = [int(p) for p, g, st in rows if int(g) == pgid and not st.startswith("Z")]
+        if not live:
+            return []
+        time.sleep(0.5)
+    return live
 
 
 @pytest.mark.spark
