@@ -20,7 +20,9 @@ How the PEX is made (each choice checked against pex 2.105):
 - `--no-compress`, then pexlab re-deflates the zipapp at level 1 (`zip_level`): pex's own
   `--compress` deflates at zlib's default level 6, which for a pandas/sklearn/pyarrow env took
   ~4x the CPU of level 1 for a file only ~12% smaller (136 vs 154 MB; 439 MB stored).  Storing
-  only (`zip_level=0`) is fastest to build but ships 3x the bytes to every executor.
+  only (`zip_level=0`) is fastest to build but ships 3x the bytes to every executor.  On a
+  rebuild, files whose name, CRC and size match the previous build of the same interpreter are
+  copied already deflated (`recompress(previous=...)`): adding one package re-deflates only it.
 - `--max-install-jobs 0`: parallel first-boot installs on executors.
 - zipapp layout (the default): one file, which is what `spark.files` ships.
 - no entry point: `./env.pex -m module` and `./env.pex -c code` both work, which is what
