@@ -170,7 +170,6 @@ def test_s3_unreachable_endpoint_is_a_storage_error(tmp_path: Path) -> None:
             "region_name": "us-east-1",
         },
         "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2},
-        "retries": 1,
     }
     with pytest.raises(StorageError, match="unreachable|Could not|Cannot reach"):
         upload(art, "s3://bucket/x", storage_options=dead)
