@@ -76,8 +76,11 @@ chromium:
 
 # ---- run --------------------------------------------------------------------------------------
 
+# Containers and CI machines often run as root, which Jupyter refuses without --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: setup demo-venv
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --notebook-dir=$(CURDIR)/demo/notebooks \
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT) --notebook-dir=$(CURDIR)/demo/notebooks \
 		--LabApp.default_url=/lab/tree/pexlab-demo.ipynb
 
 demo: setup demo-venv
