@@ -112,10 +112,14 @@ check-wheel: setup
 	$(BIN)/pip wheel -q --no-deps -w .cache/wheel-check .
 	$(PYTHON) -m venv .cache/wheel-check/venv
 	.cache/wheel-check/venv/bin/pip install -q .cache/wheel-check/pexlab-*.whl jupyterlab
-	env -u JUPYTER_CONFIG_DIR -u JUPYTER_DATA_DIR .cache/wheel-check/venv/bin/jupyter labextension list 2>&1 | tee .cache/wheel-check/lab.txt
-	env -u JUPYTER_CONFIG_DIR -u JUPYTER_DATA_DIR .cache/wheel-check/venv/bin/jupyter server extension list 2>&1 | tee .cache/wheel-check/server.txt
-	grep -E "pexlab v[0-9.]+ .*enabled.*OK" .cache/wheel-check/lab.txt
-	grep -E "pexlab.* enabled" .cache/wheel-check/server.txt && grep -E "pexlab.*OK" .cache/wheel-check/server.txt
+	@# Jupyter colours its output: strip the escapes before matching.
+	env -u JUPYTER_CONFIG_DIR -u JUPYTER_DATA_DIR .cache/wheel-check/venv/bin/jupyter labextension list 2>&1 \
+		| sed 's/\x1b\[[0-9;]*m//g' | tee .cache/wheel-check/lab.txt
+	env -u JUPYTER_CONFIG_DIR -u JUPYTER_DATA_DIR .cache/wheel-check/venv/bin/jupyter server extension list 2>&1 \
+		| sed 's/\x1b\[[0-9;]*m//g' | tee .cache/wheel-check/server.txt
+	grep -E "^ +pexlab v[0-9.]+ enabled OK" .cache/wheel-check/lab.txt
+	grep -E "^ +pexlab enabled$$" .cache/wheel-check/server.txt
+	grep -E "^ +pexlab [0-9.]+ OK$$" .cache/wheel-check/server.txt
 
 ui-test: setup demo-venv chromium ui-tests/node_modules/.stamp
 	cd ui-tests && npx playwright test
