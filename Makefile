@@ -54,19 +54,24 @@ lib/.stamp: $(VENV)/.stamp-install $(shell find src style schema -type f 2>/dev/
 setup: $(VENV)/.stamp-install lib/.stamp
 
 # The demo kernel lives in its own venv, as a user's kernel would: pexlab plus a few real
-# packages plus one project installed editable.
-$(DEMO_VENV)/.stamp: $(BIN)/python demo/requirements.txt
+# packages plus ONE project installed editable (pexlab itself is a normal install there, so the
+# panel shows what a user would see; it is reinstalled whenever its sources change).
+$(DEMO_VENV)/.stamp: $(BIN)/python demo/requirements.txt $(shell find demo/pexlab_demo_project -name '*.py' -o -name '*.toml' 2>/dev/null)
 	rm -rf $(DEMO_VENV)
 	$(PYTHON) -m venv $(DEMO_VENV)
 	$(DEMO_VENV)/bin/pip install -q -U pip
 	$(DEMO_VENV)/bin/pip install -q -r demo/requirements.txt
-	SKIP_JUPYTER_BUILDER=1 $(DEMO_VENV)/bin/pip install -q --no-deps -e .
 	$(DEMO_VENV)/bin/pip install -q -e demo/pexlab_demo_project
 	$(DEMO_VENV)/bin/python -m ipykernel install --prefix $(VENV) --name pexlab-demo \
 		--display-name "Python (pexlab demo)"
 	touch $@
 
-demo-venv: $(DEMO_VENV)/.stamp
+# SKIP_JUPYTER_BUILDER: the kernel side needs no labextension, so no npm build for this wheel.
+$(DEMO_VENV)/.stamp-pexlab: $(DEMO_VENV)/.stamp $(VENV)/.stamp-install pyproject.toml $(shell find pexlab -name '*.py' -o -name '*.yaml')
+	SKIP_JUPYTER_BUILDER=1 $(DEMO_VENV)/bin/pip install -q --no-deps --force-reinstall .
+	touch $@
+
+demo-venv: $(DEMO_VENV)/.stamp-pexlab
 
 chromium:
 	@test -x $(CHROMIUM) || { \
