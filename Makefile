@@ -43,7 +43,10 @@ ui-tests/node_modules/.stamp: ui-tests/package.json ui-tests/package-lock.json
 
 # The editable install runs the labextension build through hatch-jupyter-builder.
 $(VENV)/.stamp-install: $(BIN)/python pyproject.toml package.json node_modules/.stamp
-	$(BIN)/pip install -q -e ".[dev,test]"
+	@# A re-install must not write its shared data through the `develop` symlink into the source
+	@# tree (a stray install.json there would be packed twice into the wheel).
+	rm -rf $(VENV)/share/jupyter/labextensions/pexlab pexlab/labextension/install.json
+	$(BIN)/pip install -q -e ".[server,dev,test]"
 	$(BIN)/jupyter labextension develop --overwrite .
 	touch $@
 
@@ -116,7 +119,7 @@ check-wheel: setup
 	rm -rf .cache/wheel-check && mkdir -p .cache/wheel-check
 	$(BIN)/pip wheel -q --no-deps -w .cache/wheel-check .
 	$(PYTHON) -m venv .cache/wheel-check/venv
-	.cache/wheel-check/venv/bin/pip install -q .cache/wheel-check/pexlab-*.whl jupyterlab
+	.cache/wheel-check/venv/bin/pip install -q "$$(ls .cache/wheel-check/pexlab-*.whl)[server]" jupyterlab
 	@# Jupyter colours its output: strip the escapes before matching.
 	env -u JUPYTER_CONFIG_DIR -u JUPYTER_DATA_DIR .cache/wheel-check/venv/bin/jupyter labextension list 2>&1 \
 		| sed 's/\x1b\[[0-9;]*m//g' | tee .cache/wheel-check/lab.txt
