@@ -12,12 +12,11 @@ must outlive a test session).  Builds run with every package index turned off (`
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -36,6 +35,7 @@ from venvs import (
 from pexlab.cache import BuildRecord, Cache
 from pexlab.environment import Environment, inspect_interpreter
 from pexlab.pex_build import BuildOptions, build_pex
+from pexlab.spark import environ
 
 PROJECTS = CACHE.parent / "test-projects" / "build"
 # Unroutable/closed endpoints: anything that tries an index or a proxy fails fast.
@@ -101,19 +101,9 @@ def main_projects(base: Path) -> tuple[Project, ...]:
     )
 
 
-@contextlib.contextmanager
-def offline() -> Iterator[None]:
+def offline() -> AbstractContextManager[None]:
     """Every index and proxy pointed at a dead endpoint, for this process and its children."""
-    saved = {k: os.environ.get(k) for k in OFFLINE_ENV}
-    os.environ.update(OFFLINE_ENV)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    return environ(**OFFLINE_ENV)
 
 
 def counting_pex(folder: Path) -> tuple[str, Path]:
