@@ -92,6 +92,8 @@ def _options(args: argparse.Namespace):
         kw["compress"] = True
     if args.no_venv:
         kw["venv"] = False
+    if args.no_bytecode:
+        kw["bytecode"] = False
     if args.zip_level is not None:
         kw["zip_level"] = args.zip_level
     return BuildOptions(**kw)
@@ -203,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="distributions to put in even if excluded (e.g. pyspark)",
     )
     p.add_argument(
-        "--compress", action="store_true", help="compress the PEX (smaller, slower to build)"
+        "--compress", action="store_true", help="deflate at level 6 (smaller, slower to build)"
     )
     p.add_argument(
         "--zip-level",
@@ -213,6 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="deflate level pexlab applies after pex's fast stored build (default 1; 0: stored)",
     )
     p.add_argument("--no-venv", action="store_true", help="plain zipapp PEX instead of --venv mode")
+    p.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="leave the venv's .pyc files out (executors compile on first import)",
+    )
     p.add_argument("--no-editables", action="store_true", help="do not zip editable projects")
     p.add_argument(
         "--events",

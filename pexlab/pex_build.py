@@ -17,9 +17,12 @@ How the PEX is made (each choice checked against pex 2.105):
   venv under PEX_ROOT; later runs start from that venv (import numpy: 0.3 s instead of 1.0 s
   from the zipapp); without `--non-hermetic-venv-scripts` the venv's python runs with `-I` and
   ignores PYTHONPATH, and Spark's pyspark would not be found.
-- `--no-compress`, then pexlab re-deflates the zipapp at level 1 (`zip_level`): pex's own
-  `--compress` deflates at zlib's default level 6, which for a pandas/sklearn/pyarrow env took
-  ~4x the CPU of level 1 for a file only ~12% smaller (136 vs 154 MB; 439 MB stored).  Storing
+- `--no-compress`, then pexlab rewrites the zipapp once (`recompress`): it deflates at level 1
+  (`zip_level`) and adds the venv's compiled bytecode (`bytecode`, see `pexlab.bytecode`: without
+  it every executor compiles every imported module from source on first use, seconds for a data
+  science stack).  pex's own `--compress` deflates at zlib's default level 6, which for a
+  pandas/sklearn/pyarrow env took ~4x the CPU of level 1 for a file only ~12% smaller (136 vs
+  154 MB; 439 MB stored); `compress=True` now means level 6 in the same single rewrite.  Storing
   only (`zip_level=0`) is fastest to build but ships 3x the bytes to every executor.  On a
   rebuild, files whose name, CRC and size match the previous build of the same interpreter are
   copied already deflated (`recompress(previous=...)`): adding one package re-deflates only it.
@@ -36,18 +39,21 @@ import importlib.util
 import os
 import shlex
 import shutil
+import stat
 import struct
 import subprocess
 import sys
 import threading
 import time
 import zipfile
+import zlib
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from queue import Empty, Queue
 from typing import Any
 
+from .bytecode import Bytecode
 from .cache import BuildRecord, Cache, sha256_file
 from .environment import Environment
 from .fingerprint import canonical_name, fingerprint, selected_distributions
@@ -64,13 +70,19 @@ class BuildOptions:
     exclude: tuple[str, ...] = ("pyspark", "py4j")
     # Put back even if listed in `exclude` (e.g. include=("pyspark",) to ship your own).
     include: tuple[str, ...] = ()
-    compress: bool = False  # pex --compress (deflate level 6 inside pex: slow for big envs)
+    compress: bool = False  # deflate at level 6 (smaller, ~4x the CPU of level 1 for big envs)
     # When not `compress`: deflate level pexlab applies to pex's stored zipapp (0 = keep stored).
     zip_level: int = 1
+    bytecode: bool = True  # ship the venv's .pyc files (see pexlab.bytecode)
     venv: bool = True  # pex --venv: faster warm start on executors (see module docstring)
     inherit_path: str = "fallback"  # "false" | "prefer" | "fallback"
     max_install_jobs: int = 0
     extra_args: tuple[str, ...] = field(default=())  # passed to pex as-is, last
+
+    @property
+    def level(self) -> int:
+        """The deflate level of the PEX's entries (0: stored)."""
+        return 6 if self.compress else max(0, min(self.zip_level, 9))
 
     def fingerprint_fields(self) -> dict[str, Any]:
         d = asdict(self)
@@ -161,7 +173,7 @@ def pex_arguments(env: Environment, options: BuildOptions, output: Path) -> list
         *(f"{n}=={v}" for n, v in chosen),
         *(a for n in excludes for a in ("--exclude", n)),
         f"--inherit-path={options.inherit_path}",
-        "--compress" if options.compress else "--no-compress",
+        "--no-compress",  # pexlab deflates afterwards (see module docstring)
         "--max-install-jobs",
         str(options.max_install_jobs),
     ]
@@ -192,8 +204,8 @@ class _Reusable:
         except (OSError, zipfile.BadZipFile):
             self.entries = {}
 
-    def raw(self, info: zipfile.ZipInfo) -> tuple[zipfile.ZipInfo, bytes] | None:
-        old = self.entries.get((info.filename, info.CRC, info.file_size))
+    def raw(self, name: str, crc: int, size: int) -> tuple[zipfile.ZipInfo, bytes] | None:
+        old = self.entries.get((name, crc, size))
         if old is None or self.file is None:
             return None
         self.file.seek(old.header_offset)
@@ -228,24 +240,39 @@ def _write_raw(
     zout._didModify = True  # type: ignore[attr-defined]
 
 
+def _deflating(info: zipfile.ZipInfo, level: int) -> zipfile.ZipInfo:
+    if level <= 0:
+        info.compress_type = zipfile.ZIP_STORED
+        return info
+    info.compress_type = zipfile.ZIP_DEFLATED
+    # zipfile reads the level from the ZipInfo; `_compresslevel` is the slot up to 3.12 and a
+    # property over `compress_level` from 3.13.
+    info._compresslevel = level  # type: ignore[attr-defined]
+    return info
+
+
 def recompress(
     src: Path,
     dst: Path,
     level: int,
     progress: ProgressCallback | None = None,
     previous: Path | None = None,
+    bytecode: Bytecode | None = None,
 ) -> int:
-    """Copy the zipapp `src` to `dst` with every file entry deflated at `level`; return how many
-    entries were copied already-compressed from `previous` (an earlier PEX built at that level).
+    """Copy the zipapp `src` to `dst` with every file entry deflated at `level` (0: stored),
+    adding, after each `.py` entry of a distribution, its compiled `.pyc` from `bytecode`
+    when there is a valid one.  Return how many entries were copied already-compressed from
+    `previous` (an earlier PEX built at that level).
 
     The bytes before the first entry (the PEX's shebang line) are kept, as are names, dates and
-    permission bits, so the result is the same PEX, only smaller — and byte-identical whether
-    or not entries were reused (same zlib, same level)."""
-    reuse = _Reusable(previous, level)
+    permission bits, so the result is the same PEX — and byte-identical whether or not entries
+    were reused (same zlib, same level)."""
+    reuse = _Reusable(previous if level > 0 else None, level)
     reused = 0
     try:
         with zipfile.ZipFile(src) as zin:
             infos = zin.infolist()
+            names = {i.filename for i in infos}
             prefix_len = min((i.header_offset for i in infos), default=0)
             total = sum(i.file_size for i in infos) or 1
             with open(src, "rb") as f:
@@ -262,20 +289,22 @@ def recompress(
                         if info.is_dir() or info.file_size == 0:
                             zout.writestr(new, b"", compress_type=zipfile.ZIP_STORED)
                             continue
-                        hit = reuse.raw(info)
+                        hit = reuse.raw(info.filename, info.CRC, info.file_size)
                         if hit is not None:
                             _write_raw(zout, new, *hit)
                             reused += 1
                         else:
-                            new.compress_type = zipfile.ZIP_DEFLATED
-                            # zipfile reads the level from the ZipInfo; `_compresslevel` is the
-                            # slot up to 3.12 and a property over `compress_level` from 3.13.
-                            new._compresslevel = level  # type: ignore[attr-defined]
                             with (
                                 zin.open(info) as r,
-                                zout.open(new, "w", force_zip64=info.file_size > 1 << 31) as w,
+                                zout.open(
+                                    _deflating(new, level),
+                                    "w",
+                                    force_zip64=info.file_size > 1 << 31,
+                                ) as w,
                             ):
                                 shutil.copyfileobj(r, w, 1 << 20)
+                        if bytecode is not None:
+                            reused += _add_pyc(zout, reuse, bytecode, info, level, names)
                         done += info.file_size
                         if done / total >= next_report:
                             _emit(
@@ -290,12 +319,40 @@ def recompress(
     return reused
 
 
+def _add_pyc(
+    zout: zipfile.ZipFile,
+    reuse: _Reusable,
+    bytecode: Bytecode,
+    source: zipfile.ZipInfo,
+    level: int,
+    names: set[str],
+) -> int:
+    """After the `.py` entry `source`, write its compiled `.pyc` if the venv has a valid one
+    (dated like its source, a plain 0644 file); 1 if its bytes were reused."""
+    pyc = bytecode.for_entry(source.filename, source.CRC, source.file_size)
+    name = bytecode.pyc_name(source.filename)
+    if pyc is None or name in names:
+        return 0
+    new = zipfile.ZipInfo(name, source.date_time)
+    new.external_attr = (stat.S_IFREG | 0o644) << 16
+    new.create_system = source.create_system
+    hit = reuse.raw(name, zlib.crc32(pyc), len(pyc))
+    if hit is not None:
+        _write_raw(zout, new, *hit)
+        return 1
+    zout.writestr(_deflating(new, level), pyc)
+    return 0
+
+
 def _previous_build(cache: Cache, env: Environment, options: BuildOptions) -> Path | None:
     """The latest cached PEX for this interpreter deflated the same way, to reuse entries from."""
     for record in cache.list():
         same_python = record.python == env.python or record.prefix == env.prefix
         opts = record.options or {}
-        if same_python and not opts.get("compress") and opts.get("zip_level") == options.zip_level:
+        # Records from before `bytecode` existed with `compress` were deflated by pex itself,
+        # whose bytes need not match ours at the same level.
+        by_pex = bool(opts.get("compress")) and "bytecode" not in opts
+        if same_python and not by_pex and BuildOptions.from_json(opts).level == options.level:
             return record.path
     return None
 
@@ -403,12 +460,13 @@ def build_pex_ex(
             if not stored.is_file():
                 raise BuildError(f"pex exited 0 but wrote no {stored.name}")
             built = tmp / name
-            if options.compress or options.zip_level <= 0:
+            bytecode = Bytecode.of(env) if options.bytecode else None
+            if options.level <= 0 and bytecode is None:
                 os.rename(stored, built)
             else:
                 previous = _previous_build(cache, env, options)
-                reused = recompress(stored, built, min(options.zip_level, 9), progress, previous)
-                if reused:
+                reused = recompress(stored, built, options.level, progress, previous, bytecode)
+                if reused and previous is not None:
                     _emit(progress, 0.95, f"{reused} unchanged files reused from {previous.name}")
                 stored.unlink()
             _emit(progress, 0.95, "hashing the PEX")

@@ -138,6 +138,38 @@ def test_pex_runs_under_another_interpreter(
         assert r.returncode != 0 and "ModuleNotFoundError" in r.stderr, (missing, r.stderr)
 
 
+def _deps_pycs(pex: Path) -> list[str]:
+    with zipfile.ZipFile(pex) as zf:
+        return [n for n in zf.namelist() if n.startswith(".deps/") and n.endswith(".pyc")]
+
+
+def test_venv_bytecode_is_shipped_and_used_from_a_fresh_pex_root(
+    built, bare_venv, tmp_path: Path
+) -> None:
+    """pip's .pyc files travel in the PEX as checked hash-based .pyc: an executor with an
+    empty PEX_ROOT (and no right to write bytecode) imports them instead of compiling."""
+    record, _ = built
+    tag = sys.implementation.cache_tag
+    with zipfile.ZipFile(record.path) as zf:
+        (init,) = [n for n in zf.namelist() if n.endswith("/plainpkg/__init__.py")]
+        pyc = zf.read(init.replace("__init__.py", f"__pycache__/__init__.{tag}.pyc"))
+        assert int.from_bytes(pyc[4:8], "little") == 0b11
+        assert pyc[8:16] == importlib.util.source_hash(zf.read(init))
+    assert any(n.startswith(".deps/numpy-") for n in _deps_pycs(record.path))
+    r = run_pex_file(
+        record.path,
+        bare_venv.python,
+        "-v",
+        "-c",
+        "import plainpkg.hello",
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+        pex_root=tmp_path / "empty-pex-root",
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"plainpkg/__pycache__/hello.{tag}.pyc matches" in r.stderr
+    assert f"plainpkg/__pycache__/__init__.{tag}.pyc matches" in r.stderr
+
+
 def test_pex_runs_module_and_code_through_its_shebang(
     built, bare_venv, tmp_path: Path, pex_root: Path
 ) -> None:
@@ -203,10 +235,11 @@ def test_zipapp_mode_also_inherits_pythonpath(
 ) -> None:
     cache = Cache(tmp_path / "c")
     with offline():
-        record = build_pex(main_env, BuildOptions(venv=False, zip_level=0), cache)
+        record = build_pex(main_env, BuildOptions(venv=False, zip_level=0, bytecode=False), cache)
     assert pex_info(record.path)["venv"] is False
     with zipfile.ZipFile(record.path) as zf:  # zip_level=0: left as pex stored it
         assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_STORED}
+    assert _deps_pycs(record.path) == []  # bytecode=False
     (tmp_path / "pp").mkdir()
     (tmp_path / "pp" / "onpath.py").write_text("X = 7\n")
     r = run_pex_file(
