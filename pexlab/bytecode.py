@@ -7,6 +7,8 @@ start where bytecode cannot be written (read-only PEX_ROOT, PYTHONDONTWRITEBYTEC
 already compiled every module when it installed it into the kernel's venv, so pexlab copies
 those `.pyc` files next to their sources in the PEX.
 
+Modules under a `tests`/`test` folder are left to compile on use (see `_TEST_DIRS`).
+
 A copied `.pyc` is used only if it provably belongs to the exact source in the PEX:
 - the venv's source file has the same bytes as the PEX entry (size and CRC-32), and
 - the `.pyc` was compiled from that file: a timestamp `.pyc` records the source's mtime and
@@ -30,6 +32,10 @@ _DEPS = ".deps/"
 # PEP 552 flags: bit 0 = hash-based, bit 1 = check the source against the hash.
 _HASH_BASED = 0b01
 _CHECKED_HASH = 0b11
+# A package's own test suite is not imported by jobs, and its .pyc files would be extracted on
+# every executor all the same: 2,050 of the 5,799 .pyc files (64 of 141 MB) of a pandas +
+# scikit-learn + pyarrow environment.
+_TEST_DIRS = frozenset({"tests", "test"})
 
 
 def cache_tag(env: Environment) -> str | None:
@@ -98,6 +104,8 @@ class Bytecode:
         if len(parts) != 2 or parts[1].startswith(".prefix/"):
             return None
         rel = parts[1]
+        if not _TEST_DIRS.isdisjoint(rel.split("/")[:-1]):
+            return None
         for site in self.site_packages:
             source_path = site / rel
             try:

@@ -99,6 +99,9 @@ def test_entries_are_matched_to_the_venv_file_with_the_same_bytes(tmp_path: Path
     assert bc.for_entry(".bootstrap/pex/pex.py", crc, size) is None
     assert bc.for_entry(".deps/pkg-1.0.whl/.prefix/bin/tool.py", crc, size) is None
     assert bc.for_entry(".deps/pkg-1.0.whl/pkg/other.py", crc, size) is None
+    # A package's own tests are not imported by jobs: not worth extracting on every executor.
+    _compiled(site, "pkg/tests/test_mod.py", SOURCE, py_compile.PycInvalidationMode.TIMESTAMP)
+    assert bc.for_entry(".deps/pkg-1.0.whl/pkg/tests/test_mod.py", crc, size) is None
     # Without pip's .pyc in the venv there is nothing to copy.
     (src.parent / "__pycache__" / f"mod.{TAG}.pyc").unlink()
     assert bc.for_entry(entry, crc, size) is None
