@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # Bump when pexlab changes how it calls pex in a way that changes the artifact (flags, layout),
 # so old cache entries stop matching.
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"  # 2: venv bytecode (without packages' tests/) in the PEX
 
 
 def canonical_name(name: str) -> str:
