@@ -60,22 +60,9 @@ def plain_project(
     base: Path, name: str, module: str, version: str, deps: tuple[str, ...] = ()
 ) -> Path:
     """A setuptools project with dependencies, a submodule runnable with -m."""
-    root = base / name
-    dep_list = ", ".join(f'"{d}"' for d in deps)
-    write(
-        root / "pyproject.toml",
-        f"""
-        [build-system]
-        requires = ["setuptools>=64"]
-        build-backend = "setuptools.build_meta"
-
-        [project]
-        name = "{name}"
-        version = "{version}"
-        dependencies = [{dep_list}]
-        """,
+    root = setuptools_project(
+        base, name, module, version, body=f"VERSION = {version!r}\n", deps=deps
     )
-    write(root / "src" / module / "__init__.py", f"VERSION = {version!r}\n")
     write(
         root / "src" / module / "hello.py",
         f"from {module} import VERSION\n\nprint('hello from {module}', VERSION)\n",

@@ -188,10 +188,13 @@ def setuptools_project(
     version: str = "0.1.0",
     src_layout: bool = True,
     body: str = "",
+    deps: tuple[str, ...] = (),
 ) -> Path:
     """A setuptools project (src layout by default) with one package `module`."""
     root = base / name
     pkg_root = root / "src" if src_layout else root
+    listed = ", ".join(f'"{d}"' for d in deps)
+    dependencies = f"\n        dependencies = [{listed}]" if deps else ""
     write(
         root / "pyproject.toml",
         f"""
@@ -201,7 +204,7 @@ def setuptools_project(
 
         [project]
         name = "{name}"
-        version = "{version}"
+        version = "{version}"{dependencies}
         """,
     )
     write(

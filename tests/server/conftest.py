@@ -93,12 +93,18 @@ def write_kernelspec(kernels_dir: Path, name: str, python: Path) -> None:
 
 @pytest.fixture
 def jp_server_config(pexlab_cache: Path) -> dict:
+    return server_config(pexlab_cache)
+
+
+def server_config(pexlab_cache: Path, **pexlab: object) -> dict:
+    """A server with pexlab enabled and authentication on; `pexlab` overrides `c.PexLab.*`
+    (a test module redefines `jp_server_config` with it)."""
     return {
         "ServerApp": {
             "jpserver_extensions": {"pexlab": True},
             "allow_unauthenticated_access": False,
         },
-        "PexLab": {"cache_dir": str(pexlab_cache), "max_concurrent_builds": 2},
+        "PexLab": {"cache_dir": str(pexlab_cache), "max_concurrent_builds": 2, **pexlab},
     }
 
 

@@ -5,19 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import on_server_loop
+from conftest import on_server_loop, server_config
 from tornado.httpclient import HTTPClientError
 
 
 @pytest.fixture
 def jp_server_config(pexlab_cache):  # type: ignore[no-untyped-def]
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"pexlab": True},
-            "allow_unauthenticated_access": False,
-        },
-        "PexLab": {"cache_dir": str(pexlab_cache), "kernel_query_timeout": 2},
-    }
+    return server_config(pexlab_cache, kernel_query_timeout=2)
 
 
 @on_server_loop

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import on_server_loop
+from conftest import on_server_loop, server_config
 from test_builds import get_job, group_alive, post_build, unique_options, wait_job, wait_running_pex
 
 pytestmark = pytest.mark.slow
@@ -13,13 +13,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def jp_server_config(pexlab_cache):  # type: ignore[no-untyped-def]
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"pexlab": True},
-            "allow_unauthenticated_access": False,
-        },
-        "PexLab": {"cache_dir": str(pexlab_cache), "max_concurrent_builds": 1},
-    }
+    return server_config(pexlab_cache, max_concurrent_builds=1)
 
 
 @on_server_loop
