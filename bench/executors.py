@@ -1,11 +1,15 @@
-"""Time to the first result of a job on 2 executors, four ways, for two kernel environments.
+"""Time to the first result of a job on 2 executors, four ways, for three kernel environments.
 
-    .venv/bin/python bench/executors.py [--envs small,notebook] [--reps 3]      (make bench)
+    .venv/bin/python bench/executors.py [--envs small,minimal,notebook] [--reps 3]  (make bench)
 
 On one local standalone cluster (master + 2 workers, 1 core each), for each kernel environment
 (venvs cached in .cache/bench):
 
-- small:     numpy, tabulate and six (the "kernel" venv); the job imports all three;
+- small:     numpy, tabulate and six (the "kernel" venv); the job imports all three.  No real
+             pexlab kernel is this small (it has no pyspark to create a session with): it
+             isolates the fixed cost of a PEX's first start;
+- minimal:   the smallest kernel that can call `create_spark_session`: the small env plus
+             ipykernel and pyspark; same job;
 - notebook:  a realistic notebook kernel: ipykernel, pyspark, numpy, pandas, pyarrow and
              scikit-learn; the job imports numpy, pandas, pyarrow and sklearn and fits a model.
              The kernel has pyspark because the driver imports it: pexlab leaves pyspark/py4j
@@ -102,16 +106,24 @@ class Env:
         return WORK / "cluster" / f"shared-pex-root-{self.name}"
 
 
+# A kernel's pyspark must match the driver's (the same Spark talks to the cluster).
+_PYSPARK = f"pyspark=={version('pyspark')}"
 ENVS = {
     # "kernel-venv" (not "small-venv") so the venv and archive of earlier runs are reused.
     "small": Env("small", WORK / "kernel-venv", ("numpy", "tabulate", "six"), _job_small, "2.0"),
+    "minimal": Env(
+        "minimal",
+        WORK / "minimal-venv",
+        ("ipykernel", _PYSPARK, "numpy", "tabulate", "six"),
+        _job_small,
+        "2.0",
+    ),
     "notebook": Env(
         "notebook",
         WORK / "notebook-venv",
-        # The kernel's pyspark must match the driver's (the same Spark talks to the cluster).
         (
             "ipykernel",
-            f"pyspark=={version('pyspark')}",
+            _PYSPARK,
             "numpy",
             "pandas",
             "pyarrow",
@@ -363,9 +375,11 @@ Time from "create the SparkContext" to "first result of a 2-task job in hand" (d
 executors, shipping, unpacking, Python workers, the job), and the next job in the same
 application. pexlab's time includes its own work in the driver: inspecting the interpreter,
 finding the PEX in the cache, and the probe task that checks the executors' Python version.
-Two kernel environments: "small" (numpy, tabulate, six; the job imports them) and "notebook"
-(what a notebook kernel has: ipykernel, pyspark, numpy, pandas, pyarrow, scikit-learn; the job
-imports numpy, pandas, pyarrow and sklearn and fits a model, so executors load the big packages).
+Kernel environments: "small" (numpy, tabulate, six; the job imports them: smaller than any real
+pexlab kernel, which needs pyspark, so it isolates the fixed cost of a PEX's first start),
+"minimal" (the smallest kernel that can create a session: small + ipykernel + pyspark; same job)
+and "notebook" (ipykernel, pyspark, numpy, pandas, pyarrow, scikit-learn; the job imports numpy,
+pandas, pyarrow and sklearn and fits a model, so executors load the big packages).
 
 {sections}
 Notes:
@@ -385,8 +399,8 @@ Notes:
   (0.75 s for the small archive, 12-17 s for the notebook one, whose 658 MB include pyspark).
   So pexlab is behind on a tiny environment by about that fixed start-up, and ahead on a real
   one, where it ships less and carries pip's compiled bytecode (`pexlab.bytecode`).
-- Machine noise matters at this scale (5 engineers share 2 cores): compare variants within this
-  run, not across runs.
+- Machine noise matters at this scale (2 shared cores run the driver, master, workers and
+  executors): compare variants within this run, not across runs.
 """
     (RESULTS / "executors.md").write_text(text)
     raw = {
@@ -413,7 +427,9 @@ def env_json(p: Prepared, runs: dict[str, list[Run]]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--envs", default=",".join(ENVS), help="comma-separated: small,notebook")
+    parser.add_argument(
+        "--envs", default=",".join(ENVS), help="comma-separated: small,minimal,notebook"
+    )
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--measure", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--env", choices=list(ENVS), default="small", help=argparse.SUPPRESS)

@@ -54,6 +54,20 @@ test.describe('Spark environment panel', () => {
 
     // The panel comes back with the layout when the page is loaded again (ILayoutRestorer).
     // (plain browser reload: galata's reload waits for a launcher tab this layout lacks)
+    // The layout is saved asynchronously after each change: reloading before the save with
+    // the panel open has landed would test the race, not the restorer. Change the layout once
+    // more and wait for that save.
+    const saved = page.waitForRequest(
+      req =>
+        req.method() === 'PUT' &&
+        req.url().includes('/api/workspaces') &&
+        (req.postData() ?? '').includes('pexlab-spark-environment')
+    );
+    await page.evaluate(async () => {
+      await window.jupyterapp.commands.execute('application:toggle-left-area');
+      await window.jupyterapp.commands.execute('application:toggle-left-area');
+    });
+    await saved;
     const loaded = page.waitForEvent('load');
     await page.evaluate(() => window.location.reload());
     await loaded;
