@@ -143,7 +143,7 @@ class Prepared:
     arts: Artifacts
     pex_seconds: float
     pack_seconds: float
-    freeze: list[str]  # name==version of every distribution in the kernel venv
+    packages: list[str]  # name==version of every distribution in the kernel venv
     site_mb: float  # disk usage of its site-packages
 
 
@@ -208,23 +208,10 @@ def ensure_archive(env: Env) -> float:
     return time.monotonic() - t
 
 
-def freeze(env: Env) -> list[str]:
-    out = subprocess.run(
-        [str(env.python), "-m", "pip", "freeze"], capture_output=True, text=True, check=True
-    ).stdout
-    return [line for line in out.splitlines() if line.strip()]
-
-
-def site_packages_mb(env: Env) -> float:
-    purelib = subprocess.run(
-        [str(env.python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+def site_packages_mb(folders: tuple[str, ...]) -> float:
     # du (disk usage) rather than a sum of file sizes: what the install costs on a worker's disk.
-    kib = subprocess.run(["du", "-sk", purelib], capture_output=True, text=True, check=True)
-    return int(kib.stdout.split()[0]) / 1024
+    kib = subprocess.run(["du", "-skc", *folders], capture_output=True, text=True, check=True)
+    return int(kib.stdout.splitlines()[-1].split()[0]) / 1024
 
 
 def prepare(env: Env) -> Prepared:
@@ -237,7 +224,11 @@ def prepare(env: Env) -> Prepared:
     arts = package_environment(python=str(env.python))
     pex_seconds = time.monotonic() - t
     pack_seconds = ensure_archive(env)
-    return Prepared(env, arts, pex_seconds, pack_seconds, freeze(env), site_packages_mb(env))
+    # What is installed, as pexlab's own inspection saw it (no second `pip freeze`).
+    packages = [f"{d.name}=={d.version}" for d in arts.env.distributions]
+    return Prepared(
+        env, arts, pex_seconds, pack_seconds, packages, site_packages_mb(arts.env.site_packages)
+    )
 
 
 # -- the measured runs --------------------------------------------------------------------------
@@ -300,9 +291,9 @@ def run(args: argparse.Namespace) -> None:
     if unknown or not names:
         raise SystemExit(f"--envs: unknown {unknown or names}; choose from {', '.join(ENVS)}")
     WORK.mkdir(parents=True, exist_ok=True)
-    # The sandbox sets it, real clusters do not.  With it, only the PEX variants would lose: the
-    # bare venv and the venv-pack archive have pip's .pyc files, while a fresh PEX_ROOT could
-    # never keep the ones its interpreter compiles.  Popped before the cluster (daemons and
+    # The sandbox sets it, real clusters do not.  With it, every module the venvs have no .pyc
+    # for (the PEX leaves packages' tests/ and top-level single-file modules to compile) would
+    # be compiled again at every Python start.  Popped before the cluster (daemons and
     # executors inherit it) and before the driver processes.
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     os.environ.setdefault("PEXLAB_CACHE_DIR", str(WORK / "pexlab-cache"))
@@ -340,7 +331,7 @@ def env_section(p: Prepared, runs: dict[str, list[Run]]) -> str:
     pex = p.arts.pex
     return f"""## {p.env.name}: {", ".join(p.env.packages)}
 
-Installed: {p.site_mb:.0f} MB of site-packages. Packages: {", ".join(p.freeze)}.
+Installed: {p.site_mb:.0f} MB of site-packages. Packages: {", ".join(p.packages)}.
 
 | variant | first result, median (s) | range (s) | next job (s) | vs bare |
 | --- | --- | --- | --- | --- |
@@ -417,7 +408,7 @@ Notes:
 def env_json(p: Prepared, runs: dict[str, list[Run]]) -> dict[str, Any]:
     return {
         "requirements": list(p.env.packages),
-        "packages": p.freeze,
+        "packages": p.packages,
         "site_packages_mb": round(p.site_mb, 1),
         "pex": {"name": p.arts.pex.name, "bytes": p.arts.pex.size, "seconds": p.pex_seconds},
         "venv_pack": {"bytes": p.env.archive.stat().st_size, "seconds": p.pack_seconds},

@@ -588,6 +588,7 @@ def main():
                 "version": ".".join(str(n) for n in sys.version_info[:3]),
                 "implementation": sys.implementation.name,
                 "abi": abi_tag(),
+                "cache_tag": sys.implementation.cache_tag or "",
                 "platform": platform_tag(),
                 "kind": environment_kind(),
                 "site_packages": sites,

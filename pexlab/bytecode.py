@@ -38,14 +38,6 @@ _CHECKED_HASH = 0b11
 _TEST_DIRS = frozenset({"tests", "test"})
 
 
-def cache_tag(env: Environment) -> str | None:
-    """`sys.implementation.cache_tag` of `env`'s interpreter (CPython only), e.g. cpython-311."""
-    if env.implementation != "cpython" or not env.abi.startswith("cp"):
-        return None
-    digits = env.abi[2:].rstrip("mdut")  # cp311; cp313t shares cpython-313 .pyc names
-    return f"cpython-{digits}" if digits.isdigit() else None
-
-
 def source_hash(magic: bytes, source: bytes) -> bytes:
     """The PEP 552 hash of `source` for bytecode with this `magic`: the key is the magic number,
     so it is computed for the venv's Python even when pexlab runs under another version."""
@@ -84,10 +76,9 @@ class Bytecode:
 
     @classmethod
     def of(cls, env: Environment) -> Bytecode | None:
-        tag = cache_tag(env)
-        if tag is None or not env.site_packages:
+        if not env.cache_tag or not env.site_packages:
             return None
-        return cls(tuple(Path(p) for p in env.site_packages), tag)
+        return cls(tuple(Path(p) for p in env.site_packages), env.cache_tag)
 
     def pyc_name(self, entry: str) -> str:
         folder, _, file = entry.rpartition("/")

@@ -76,6 +76,8 @@ class Environment:
     # (the probe adds back the user site that `python -I` hides).
     site_packages: tuple[str, ...] = ()
     sys_path: tuple[str, ...] = ()
+    # sys.implementation.cache_tag ("cpython-311"): how its .pyc files are named; "" if none.
+    cache_tag: str = ""
 
     @property
     def python_major_minor(self) -> str:
@@ -133,6 +135,7 @@ class Environment:
             warnings=tuple(data.get("warnings", ())),
             site_packages=tuple(data.get("site_packages", ())),
             sys_path=tuple(data.get("sys_path", ())),
+            cache_tag=data.get("cache_tag", ""),
         )
 
 

@@ -94,6 +94,8 @@ def _stamp(env: Environment) -> list[list[object]]:
 
 
 _META_SUFFIXES = (".dist-info", ".egg-info", ".pth", ".egg-link")
+# Bump when the probe reports something new, so inspections recorded without it are redone.
+_RECORD_FORMAT = 2  # 2: cache_tag
 _MEMO: dict[str, tuple[list[list[object]], Environment]] = {}
 
 
@@ -107,6 +109,8 @@ def inspect_cached(python: str | os.PathLike[str] | None, cache: Cache) -> tuple
     if memo is None:
         try:
             data = json.loads(disk.read_text())
+            if data.get("format") != _RECORD_FORMAT:
+                raise ValueError("recorded by an older pexlab")
             memo = (data["stamp"], Environment.from_json(data["env"]))
         except (OSError, ValueError, KeyError, TypeError):
             memo = None
@@ -119,7 +123,7 @@ def inspect_cached(python: str | os.PathLike[str] | None, cache: Cache) -> tuple
     try:
         disk.parent.mkdir(parents=True, exist_ok=True)
         tmp = disk.with_name(f".{disk.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"stamp": stamp, "env": env.to_json()}))
+        tmp.write_text(json.dumps({"format": _RECORD_FORMAT, "stamp": stamp, "env": env.to_json()}))
         os.replace(tmp, disk)
     except OSError:
         pass  # the memo is an optimisation only

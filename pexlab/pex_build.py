@@ -190,7 +190,7 @@ class _Reusable:
     """Deflated entries of an earlier PEX, by (name, CRC, size): a rebuild copies the compressed
     bytes of unchanged files instead of deflating them again."""
 
-    def __init__(self, pex: Path | None, level: int) -> None:
+    def __init__(self, pex: Path | None) -> None:
         self.entries: dict[tuple[str, int, int], zipfile.ZipInfo] = {}
         self.file = None
         if pex is None:
@@ -267,7 +267,7 @@ def recompress(
     The bytes before the first entry (the PEX's shebang line) are kept, as are names, dates and
     permission bits, so the result is the same PEX — and byte-identical whether or not entries
     were reused (same zlib, same level)."""
-    reuse = _Reusable(previous if level > 0 else None, level)
+    reuse = _Reusable(previous if level > 0 else None)
     reused = 0
     try:
         with zipfile.ZipFile(src) as zin:

@@ -5,6 +5,7 @@ entries present, used on import by a fresh PEX_ROOT) is in test_pex_build.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import py_compile
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pexlab.bytecode import Bytecode, cache_tag, checked_pyc
-from pexlab.environment import Environment
+from pexlab.bytecode import Bytecode, checked_pyc
+from pexlab.environment import Environment, inspect_interpreter
 
 TAG = sys.implementation.cache_tag
 SOURCE = b"def f():\n    return 41 + 1\n"
@@ -81,7 +82,7 @@ def test_a_stale_or_foreign_pyc_is_left_out(tmp_path: Path) -> None:
 def test_entries_are_matched_to_the_venv_file_with_the_same_bytes(tmp_path: Path) -> None:
     site = tmp_path / "site-packages"
     src, _ = _compiled(site, "pkg/mod.py", SOURCE, py_compile.PycInvalidationMode.TIMESTAMP)
-    top, _ = _compiled(site, "single.py", SOURCE, py_compile.PycInvalidationMode.TIMESTAMP)
+    _compiled(site, "single.py", SOURCE, py_compile.PycInvalidationMode.TIMESTAMP)
     bc = Bytecode((tmp_path / "elsewhere", site), TAG)
     crc, size = zlib.crc32(SOURCE), len(SOURCE)
     entry = ".deps/pkg-1.0-py3-none-any.whl/pkg/mod.py"
@@ -105,27 +106,16 @@ def test_entries_are_matched_to_the_venv_file_with_the_same_bytes(tmp_path: Path
     # Without pip's .pyc in the venv there is nothing to copy.
     (src.parent / "__pycache__" / f"mod.{TAG}.pyc").unlink()
     assert bc.for_entry(entry, crc, size) is None
-    assert top.exists()
 
 
-def _env(implementation: str, abi: str, site: tuple[str, ...] = ("/x",)) -> Environment:
-    return Environment(
-        python="/x/bin/python",
-        prefix="/x",
-        base_prefix="/usr",
-        version="3.11.7",
-        implementation=implementation,
-        abi=abi,
-        platform="linux_x86_64",
-        kind="venv",
-        site_packages=site,
-    )
-
-
-def test_only_cpython_bytecode_is_shipped() -> None:
-    assert cache_tag(_env("cpython", "cp311")) == "cpython-311"
-    assert cache_tag(_env("cpython", "cp313t")) == "cpython-313"
-    assert cache_tag(_env("pypy", "pp73")) is None
-    assert Bytecode.of(_env("pypy", "pp73")) is None
-    assert Bytecode.of(_env("cpython", "cp311", site=())) is None
-    assert Bytecode.of(_env("cpython", "cp311")) == Bytecode((Path("/x"),), "cpython-311")
+def test_the_pyc_names_are_the_ones_the_inspected_interpreter_uses(tmp_path: Path) -> None:
+    """The probe asks the interpreter for its cache tag; without one, nothing is shipped."""
+    env = inspect_interpreter(sys.executable)
+    assert env.cache_tag == TAG
+    assert Bytecode.of(env) == Bytecode(tuple(Path(p) for p in env.site_packages), TAG)
+    assert Bytecode.of(dataclasses.replace(env, cache_tag="")) is None
+    assert Bytecode.of(dataclasses.replace(env, site_packages=())) is None
+    # A record written before the probe reported it reads back as "no tag", not as a guess.
+    legacy = env.to_json()
+    del legacy["cache_tag"]
+    assert Environment.from_json(legacy).cache_tag == ""

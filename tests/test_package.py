@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import zipfile
 from pathlib import Path
 
@@ -118,3 +119,24 @@ def test_inspection_is_reused_until_the_environment_changes(tmp_path) -> None:
     venv.pip("uninstall", "-y", "otherlib")
     env4, reused4 = inspect_cached(venv.python, cache)
     assert reused4 is False and "otherlib" not in {d.name for d in env4.distributions}
+
+
+def test_a_recorded_inspection_is_reused_only_in_the_current_format(tmp_path: Path) -> None:
+    """A record from an older pexlab lacks what the probe reports now (e.g. the cache tag the
+    PEX's .pyc names depend on): it is inspected again, not trusted."""
+    from pexlab import package
+
+    cache = Cache(tmp_path / "cache")
+    _, reused = package.inspect_cached(sys.executable, cache)
+    assert not reused
+    package._MEMO.clear()  # as a new process: only the record on disk is left
+    env, reused = package.inspect_cached(sys.executable, cache)
+    assert reused and env.cache_tag == sys.implementation.cache_tag
+
+    (record,) = (cache.root / "inspect").glob("*.json")
+    old = json.loads(record.read_text())
+    del old["format"], old["env"]["cache_tag"]
+    record.write_text(json.dumps(old))
+    package._MEMO.clear()
+    env, reused = package.inspect_cached(sys.executable, cache)
+    assert not reused and env.cache_tag == sys.implementation.cache_tag
