@@ -98,26 +98,29 @@ def resolve_options(partial: Partial, default_excludes: Sequence[str]) -> BuildO
 def protocols(url: str) -> list[str]:
     """The fsspec protocols a URL uses (`simplecache::s3://b` -> ["simplecache", "s3"]);
     a plain path is "file"."""
-    out = []
-    for part in url.split("::"):
-        out.append(part.split("://", 1)[0].lower() if "://" in part else "file")
+    parts = url.split("::")
+    out = [p.lower() for p in parts[:-1]]  # chained wrappers are bare protocol names
+    last = parts[-1]
+    out.append(last.split("://", 1)[0].lower() if "://" in last else "file")
     return out
 
 
 def check_storage_allowed(url: str, allowed: Sequence[str]) -> None:
     """Refuse (422) a storage URL that no entry of `c.PexLab.allowed_storage` covers.  An entry
-    with "://" or "/" is a URL prefix; anything else is a protocol."""
+    with "://" or "/" is a URL prefix (a URL with ".." in its path never matches one); anything
+    else is a protocol."""
     prefixes = [a for a in allowed if "://" in a or "/" in a]
     names = {a.lower() for a in allowed if a not in prefixes}
-    if any(url.startswith(p) for p in prefixes):
+    climbs = ".." in url.replace("\\", "/").split("/")
+    if not climbs and any(url.startswith(p) for p in prefixes):
         return
     refused = [p for p in protocols(url) if p not in names]
     if refused:
         raise RequestError(
             422,
-            f"Storage protocol {refused[0]!r} is not allowed on this server "
-            f"(c.PexLab.allowed_storage = {list(allowed)!r}); use one of those, or ask the "
-            "server's administrator to add it.",
+            f"Storage {url!r} is not allowed on this server: protocol "
+            f"{(refused or protocols(url))[0]!r} is not in c.PexLab.allowed_storage = "
+            f"{list(allowed)!r}; use one of those, or ask the server's administrator to add it.",
         )
 
 
