@@ -21,7 +21,7 @@ class BuildOptions(_EngineBuildOptions):
     exclude: tuple[str, ...] = DEFAULT_EXCLUDES
 
     @classmethod
-    def from_json(cls, data: Any) -> BuildOptions:  # type: ignore[override]
+    def from_json(cls, data: Any) -> BuildOptions:
         if isinstance(data, BuildOptions):
             return data
         known = {f.name for f in fields(cls)}

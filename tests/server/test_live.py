@@ -83,6 +83,8 @@ def test_schemathesis_finds_no_server_errors(tmp_path, pexlab_cache):
         proc = subprocess.run(
             [
                 str(schemathesis),
+                "--config-file",
+                str(Path(__file__).with_name("schemathesis.toml")),
                 "run",
                 str(REPO / "docs" / "openapi.yaml"),
                 "--url",
