@@ -107,9 +107,17 @@ async def test_eight_simultaneous_posts_start_one_build_with_artifacts(
     # The artifact is listed, and the kernel's environment now reports its PEX up to date.
     listing = json.loads((await jp_fetch("pexlab", "artifacts")).body)
     assert job["fingerprint"] in [a["fingerprint"] for a in listing["artifacts"]]
-    env = json.loads((await jp_fetch("pexlab", "kernels", kid, "environment")).body)
+    # The state is that of the artifact for the options asked about (the same choices).
+    r = await jp_fetch(
+        "pexlab", "kernels", kid, "environment", params={"options": json.dumps(options)}
+    )
+    env = json.loads(r.body)
     assert env["pex"]["state"] == "up-to-date", env["pex"]
-    assert env["pex"]["fingerprint"] == job["fingerprint"]
+    assert env["pex"]["fingerprint"] == job["fingerprint"] == env["build"]["fingerprint"]
+    # Other choices name another artifact: not built yet, though the packages are the same.
+    other = json.loads((await jp_fetch("pexlab", "kernels", kid, "environment")).body)
+    assert other["build"]["fingerprint"] != job["fingerprint"]
+    assert other["pex"]["state"] in {"stale", "up-to-date"}
 
     # Asking again for the same artifact returns the finished job, no new build.
     again = await post_build(jp_fetch, kid, options)
