@@ -15,7 +15,8 @@ from typing import Any
 
 from .cache import Cache, sha256_file
 from .environment import Environment, inspect_interpreter
-from .pex_build import BuildOptions, build_pex_ex
+from .options import BuildOptionsLike
+from .pex_build import build_pex_ex
 from .progress import ProgressCallback, ProgressEvent
 from .storage import upload
 
@@ -140,7 +141,7 @@ def _emit(
 def package_environment(
     python: str | os.PathLike[str] | None = None,
     storage: str | None = None,
-    options: BuildOptions | None = None,
+    options: BuildOptionsLike = None,
     include_editable: bool = True,
     progress: ProgressCallback | None = None,
     cache: Cache | None = None,
@@ -153,7 +154,6 @@ def package_environment(
     `reuse_inspection`: skip the probe subprocess when the interpreter's site folders show no
     install, uninstall or upgrade since the last inspection (see `inspect_cached`)."""
     t0 = time.monotonic()
-    options = options or BuildOptions()
     cache = cache or Cache()
     _emit(progress, "inspect", None, f"inspecting {python or 'this interpreter'}")
     env, _ = (
