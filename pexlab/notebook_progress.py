@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
+from .progress import ProgressCallback
+
 
 class _Event(Protocol):
     phase: str
@@ -139,3 +141,18 @@ class NotebookProgress:
                 self._handle.update(bundle, raw=True)
             return
         print(summary, file=self._out, flush=True)
+
+
+def progress_for(
+    progress: bool | ProgressCallback | NotebookProgress | None,
+) -> tuple[ProgressCallback | None, NotebookProgress | None]:
+    """The engine callback for a user's `progress=` argument, and the NotebookProgress that
+    also shows pexlab's own steps and summary (None when the caller passed its own callback)."""
+    if progress is True:
+        shower = NotebookProgress()
+        return shower, shower
+    if progress is False or progress is None:
+        return None, None
+    if isinstance(progress, NotebookProgress):
+        return progress, progress
+    return progress, None

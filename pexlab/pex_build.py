@@ -47,61 +47,38 @@ import threading
 import time
 import zipfile
 import zlib
-from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from queue import Empty, Queue
-from typing import Any
 
 from .bytecode import Bytecode
 from .cache import BuildRecord, Cache, sha256_file
 from .environment import Environment
-from .fingerprint import canonical_name, fingerprint, selected_distributions
+from .errors import PexlabError
+from .fingerprint import fingerprint, selected_distributions
+from .names import canonical_name
+from .options import DEFAULT_EXCLUDES, BuildOptions, BuildOptionsLike
 from .progress import ProgressCallback, ProgressEvent
 
 
-class BuildError(RuntimeError):
+class BuildError(PexlabError):
     """The PEX could not be built; the message says why and, where possible, what to do."""
 
 
-@dataclass(frozen=True)
-class BuildOptions:
-    # Left out of the PEX (the cluster provides them). Names, PEP 503-normalised on use.
-    exclude: tuple[str, ...] = ("pyspark", "py4j")
-    # Put back even if listed in `exclude` (e.g. include=("pyspark",) to ship your own).
-    include: tuple[str, ...] = ()
-    compress: bool = False  # deflate at level 6 (smaller, ~4x the CPU of level 1 for big envs)
-    # When not `compress`: deflate level pexlab applies to pex's stored zipapp (0 = keep stored).
-    zip_level: int = 1
-    bytecode: bool = True  # ship the venv's .pyc files (see pexlab.bytecode)
-    venv: bool = True  # pex --venv: faster warm start on executors (see module docstring)
-    inherit_path: str = "fallback"  # "false" | "prefer" | "fallback"
-    max_install_jobs: int = 0
-    extra_args: tuple[str, ...] = field(default=())  # passed to pex as-is, last
-
-    @property
-    def level(self) -> int:
-        """The deflate level of the PEX's entries (0: stored)."""
-        return 6 if self.compress else max(0, min(self.zip_level, 9))
-
-    def fingerprint_fields(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["exclude"] = sorted({canonical_name(n) for n in self.exclude})
-        d["include"] = sorted({canonical_name(n) for n in self.include})
-        d["extra_args"] = list(self.extra_args)
-        return d
-
-    def to_json(self) -> dict[str, Any]:
-        return self.fingerprint_fields()
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> BuildOptions:
-        known = set(cls.__dataclass_fields__)
-        kw = {k: v for k, v in data.items() if k in known}
-        for k in ("exclude", "include", "extra_args"):
-            if k in kw:
-                kw[k] = tuple(kw[k])
-        return cls(**kw)
+__all__ = [
+    "DEFAULT_EXCLUDES",
+    "BuildError",
+    "BuildOptions",
+    "artifact_name",
+    "build_pex",
+    "build_pex_ex",
+    "check_buildable",
+    "pex_arguments",
+    "pex_command",
+    "pex_version",
+    "recompress",
+    "run_pex",
+]
 
 
 def pex_command() -> list[str]:
@@ -352,7 +329,8 @@ def _previous_build(cache: Cache, env: Environment, options: BuildOptions) -> Pa
         # Records from before `bytecode` existed with `compress` were deflated by pex itself,
         # whose bytes need not match ours at the same level.
         by_pex = bool(opts.get("compress")) and "bytecode" not in opts
-        if same_python and not by_pex and BuildOptions.from_json(opts).level == options.level:
+        level = BuildOptions.from_json(opts, strict=False).level
+        if same_python and not by_pex and level == options.level:
             return record.path
     return None
 
@@ -420,7 +398,7 @@ def run_pex(
 
 def build_pex(
     env: Environment,
-    options: BuildOptions | None = None,
+    options: BuildOptionsLike = None,
     cache: Cache | None = None,
     progress: ProgressCallback | None = None,
 ) -> BuildRecord:
@@ -430,12 +408,12 @@ def build_pex(
 
 def build_pex_ex(
     env: Environment,
-    options: BuildOptions | None = None,
+    options: BuildOptionsLike = None,
     cache: Cache | None = None,
     progress: ProgressCallback | None = None,
 ) -> tuple[BuildRecord, bool]:
     """Like `build_pex`, and also say whether the result was reused (True) or built now."""
-    options = options or BuildOptions()
+    options = BuildOptions.coerce(options)
     cache = cache or Cache()
     pv = pex_version()
     fp = fingerprint(env, options, pv)

@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from .errors import PexlabError
 from .notebook_progress import format_size
 from .progress import ProgressCallback, ProgressEvent
 
@@ -43,7 +44,7 @@ BACKENDS = {
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl"}
 
 
-class StorageError(RuntimeError):
+class StorageError(PexlabError):
     """An artifact could not be published; the message says where and why."""
 
 

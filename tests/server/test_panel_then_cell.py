@@ -67,7 +67,7 @@ from pexlab.package import package_environment
 from pexlab.pex_build import pex_version
 
 overrides = json.loads({overrides!r})
-arts = package_environment(storage={storage!r}, options=BuildOptions.from_json(overrides))
+arts = package_environment(storage={storage!r}, options=overrides)  # as the cell passes it
 # The negative control: what a cell that ignores the server's settings would ask for.
 plain = fingerprint(arts.env, BuildOptions(), pex_version())
 print("RESULT " + json.dumps({{
