@@ -244,3 +244,22 @@ async def test_build_with_storage_uploads_and_lists_the_location(jp_fetch, start
     (record,) = [a for a in listing["artifacts"] if a["fingerprint"] == done["fingerprint"]]
     assert record["uploads"], record
     assert url in record["uploads"].values()
+
+
+@on_server_loop
+async def test_include_editable_false_ships_no_zip_and_is_its_own_job(jp_fetch, start_kernel):
+    kid = await start_kernel()
+    without = await post_build(jp_fetch, kid, {"include_editable": False})
+    done = await wait_job(jp_fetch, without["id"], {"succeeded", "failed", "cancelled"})
+    assert done["state"] == "succeeded", (done["error"], done["log"][-10:])
+    assert done["include_editable"] is False
+    assert done["artifacts"]["editables"] == []
+    # Same PEX (editables never change the fingerprint), but the job that zipped nothing does
+    # not stand for a request that wants the zips.
+    with_zips = await post_build(jp_fetch, kid, {"include_editable": True})
+    assert with_zips["fingerprint"] == done["fingerprint"]
+    assert with_zips["id"] != done["id"] and with_zips["created"] is True
+    finished = await wait_job(jp_fetch, with_zips["id"], {"succeeded", "failed", "cancelled"})
+    assert finished["state"] == "succeeded", finished["error"]
+    assert len(finished["artifacts"]["editables"]) == 1
+    assert finished["artifacts"]["reused"] is True  # no second pex run for the same PEX
