@@ -13,7 +13,7 @@ from typing import Any
 from .cache import Cache, sha256_file
 from .environment import Environment
 from .options import BuildOptionsLike
-from .pex_build import build_pex_ex
+from .pex_build import build_pex
 from .progress import ProgressCallback, ProgressEvent
 from .storage import upload
 
@@ -94,7 +94,7 @@ def package_environment(
         f"{d.name}: {w}" for d in env.distributions for w in d.warnings
     ]
 
-    record, reused = build_pex_ex(env, options, cache, progress)
+    record, reused = build_pex(env, options, cache, progress)
     if reused:
         _emit(progress, "build", 1.0, f"reusing {record.path.name} (environment unchanged)")
     pex = Artifact(

@@ -142,7 +142,7 @@ def built(
     """The main venv's PEX, built once per test module that asks, with every index off."""
     cache = Cache(tmp_path_factory.mktemp("pexlab-cache"))
     with offline():
-        record = build_pex(main_env, BuildOptions(), cache)
+        record = build_pex(main_env, BuildOptions(), cache).record
     return record, cache
 
 
