@@ -55,7 +55,7 @@ from .errors import PexlabError
 from .fingerprint import fingerprint, selected_distributions
 from .names import canonical_name
 from .options import DEFAULT_EXCLUDES, BuildOptions, BuildOptionsLike
-from .progress import ProgressCallback, ProgressEvent
+from .progress import ProgressCallback, report
 from .zip_rewrite import rewrite
 
 
@@ -171,11 +171,6 @@ def _previous_build(cache: Cache, env: Environment, options: BuildOptions) -> Pa
     return None
 
 
-def _emit(progress: ProgressCallback | None, fraction: float | None, message: str) -> None:
-    if progress is not None:
-        progress(ProgressEvent("build", fraction, message))
-
-
 def run_pex(
     args: list[str], progress: ProgressCallback | None = None, cwd: Path | None = None
 ) -> None:
@@ -215,13 +210,13 @@ def run_pex(
             try:
                 line = queue.get(timeout=1.0)
             except Empty:
-                _emit(progress, None, f"pex running ({time.monotonic() - start:.0f} s)")
+                report(progress, "build", None, f"pex running ({time.monotonic() - start:.0f} s)")
                 continue
             if line is None:
                 break
             if line:
                 lines.append(line)
-                _emit(progress, None, line[:300])
+                report(progress, "build", None, line[:300])
         rc = proc.wait()
     except BaseException:
         proc.kill()
@@ -253,16 +248,16 @@ def build_pex(
     if hit is not None:
         return BuildResult(hit, True)
     check_buildable(env)
-    _emit(progress, 0.0, f"waiting for the build lock of {fp[:12]}")
+    report(progress, "build", 0.0, f"waiting for the build lock of {fp[:12]}")
     with cache.lock(fp):
         hit = cache.get(fp)  # another process may have built it while we waited
         if hit is not None:
-            _emit(progress, 1.0, "built by another process")
+            report(progress, "build", 1.0, "built by another process")
             return BuildResult(hit, True)
         tmp = cache.new_tmp(fp)
         name = artifact_name(fp)
         chosen = selected_distributions(env, options)
-        _emit(progress, 0.0, f"building {name} from {len(chosen)} distributions")
+        report(progress, "build", 0.0, f"building {name} from {len(chosen)} distributions")
         t0 = time.monotonic()
         try:
             stored = tmp / f"stored-{name}"
@@ -281,12 +276,19 @@ def build_pex(
                     options.level,
                     previous,
                     bytecode,
-                    lambda f: _emit(progress, 0.8 + 0.15 * f, f"compressing the PEX ({f:.0%})"),
+                    lambda f: report(
+                        progress, "build", 0.8 + 0.15 * f, f"compressing the PEX ({f:.0%})"
+                    ),
                 )
                 if reused and previous is not None:
-                    _emit(progress, 0.95, f"{reused} unchanged files reused from {previous.name}")
+                    report(
+                        progress,
+                        "build",
+                        0.95,
+                        f"{reused} unchanged files reused from {previous.name}",
+                    )
                 stored.unlink()
-            _emit(progress, 0.95, "hashing the PEX")
+            report(progress, "build", 0.95, "hashing the PEX")
             record = BuildRecord(
                 fingerprint=fp,
                 pex_path=str(cache.entry_dir(fp) / name),
@@ -307,5 +309,5 @@ def build_pex(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    _emit(progress, 1.0, f"built {name} ({record.size / 1e6:.1f} MB)")
+    report(progress, "build", 1.0, f"built {name} ({record.size / 1e6:.1f} MB)")
     return BuildResult(record, False)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from .notebook_progress import format_size, progress_for
 from .options import BuildOptionsLike
+from .progress import report
 from .spark_conf import (
     LIST_KEYS,
     MANAGED_KEYS,
@@ -301,8 +302,7 @@ def context_for(opts: SessionOptions) -> SparkContext:
         sc = active
         created = False
     else:
-        if shower is not None:
-            shower.status("Starting Spark", p.master)
+        report(callback, "spark", None, p.master)
         with environ(PYSPARK_PYTHON=p.executor_python):
             # Inside the block: SparkConf needs the JVM, which starts here the first time.
             sc = SparkContext(conf=_context_conf(p))
@@ -313,8 +313,7 @@ def context_for(opts: SessionOptions) -> SparkContext:
 
     executors_python = None
     if opts.check_python and not p.local:
-        if shower is not None:
-            shower.status("Checking executors' Python", "one probe task")
+        report(callback, "check", None, "one probe task")
         try:
             executors_python = check_executor_python(sc, opts.expected_python, driver)
         except PexlabSparkError:
