@@ -366,23 +366,8 @@ def create_spark_context(
     for notebook/stderr feedback, False for none, or a ProgressCallback; `options`: build
     options (a BuildOptions or a dict of the fields to change).
     """
-    return context_for(
-        SessionOptions(
-            master=master,
-            app_name=app_name,
-            storage=storage,
-            conf=conf,
-            include_editable=include_editable,
-            python=python,
-            expected_python=expected_python,
-            progress=progress,
-            check_python=check_python,
-            pex_root=pex_root,
-            options=options,
-            cache=cache,
-            storage_options=storage_options,
-        )
-    )
+    # The parameters are SessionOptions' fields, by name.
+    return context_for(SessionOptions(**locals()))
 
 
 def create_spark_session(
@@ -404,21 +389,4 @@ def create_spark_session(
     """A SparkSession on top of `create_spark_context(...)` (same arguments).
 
     `remote` (or a `master` of `sc://host:port`): a Spark Connect server instead."""
-    return session_for(
-        SessionOptions(
-            master=master,
-            remote=remote,
-            app_name=app_name,
-            storage=storage,
-            conf=conf,
-            include_editable=include_editable,
-            python=python,
-            expected_python=expected_python,
-            progress=progress,
-            check_python=check_python,
-            pex_root=pex_root,
-            options=options,
-            cache=cache,
-            storage_options=storage_options,
-        )
-    )
+    return session_for(SessionOptions(**locals()))

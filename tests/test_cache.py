@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from buildenv import calls, counting_pex, offline, plain_project
+from buildenv import calls, counting_pex, offline, pex_wrapper, plain_project
 from venvs import Project, Venv, VenvFactory, VenvSpec
 
 from pexlab.cache import BuildRecord, Cache
@@ -126,12 +125,11 @@ def test_killed_build_leaves_nothing_valid(small_venv: Venv, tmp_path: Path) -> 
     # A pex that finishes writing its output, then hangs: we kill pexlab at the worst moment,
     # with a complete-looking PEX in the build folder but the build not yet published.
     mark = tmp_path / "pex-finished"
-    hang = tmp_path / "hanging-pex"
-    hang.write_text(
-        f'#!/bin/sh\n[ "$1" = "--version" ] && exec "{sys.executable}" -m pex --version\n'
-        f'"{sys.executable}" -m pex "$@" || exit 1\ntouch "{mark}"\nsleep 300\n'
+    hang = pex_wrapper(
+        tmp_path / "hanging-pex",
+        f'[ "$1" = "--version" ] && exec $PEX --version\n'
+        f'$PEX "$@" || exit 1\ntouch "{mark}"\nsleep 300\n',
     )
-    hang.chmod(hang.stat().st_mode | stat.S_IXUSR)
     cache = Cache(tmp_path / "cache")
     args = ("build", "--python", str(small_venv.python), "--cache-dir", str(cache.root), "--json")
     with offline():

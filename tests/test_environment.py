@@ -37,11 +37,6 @@ from pexlab.environment import (
 PROJECTS = stable_projects_dir("inspect")
 
 
-@pytest.fixture(scope="module")
-def shapes_env(shapes_venv: Venv) -> Environment:
-    return inspect_interpreter(shapes_venv.python)
-
-
 def dist(env: Environment, name: str) -> Distribution:
     found = env.get(name)
     assert found is not None, f"{name} not in {[d.name for d in env.distributions]}"

@@ -24,6 +24,15 @@ from pexlab.local_cluster import free_port
 REPO = Path(__file__).resolve().parents[2]
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the process group `pgid` is still running."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 @dataclass
 class Live:
     url: str  # ends with "/"
