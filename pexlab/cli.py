@@ -20,37 +20,12 @@ from typing import Any
 from .errors import PexlabError
 from .notebook_progress import format_size
 from .options import DEFAULT_EXCLUDES, BuildOptions, OptionsError
-from .progress import EVENT_PREFIX
+from .progress import EVENT_PREFIX, ProgressEvent, TextProgress
 
 
-class _StderrProgress:
-    """Human progress on stderr, silent for the first second so fast calls print nothing."""
-
-    def __init__(self, events: bool) -> None:
-        self.events = events
-        self.start = time.monotonic()
-        self.tty = sys.stderr.isatty()
-        self.last = ""
-
-    def __call__(self, event: Any) -> None:
-        if self.events:
-            print(event.to_line(), file=sys.stderr, flush=True)
-            return
-        if time.monotonic() - self.start < 1.0:
-            return
-        frac = "" if event.fraction is None else f" {event.fraction * 100:3.0f}%"
-        line = f"[{event.phase}{frac}] {event.message}"
-        if line == self.last:
-            return
-        self.last = line
-        if self.tty:
-            print("\r\033[K" + line[:150], end="", file=sys.stderr, flush=True)
-        else:
-            print(line, file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.tty and self.last:
-            print(file=sys.stderr)
+def _print_event(event: ProgressEvent) -> None:
+    """`--events`: the machine-readable line the server extension parses."""
+    print(event.to_line(), file=sys.stderr, flush=True)
 
 
 def _print_json(data: Any) -> None:
@@ -111,18 +86,20 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .cache import Cache
     from .package import package_environment
 
-    progress = _StderrProgress(args.events)
+    # Human progress stays quiet for a second, so a warm (cached) build prints nothing.
+    text = None if args.events else TextProgress(quiet_for=1.0)
     try:
         arts = package_environment(
             python=args.python,
             storage=args.storage,
             options=_options(args),
             include_editable=not args.no_editables,
-            progress=progress,
+            progress=text or _print_event,
             cache=Cache(args.cache_dir) if args.cache_dir else None,
         )
     finally:
-        progress.close()
+        if text is not None:
+            text.close()
     if args.json:
         _print_json(arts.to_json())
         return 0
@@ -191,7 +168,6 @@ def format_submit_args(conf: Mapping[str, str], fmt: str = "args") -> str:
 
 
 def cmd_spark_args(args: argparse.Namespace) -> int:
-    from .notebook_progress import NotebookProgress
     from .spark_conf import SUBMIT_DECIDES, is_local_master, spark_conf
 
     options = None
@@ -209,7 +185,7 @@ def cmd_spark_args(args: argparse.Namespace) -> int:
         conf=user,
         include_editable=not args.no_editable,
         python=args.python,
-        progress=False if args.quiet else NotebookProgress(use_display=False),
+        progress=False if args.quiet else TextProgress(),
         pex_root=args.pex_root,
         options=options,
     )

@@ -13,8 +13,8 @@ from typing import Any
 from .cache import Cache, sha256_file
 from .environment import Environment
 from .options import BuildOptionsLike
-from .pex_build import build_pex_ex
-from .progress import ProgressCallback, ProgressEvent
+from .pex_build import build_pex
+from .progress import ProgressCallback, report
 from .storage import upload
 
 
@@ -61,13 +61,6 @@ def inspect_cached(python: str | os.PathLike[str] | None, cache: Cache) -> tuple
     return cache.inspector.inspect(python)
 
 
-def _emit(
-    progress: ProgressCallback | None, phase: str, fraction: float | None, message: str
-) -> None:
-    if progress is not None:
-        progress(ProgressEvent(phase, fraction, message))
-
-
 def package_environment(
     python: str | os.PathLike[str] | None = None,
     storage: str | None = None,
@@ -85,18 +78,18 @@ def package_environment(
     install, uninstall or upgrade since the last inspection (see `inspect_cached`)."""
     t0 = time.monotonic()
     cache = cache or Cache()
-    _emit(progress, "inspect", None, f"inspecting {python or 'this interpreter'}")
+    report(progress, "inspect", None, f"inspecting {python or 'this interpreter'}")
     env, _ = cache.inspector.inspect(python, reuse=reuse_inspection)
-    _emit(
+    report(
         progress, "inspect", 1.0, f"{len(env.installed)} installed, {len(env.editables)} editable"
     )
     warnings = list(env.warnings) + [
         f"{d.name}: {w}" for d in env.distributions for w in d.warnings
     ]
 
-    record, reused = build_pex_ex(env, options, cache, progress)
+    record, reused = build_pex(env, options, cache, progress)
     if reused:
-        _emit(progress, "build", 1.0, f"reusing {record.path.name} (environment unchanged)")
+        report(progress, "build", 1.0, f"reusing {record.path.name} (environment unchanged)")
     pex = Artifact(
         kind="pex",
         name=record.path.name,
@@ -113,7 +106,7 @@ def package_environment(
         out = cache.editables_dir
         out.mkdir(parents=True, exist_ok=True)
         for i, dist in enumerate(env.editables):
-            _emit(progress, "zip", i / len(env.editables), f"zipping {dist.name}")
+            report(progress, "zip", i / len(env.editables), f"zipping {dist.name}")
             z = Path(zip_editable(dist, out))
             editables.append(
                 Artifact(
@@ -126,12 +119,12 @@ def package_environment(
                     project=dist.name,
                 )
             )
-        _emit(progress, "zip", 1.0, f"{len(editables)} editable zip(s)")
+        report(progress, "zip", 1.0, f"{len(editables)} editable zip(s)")
 
     if storage:
         todo = [pex, *editables]
         for i, art in enumerate(todo):
-            _emit(progress, "upload", i / len(todo), f"uploading {art.name}")
+            report(progress, "upload", i / len(todo), f"uploading {art.name}")
             art.url = upload(Path(art.local_path), storage, progress, storage_options)
         cache.record_upload(record.fingerprint, storage, pex.url or "")
 

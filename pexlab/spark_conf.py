@@ -268,18 +268,7 @@ def spark_conf(
     For `spark-submit` or any launcher that honours `spark.pyspark.python`.  With a local master
     it is just the user's conf: nothing is shipped.
     """
-    opts = SessionOptions(
-        master=master,
-        storage=storage,
-        conf=conf,
-        include_editable=include_editable,
-        python=python,
-        progress=progress,
-        pex_root=pex_root,
-        options=options,
-        cache=cache,
-        storage_options=storage_options,
-    )
+    opts = SessionOptions(**locals())  # the parameters are SessionOptions' fields, by name
     callback, _ = progress_for(progress)
     return plan(opts, callback).conf
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from .notebook_progress import format_size, progress_for
 from .options import BuildOptionsLike
+from .progress import report
 from .spark_conf import (
     LIST_KEYS,
     MANAGED_KEYS,
@@ -301,8 +302,7 @@ def context_for(opts: SessionOptions) -> SparkContext:
         sc = active
         created = False
     else:
-        if shower is not None:
-            shower.status("Starting Spark", p.master)
+        report(callback, "spark", None, p.master)
         with environ(PYSPARK_PYTHON=p.executor_python):
             # Inside the block: SparkConf needs the JVM, which starts here the first time.
             sc = SparkContext(conf=_context_conf(p))
@@ -313,8 +313,7 @@ def context_for(opts: SessionOptions) -> SparkContext:
 
     executors_python = None
     if opts.check_python and not p.local:
-        if shower is not None:
-            shower.status("Checking executors' Python", "one probe task")
+        report(callback, "check", None, "one probe task")
         try:
             executors_python = check_executor_python(sc, opts.expected_python, driver)
         except PexlabSparkError:
@@ -367,23 +366,8 @@ def create_spark_context(
     for notebook/stderr feedback, False for none, or a ProgressCallback; `options`: build
     options (a BuildOptions or a dict of the fields to change).
     """
-    return context_for(
-        SessionOptions(
-            master=master,
-            app_name=app_name,
-            storage=storage,
-            conf=conf,
-            include_editable=include_editable,
-            python=python,
-            expected_python=expected_python,
-            progress=progress,
-            check_python=check_python,
-            pex_root=pex_root,
-            options=options,
-            cache=cache,
-            storage_options=storage_options,
-        )
-    )
+    # The parameters are SessionOptions' fields, by name.
+    return context_for(SessionOptions(**locals()))
 
 
 def create_spark_session(
@@ -405,21 +389,4 @@ def create_spark_session(
     """A SparkSession on top of `create_spark_context(...)` (same arguments).
 
     `remote` (or a `master` of `sc://host:port`): a Spark Connect server instead."""
-    return session_for(
-        SessionOptions(
-            master=master,
-            remote=remote,
-            app_name=app_name,
-            storage=storage,
-            conf=conf,
-            include_editable=include_editable,
-            python=python,
-            expected_python=expected_python,
-            progress=progress,
-            check_python=check_python,
-            pex_root=pex_root,
-            options=options,
-            cache=cache,
-            storage_options=storage_options,
-        )
-    )
+    return session_for(SessionOptions(**locals()))

@@ -26,7 +26,7 @@ from typing import Any
 
 from .errors import PexlabError
 from .notebook_progress import format_size
-from .progress import ProgressCallback, ProgressEvent
+from .progress import ProgressCallback, report
 
 # fsspec protocol -> pip package providing it, for the "missing backend" message.
 BACKENDS = {
@@ -116,10 +116,11 @@ class _Callback:
         frac = min(1.0, value / size)
         if frac - self.last >= 0.01 or frac >= 1.0:
             self.last = frac
-            self.progress(
-                ProgressEvent(
-                    "upload", frac, f"{self.name}: {format_size(value)} of {format_size(size)}"
-                )
+            report(
+                self.progress,
+                "upload",
+                frac,
+                f"{self.name}: {format_size(value)} of {format_size(size)}",
             )
 
 
@@ -146,8 +147,7 @@ def upload(
     try:
         info = fs.info(target)
         if int(info.get("size") or -1) == size:
-            if progress:
-                progress(ProgressEvent("upload", 1.0, f"{local.name} already at {url}"))
+            report(progress, "upload", 1.0, f"{local.name} already at {url}")
             return url
     except FileNotFoundError:
         pass
@@ -181,6 +181,5 @@ def upload(
         raise StorageError(
             f"Could not upload {local.name} to {destination!r}: {_describe(exc)}"
         ) from exc
-    if progress:
-        progress(ProgressEvent("upload", 1.0, f"{local.name} -> {url}"))
+    report(progress, "upload", 1.0, f"{local.name} -> {url}")
     return url

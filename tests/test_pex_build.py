@@ -236,7 +236,9 @@ def test_zipapp_mode_also_inherits_pythonpath(
 ) -> None:
     cache = Cache(tmp_path / "c")
     with offline():
-        record = build_pex(main_env, BuildOptions(venv=False, zip_level=0, bytecode=False), cache)
+        record = build_pex(
+            main_env, BuildOptions(venv=False, zip_level=0, bytecode=False), cache
+        ).record
     assert pex_info(record.path)["venv"] is False
     with zipfile.ZipFile(record.path) as zf:  # zip_level=0: left as pex stored it
         assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_STORED}

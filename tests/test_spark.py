@@ -466,3 +466,15 @@ def test_create_spark_session_with_a_connect_url_goes_to_spark_connect() -> None
     for kw in ({"remote": "sc://127.0.0.1:1"}, {"master": "sc://127.0.0.1:1"}):
         with pytest.raises(PexlabSparkError, match="Spark Connect"):
             create_spark_session(progress=False, **kw)
+
+
+def test_public_signatures_are_session_options_fields() -> None:
+    """create_* and spark_conf hand their parameters to SessionOptions by name."""
+    import dataclasses
+    import inspect
+
+    from pexlab.spark import create_spark_context, create_spark_session, spark_conf
+
+    fields = {f.name for f in dataclasses.fields(SessionOptions)}
+    for fn in (create_spark_context, create_spark_session, spark_conf):
+        assert set(inspect.signature(fn).parameters) <= fields, fn.__name__

@@ -37,9 +37,8 @@ from pexlab.progress import EVENT_PREFIX, ProgressEvent
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
-PHASES = ("inspect", "build", "zip", "upload")
-# Share of the overall progress bar given to each phase (a PEX build dominates).
-_PHASE_SPAN = {
+# Share of the overall progress bar given to each packaging phase (a PEX build dominates).
+_PHASE_SPAN: dict[str, tuple[float, float]] = {
     "inspect": (0.0, 0.05),
     "build": (0.05, 0.8),
     "zip": (0.8, 0.9),
@@ -392,7 +391,8 @@ class JobManager:
             job.message = event.message
         changed_phase = event.phase != job.phase
         job.phase = event.phase
-        lo, hi = _PHASE_SPAN[event.phase]
+        # A build reports packaging phases only; anything else leaves the bar where it is.
+        lo, hi = _PHASE_SPAN.get(event.phase, (job.progress, job.progress))
         frac = min(max(event.fraction or 0.0, 0.0), 1.0)
         job.progress = max(job.progress, round(lo + (hi - lo) * frac, 4))
         if changed_phase:
