@@ -79,6 +79,17 @@ class PexLab(Configurable):
             raise ValueError("PexLab.max_concurrent_builds must be at least 1")
         return proposal["value"]
 
+    @validate("master")
+    def _check_master(self, proposal: Bunch) -> Any:
+        # The engine's own check (what the inserted cell would hit): a typo fails at start-up.
+        from pexlab.errors import PexlabError
+        from pexlab.spark_conf import validate_master
+
+        try:
+            return validate_master(proposal["value"])
+        except PexlabError as exc:
+            raise ValueError(f"PexLab.master: {exc}") from None
+
     @validate("allowed_storage")
     def _check_allowed_storage(self, proposal: Bunch) -> Any:
         for entry in proposal["value"]:
