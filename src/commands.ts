@@ -126,7 +126,10 @@ export function addInsertCommand(ctx: ICommandContext): void {
       if (settings.buildBeforeInsert && ref && !model.isBuilding) {
         await app.commands.execute(CommandIDs.build);
       }
-      const env = ref && model.state.kernel?.id === ref.id ? model.state.environment : null;
+      const env =
+        ref && model.state.kernel?.id === ref.id
+          ? model.state.environment
+          : null;
       const result = upsertSetupCells(
         nbModel.sharedModel,
         setupPlan(settings, env),
@@ -137,7 +140,7 @@ export function addInsertCommand(ctx: ICommandContext): void {
       if (env?.pexlab && !env.pexlab.installed) {
         Notification.warning(
           trans.__(
-            "Spark setup cells inserted, but this kernel lacks pexlab: run %1 in it first.",
+            'Spark setup cells inserted, but this kernel lacks pexlab: run %1 in it first.',
             INSTALL_PEXLAB
           ),
           {

@@ -9,7 +9,9 @@ import { CommandIDs, IBuild, ISparkEnvironmentModel } from './tokens';
 const MAX_MESSAGE = 240;
 
 function clip(text: string): string {
-  return text.length > MAX_MESSAGE ? text.slice(0, MAX_MESSAGE - 1) + '…' : text;
+  return text.length > MAX_MESSAGE
+    ? text.slice(0, MAX_MESSAGE - 1) + '…'
+    : text;
 }
 
 /** The toast text for a failed build: the server's own words. */
@@ -71,7 +73,9 @@ export function connectNotifications(
         actions: [
           {
             label: trans.__('Show log'),
-            caption: trans.__('Show the build log in the Spark environment panel'),
+            caption: trans.__(
+              'Show the build log in the Spark environment panel'
+            ),
             callback: () => void commands.execute(CommandIDs.showLog)
           }
         ]
