@@ -15,6 +15,7 @@ import {
   FINISHED_STATES,
   IArtifactRecord,
   IBuild,
+  IEnvironment,
   IEnvironmentQuery,
   IKernelRef,
   IModelState,
@@ -45,6 +46,20 @@ function messageOf(error: unknown): string {
     return error.message;
   }
   return String(error);
+}
+
+/**
+ * Fingerprint of the PEX matching `env` as it is now, with the user's choices: the server's
+ * `build.fingerprint`; from an older server, the last build's when it is up to date.
+ */
+export function currentFingerprint(env: IEnvironment | null): string | null {
+  if (!env) {
+    return null;
+  }
+  if (env.build?.fingerprint) {
+    return env.build.fingerprint;
+  }
+  return env.pex?.state === 'up-to-date' ? env.pex.fingerprint : null;
 }
 
 export function isActive(build: IBuild | null | undefined): boolean {
@@ -128,9 +143,9 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     return pex ? pex.state : 'unknown';
   }
 
-  /** Fingerprint of the PEX the environment's state refers to (the current one). */
+  /** Fingerprint of the PEX of the environment as it is now (null: none built). */
   get currentFingerprint(): string | null {
-    return this._state.environment?.pex?.fingerprint ?? null;
+    return currentFingerprint(this._state.environment);
   }
 
   /** Follow another kernel (or none). Reloads the environment when the kernel differs. */
@@ -200,8 +215,6 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     if (this._state.status !== 'ready') {
       this._update({ status: 'loading' });
     }
-    // The stamp first: a change after it is seen by the next stamp check.
-    const stamp = await this._readStamp(kernel.id);
     try {
       const environment = await this._client.getEnvironment(
         kernel.id,
@@ -210,8 +223,10 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
       if (ticket !== this._envTicket || this._isDisposed) {
         return; // a newer request (or another kernel) won
       }
-      if (stamp !== null) {
-        this._stamp = stamp;
+      // The stamp the server read with this environment: the baseline of the stamp checks
+      // (a change after it is seen by the next one).
+      if (environment.stamp !== undefined) {
+        this._stamp = JSON.stringify(environment.stamp);
       }
       const patch: Partial<IModelState> = {
         environment,

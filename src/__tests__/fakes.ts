@@ -102,7 +102,9 @@ export class FakeClient implements IPexlabClient {
     if (this.env instanceof Error) {
       throw this.env;
     }
-    return { ...this.env, kernel_id: kernelId };
+    // The server reads the stamp with the environment.
+    const stamp = this.stamp instanceof Error ? undefined : this.stamp.stamp;
+    return { ...this.env, kernel_id: kernelId, stamp };
   }
   async getStamp(kernelId: string): Promise<IStamp> {
     this.calls.push(`stamp ${kernelId}`);

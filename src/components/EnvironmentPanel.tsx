@@ -2,6 +2,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import type { ISetupPlan } from '../cells';
+import { currentFingerprint } from '../model';
 import type { IArtifactRecord, IModelState, PexView } from '../tokens';
 import { Artifacts } from './Artifacts';
 import { BuildControls } from './BuildProgress';
@@ -81,7 +82,7 @@ export function EnvironmentPanel(props: IEnvironmentPanelProps): JSX.Element {
       </p>
     );
   } else {
-    const current = env.pex?.fingerprint ?? null;
+    const current = currentFingerprint(env);
     const records = recordsFor(state.artifacts, env.python, current);
     body = (
       <>
