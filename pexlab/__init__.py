@@ -30,4 +30,7 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
-    return [{"module": "pexlab.server"}]
+    # Imported here: only Jupyter Server calls this, and pexlab.server needs jupyter_server.
+    from .server import PexLabApp
+
+    return [{"module": "pexlab.server", "app": PexLabApp}]

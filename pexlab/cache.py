@@ -187,24 +187,33 @@ class Cache:
         return record
 
     def record_upload(self, fp: str, destination: str, url: str) -> None:
-        """Remember where an artifact was uploaded (atomic rewrite of its record)."""
+        """Remember where an artifact was uploaded (atomic rewrite of its record).
+
+        Read-modify-write under the fingerprint's lock: two processes uploading the same
+        artifact to different places must both be remembered."""
         entry = self.entry_dir(fp)
-        record = self._read(entry)
-        if record is None or record.uploads.get(destination) == url:
-            return
-        record.uploads[destination] = url
-        tmp = entry / f".{RECORD}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
-        tmp.write_text(json.dumps(record.to_json(), indent=2, sort_keys=True))
-        os.replace(tmp, entry / RECORD)
+        with self.lock(fp):
+            record = self._read(entry)
+            if record is None or record.uploads.get(destination) == url:
+                return
+            record.uploads[destination] = url
+            tmp = entry / f".{RECORD}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
+            tmp.write_text(json.dumps(record.to_json(), indent=2, sort_keys=True))
+            os.replace(tmp, entry / RECORD)
 
     def remove(self, fp: str) -> bool:
+        """Remove the build `fp`; False if it was not there (also when a concurrent remove or
+        prune got it first: existence is checked with the lock held)."""
         entry = self.entry_dir(fp)
-        if not entry.exists():
-            return False
         with self.lock(fp):
+            if not entry.exists():
+                return False
             trash = self.tmp_dir / f"{fp}.trash.{uuid.uuid4().hex[:8]}"
             self.tmp_dir.mkdir(parents=True, exist_ok=True)
-            os.rename(entry, trash)
+            try:
+                os.rename(entry, trash)
+            except FileNotFoundError:
+                return False  # removed by a process that does not take the lock
             shutil.rmtree(trash, ignore_errors=True)
         return True
 
@@ -233,7 +242,7 @@ class Cache:
         if self.tmp_dir.is_dir():
             for tmp in self.tmp_dir.iterdir():
                 fp = tmp.name.split(".", 1)[0]
-                if self._lock_is_free(fp):
+                if not self.is_building(fp):
                     shutil.rmtree(tmp, ignore_errors=True)
         if older_than_days is not None and self.editables_dir.is_dir():
             for z in self.editables_dir.iterdir():
@@ -241,12 +250,13 @@ class Cache:
                     z.unlink(missing_ok=True)
         return removed
 
-    def _lock_is_free(self, fp: str) -> bool:
+    def is_building(self, fp: str) -> bool:
+        """Whether some process (this one included) holds the build lock of `fp` right now."""
         self.locks_dir.mkdir(parents=True, exist_ok=True)
         with open(self.locks_dir / f"{fp}.lock", "a+") as f:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                return False
+                return True
             fcntl.flock(f, fcntl.LOCK_UN)
-            return True
+            return False

@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Any
 
+from .notebook_progress import format_size
 from .progress import EVENT_PREFIX
 
 
@@ -51,10 +52,6 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
-
-
 def cmd_inspect(args: argparse.Namespace) -> int:
     from .environment import inspect_interpreter
 
@@ -81,6 +78,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _options(args: argparse.Namespace):
+    if args.options_json is not None:
+        return _options_from_json(args)
     from .pex_build import BuildOptions
 
     kw: dict[str, Any] = {}
@@ -97,6 +96,29 @@ def _options(args: argparse.Namespace):
     if args.zip_level is not None:
         kw["zip_level"] = args.zip_level
     return BuildOptions(**kw)
+
+
+_OPTION_FLAGS = ("exclude", "include", "compress", "zip_level", "no_venv", "no_bytecode")
+
+
+def _options_from_json(args: argparse.Namespace):
+    """`--options-json`: the whole BuildOptions as one object (what the server sends), so no
+    flag default of this CLI can make its fingerprint differ from the caller's."""
+    from .options import BuildOptions
+
+    given = [f for f in _OPTION_FLAGS if getattr(args, f) not in (None, False, [])]
+    if given:
+        raise SystemExit(
+            "pexlab build: --options-json cannot be combined with "
+            + ", ".join("--" + f.replace("_", "-") for f in given)
+        )
+    try:
+        data = json.loads(args.options_json)
+    except ValueError as exc:
+        raise SystemExit(f"pexlab build: --options-json is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise SystemExit("pexlab build: --options-json must be a JSON object")
+    return BuildOptions.from_json(data)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -121,7 +143,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     state = "reused" if arts.reused else "built"
     print(f"fingerprint {arts.fingerprint}  ({state} in {arts.seconds:.2f} s)")
     for a in [arts.pex, *arts.editables]:
-        print(f"{a.kind:8}  {a.name}  {_mb(a.size)}")
+        print(f"{a.kind:8}  {a.name}  {format_size(a.size)}")
         print(f"          local: {a.local_path}")
         if a.url:
             print(f"          url:   {a.url}")
@@ -144,7 +166,7 @@ def cmd_cache_list(args: argparse.Namespace) -> int:
     for r in records:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.built_at))
         print(
-            f"{r.fingerprint[:16]}  {when}  {_mb(r.size):>9}  {len(r.distributions):3} dists  {r.python}"
+            f"{r.fingerprint[:16]}  {when}  {format_size(r.size):>9}  {len(r.distributions):3} dists  {r.python}"
         )
     return 0
 
@@ -219,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-bytecode",
         action="store_true",
         help="leave the venv's .pyc files out (executors compile on first import)",
+    )
+    p.add_argument(
+        "--options-json",
+        metavar="JSON",
+        help="all build options as one JSON object (the fields of BuildOptions.to_json(); "
+        "missing fields take their defaults); not combinable with the option flags above",
     )
     p.add_argument("--no-editables", action="store_true", help="do not zip editable projects")
     p.add_argument(

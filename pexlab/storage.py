@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from .notebook_progress import format_size
 from .progress import ProgressCallback, ProgressEvent
 
 # fsspec protocol -> pip package providing it, for the "missing backend" message.
@@ -115,7 +116,9 @@ class _Callback:
         if frac - self.last >= 0.01 or frac >= 1.0:
             self.last = frac
             self.progress(
-                ProgressEvent("upload", frac, f"{self.name}: {value / 1e6:.1f}/{size / 1e6:.1f} MB")
+                ProgressEvent(
+                    "upload", frac, f"{self.name}: {format_size(value)} of {format_size(size)}"
+                )
             )
 
 

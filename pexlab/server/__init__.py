@@ -1,6 +1,6 @@
 """Jupyter Server extension of pexlab: kernel environments, PEX build jobs and artifacts over REST.
 
-Loaded by Jupyter Server through `pexlab._jupyter_server_extension_points` -> this module.
+Loaded by Jupyter Server through `pexlab._jupyter_server_extension_points` -> `PexLabApp`.
 It calls the engine (inspection, fingerprint, cache, the `pexlab build` CLI); it never
 reimplements it.
 """
@@ -9,22 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
-from pexlab.cache import Cache
+from jupyter_server.extension.application import ExtensionApp
+
+from pexlab.cache import BuildRecord, Cache
 from pexlab.environment import Environment
-from pexlab.fingerprint import fingerprint
-from pexlab.pex_build import BuildOptions, pex_version
+from pexlab.fingerprint import canonical_name, fingerprint
+from pexlab.options import BuildOptions
+from pexlab.package import _stamp
+from pexlab.pex_build import pex_version
 
 from .config import PexLab
 from .drift import compare
 from .handlers import routes
 from .jobs import Job, JobManager
 from .kernels import KernelInterpreters
+from .resolve import Partial, Resolved, resolve_options, resolve_storage
 
 EVENT_SCHEMA = Path(__file__).with_name("events") / "build.yaml"
 EVENT_SCHEMA_ID = "https://events.pexlab.dev/build/v1"
+SERVICE_KEY = "pexlab_service"  # web_app.settings key the handlers find the service under
 
 
 class PexLabService:
@@ -33,6 +41,7 @@ class PexLabService:
     def __init__(self, serverapp: Any) -> None:
         self.config = PexLab(parent=serverapp)
         self.log = serverapp.log
+        self.root_dir = str(getattr(serverapp, "root_dir", "") or Path.cwd())
         self.cache = Cache(self.config.cache_dir or None)
         self.kernels = KernelInterpreters(
             serverapp.kernel_manager, timeout=self.config.kernel_query_timeout, log=self.log
@@ -50,6 +59,9 @@ class PexLabService:
         )
         self._creating = asyncio.Lock()
         self._pex_version: asyncio.Future[str] | None = None
+        # kernel id -> fingerprint of its environment with the options last asked for: what the
+        # artifact listing marks as current for that kernel.
+        self.current: dict[str, str] = {}
 
     def _emit(self, job: Job) -> None:
         if self.event_logger is None:
@@ -68,8 +80,7 @@ class PexLabService:
         )
 
     def job_json(self, job: Job, brief: bool = False) -> dict[str, Any]:
-        data = job.to_json(log_tail=10 if brief else self.config.log_tail_lines)
-        return data
+        return job.to_json(log_tail=10 if brief else self.config.log_tail_lines)
 
     async def pex_version(self) -> str:
         # Asked once (it runs pex); a failure is not cached so the next request retries.
@@ -79,62 +90,116 @@ class PexLabService:
             self._pex_version = asyncio.ensure_future(asyncio.to_thread(pex_version))
         return await asyncio.shield(self._pex_version)
 
-    async def fingerprint_for(self, env: Environment, options: dict[str, Any]) -> str:
-        opts = BuildOptions(
-            exclude=tuple(options.get("exclude", self.config.default_excludes)),
-            include=tuple(options.get("include", ())),
-            compress=bool(options.get("compress", False)),
+    # ------------------------------------------------------------------ options and storage
+    def resolve(self, partial: Partial, storage: Any) -> Resolved:
+        """The request's choices + the server's settings -> what a build runs with
+        (raises resolve.RequestError for refused storage)."""
+        return Resolved(
+            options=resolve_options(partial, self.config.default_excludes),
+            include_editable=partial.include_editable,
+            storage=resolve_storage(
+                storage, self.config.storage, self.config.allowed_storage, self.root_dir
+            ),
         )
-        return fingerprint(env, opts, await self.pex_version())
 
-    async def pex_state(self, env: Environment) -> dict[str, Any]:
-        record = await asyncio.to_thread(self.cache.latest_for, env.python)
+    async def fingerprint_for(self, env: Environment, options: BuildOptions) -> str:
+        return fingerprint(env, options, await self.pex_version())
+
+    def build_json(self, resolved: Resolved, fp: str) -> dict[str, Any]:
+        """What the inserted cells need to reproduce this build exactly (CONTRACT.md B)."""
+        return {
+            "options": resolved.options.to_json(),
+            "overrides": resolved.options.overrides(),
+            "include_editable": resolved.include_editable,
+            "storage": resolved.storage,
+            "master": self.config.master,
+            "fingerprint": fp,
+        }
+
+    # ------------------------------------------------------------------ state
+    async def pex_state(self, env: Environment, fp: str) -> dict[str, Any]:
+        """State of the PEX for `env` built with the options that give `fp`."""
+        record: BuildRecord | None = await asyncio.to_thread(self.cache.get, fp)
+        exact = record is not None
+        if record is None:
+            record = await asyncio.to_thread(self.cache.latest_for, env.python)
         drift = compare(env, record).to_json()
-        if record is not None and drift["state"] == "up-to-date":
-            # Same packages, but pex or the build recipe may have moved on since.
-            opts = BuildOptions.from_json(record.options or {})
-            current = fingerprint(env, opts, await self.pex_version())
-            if current != record.fingerprint:
-                drift["state"] = "stale"
-                drift["reason"] = "The build recipe or pex version changed since the last build."
+        if record is not None and not exact and drift["state"] == "up-to-date":
+            # Same packages as the last build, but not the artifact these options, this build
+            # recipe and this pex version give.
+            drift["state"] = "stale"
+            drift["reason"] = (
+                "The build options, the build recipe or the pex version changed since the "
+                "last build."
+            )
         drift["pex_path"] = record.pex_path if record else None
         drift["uploads"] = dict(record.uploads) if record else {}
         return drift
 
+    @staticmethod
+    def pexlab_json(env: Environment) -> dict[str, Any]:
+        """Whether the kernel's interpreter has pexlab installed (the inserted cells import it)."""
+        for dist in env.distributions:
+            if canonical_name(dist.name) == "pexlab":
+                return {"installed": True, "version": dist.version}
+        return {"installed": False, "version": None}
+
+    def stamp(self, env: Environment) -> str:
+        """A digest of the engine's install stamp of `env` (site folders' metadata entries):
+        changes when anything is installed, removed or upgraded, costs one scandir per folder."""
+        blob = json.dumps(_stamp(env), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:32]
+
     async def start_build(
-        self, kernel_id: str, env: Environment, storage: str | None, options: dict[str, Any]
+        self, kernel_id: str, env: Environment, resolved: Resolved
     ) -> tuple[Job, bool]:
-        fp = await self.fingerprint_for(env, options)
+        fp = await self.fingerprint_for(env, resolved.options)
         # Check-and-create without an await in between, under a lock: N simultaneous POSTs for
         # one artifact start exactly one build.
         async with self._creating:
-            same = self.jobs.find_same(fp, storage, lambda f: self.cache.get(f) is not None)
+            same = self.jobs.find_same(
+                fp,
+                resolved.storage,
+                resolved.include_editable,
+                lambda f: self.cache.get(f) is not None,
+            )
             if same is not None:
                 return same, False
-            return self.jobs.submit(kernel_id, env.python, fp, storage, options), True
+            job = self.jobs.submit(
+                kernel_id,
+                env.python,
+                fp,
+                resolved.storage,
+                resolved.options.to_json(),
+                include_editable=resolved.include_editable,
+            )
+            return job, True
 
     async def shutdown(self) -> None:
         await self.jobs.shutdown()
 
 
-def _load_jupyter_server_extension(serverapp: Any) -> None:
-    service = PexLabService(serverapp)
-    web_app = serverapp.web_app
-    web_app.settings["pexlab"] = service
-    web_app.add_handlers(".*$", routes(web_app.settings["base_url"]))
-    # Module-style extensions get no stop hook from Jupyter Server (only ExtensionApps do), yet
-    # builds run in their own process groups and would outlive the server: chain our shutdown
-    # in front of the server's extension cleanup, and register an atexit fallback.
-    original = serverapp.cleanup_extensions
+class PexLabApp(ExtensionApp):
+    """The server extension. An ExtensionApp (not a bare load function) because only those get
+    Jupyter Server's stop hook: builds run in their own process groups and must not outlive
+    the server."""
 
-    async def cleanup_extensions() -> None:
-        await service.shutdown()
-        await original()
+    name = "pexlab"
+    load_other_extensions = True
 
-    serverapp.cleanup_extensions = cleanup_extensions
-    atexit.register(service.jobs.kill_all)
-    serverapp.log.info("pexlab: server extension loaded (cache %s)", service.cache.root)
+    def initialize_settings(self) -> None:
+        self.service = PexLabService(self.serverapp)
+        self.settings[SERVICE_KEY] = self.service
+        # A crash skips stop_extension; an ordinary interpreter exit without it must still
+        # leave no build running.
+        atexit.register(self.service.jobs.kill_all)
+        self.log.info("pexlab: server extension loaded (cache %s)", self.service.cache.root)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(routes())
+
+    async def stop_extension(self) -> None:
+        await self.service.shutdown()
 
 
-# Older/newer discovery hooks look for these names too.
-load_jupyter_server_extension = _load_jupyter_server_extension
+__all__ = ["EVENT_SCHEMA_ID", "PexLabApp", "PexLabService"]

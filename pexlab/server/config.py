@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 from traitlets import Integer, List, Unicode, validate
 from traitlets.config import Configurable
+
+from pexlab.options import DEFAULT_EXCLUDES
 
 # Same shape as a PEP 508 project name; used for excludes given in config and in requests.
 PACKAGE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$")
@@ -37,10 +37,27 @@ class PexLab(Configurable):
     )
     default_excludes = List(
         Unicode(),
-        default_value=["pyspark", "py4j"],
+        default_value=list(DEFAULT_EXCLUDES),
         config=True,
-        help="Distributions left out of every PEX unless a build request names its own "
-        "excludes. Spark ships pyspark/py4j to executors itself.",
+        help="Distributions left out of every PEX built or checked through the server (the "
+        "engine's default, pexlab.options.DEFAULT_EXCLUDES, unless set). A request can only add "
+        "names (options.exclude_extra); the environment response hands the resulting options "
+        "to the inserted cells, so the notebook ships exactly what the panel built.",
+    )
+    master = Unicode(
+        "local[*]",
+        config=True,
+        help="Spark master URL the inserted setup cells use when the user setting 'master' is "
+        "empty (local[N], spark://host:port, yarn, k8s://..., or sc://host:port for Spark "
+        "Connect). Returned as build.master by the environment endpoint.",
+    )
+    allowed_storage = List(
+        Unicode(),
+        default_value=["file", "s3", "gs", "abfs", "hdfs", "webhdfs"],
+        config=True,
+        help="Where builds may upload with the server's credentials: fsspec protocols (e.g. "
+        "'s3'; 'file' covers plain paths) or URL prefixes (e.g. 's3://team-bucket/pexlab/'). "
+        "Any other storage in a request is refused with 422.",
     )
     max_body_bytes = Integer(
         64 * 1024,
@@ -61,19 +78,16 @@ class PexLab(Configurable):
             raise ValueError("PexLab.max_concurrent_builds must be at least 1")
         return proposal["value"]
 
+    @validate("allowed_storage")
+    def _check_allowed_storage(self, proposal):  # type: ignore[no-untyped-def]
+        for entry in proposal["value"]:
+            if not entry or entry != entry.strip():
+                raise ValueError(f"PexLab.allowed_storage: {entry!r} is not a protocol or prefix")
+        return proposal["value"]
+
     @validate("default_excludes")
     def _check_excludes(self, proposal):  # type: ignore[no-untyped-def]
         for name in proposal["value"]:
             if not PACKAGE_NAME.match(name):
                 raise ValueError(f"PexLab.default_excludes: {name!r} is not a package name")
         return proposal["value"]
-
-    def cache_root(self) -> Path:
-        """The cache folder the engine will use (mirrors the engine's default)."""
-        if self.cache_dir:
-            return Path(self.cache_dir).expanduser()
-        env = os.environ.get("PEXLAB_CACHE_DIR")
-        if env:
-            return Path(env).expanduser()
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "pexlab"

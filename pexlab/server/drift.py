@@ -1,20 +1,17 @@
-"""How a kernel's environment differs from the last PEX built for its interpreter.
+"""How a kernel's environment differs from a PEX built for its interpreter.
 
-Pure functions over plain data so they are easy to test; the engine's `BuildRecord` is read
-through `getattr` (it is a dataclass) and its options decide which distributions count.
+Pure functions over the engine's `BuildRecord` and `Environment`, so they are easy to test; the
+record's options decide which distributions count.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pexlab.cache import BuildRecord
 from pexlab.environment import Environment
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+from pexlab.fingerprint import canonical_name as canonical
 
 
 @dataclass(frozen=True)
@@ -27,7 +24,7 @@ class Change:
 @dataclass(frozen=True)
 class EditableChange:
     name: str
-    change: str  # "added", "removed" or "moved" (project folder differs)
+    change: str  # "added" or "removed"
     project_dir: str = ""
 
 
@@ -46,34 +43,24 @@ class Drift:
         return asdict(self)
 
 
-def _record_excludes(record: Any) -> set[str]:
-    options = getattr(record, "options", None) or {}
-    if not isinstance(options, dict):
-        options = asdict(options) if hasattr(options, "__dataclass_fields__") else {}
-    return {canonical(n) for n in options.get("exclude", ()) or ()}
+def _left_out(record: BuildRecord) -> set[str]:
+    """Names the record's options kept out of the PEX (excluded and not put back)."""
+    options = record.options or {}
+    exclude = {canonical(n) for n in options.get("exclude", ()) or ()}
+    include = {canonical(n) for n in options.get("include", ()) or ()}
+    return exclude - include
 
 
-def _editable_map(items: Any) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items or ():
-        if isinstance(item, str):
-            out[canonical(item)] = ""
-        elif isinstance(item, dict):
-            name = item.get("name") or ""
-            out[canonical(name)] = str(item.get("project_dir") or item.get("path") or "")
-    return out
-
-
-def compare(env: Environment, record: Any | None) -> Drift:
-    """Diff `env` against `record` (a BuildRecord or None)."""
+def compare(env: Environment, record: BuildRecord | None) -> Drift:
+    """Diff `env` against `record` (None: nothing was built)."""
     if record is None:
         return Drift(state="missing")
-    excludes = _record_excludes(record)
-    now = {canonical(d.name): d.version for d in env.installed if canonical(d.name) not in excludes}
+    left_out = _left_out(record)
+    now = {canonical(d.name): d.version for d in env.installed if canonical(d.name) not in left_out}
     then = {
         canonical(d["name"]): str(d.get("version", ""))
-        for d in (getattr(record, "distributions", None) or ())
-        if canonical(d["name"]) not in excludes
+        for d in record.distributions
+        if canonical(d["name"]) not in left_out
     }
     added = [{"name": n, "version": now[n]} for n in sorted(now.keys() - then.keys())]
     removed = [{"name": n, "version": then[n]} for n in sorted(then.keys() - now.keys())]
@@ -81,20 +68,15 @@ def compare(env: Environment, record: Any | None) -> Drift:
         Change(n, then[n], now[n]) for n in sorted(now.keys() & then.keys()) if now[n] != then[n]
     ]
 
+    # Editable projects travel as zips made at each session from their folder, so only the set
+    # of names counts (a record keeps names only: a moved project is zipped from its new place).
     eds_now = {canonical(d.name): d.editable.project_dir for d in env.editables if d.editable}
-    eds_then = _editable_map(getattr(record, "editables", None))
+    eds_then = {canonical(n) for n in record.editables}
     editables_changed = [
-        EditableChange(n, "added", eds_now[n]) for n in sorted(eds_now.keys() - eds_then.keys())
+        EditableChange(n, "added", eds_now[n]) for n in sorted(eds_now.keys() - eds_then)
     ]
-    editables_changed += [
-        EditableChange(n, "removed", eds_then[n]) for n in sorted(eds_then.keys() - eds_now.keys())
-    ]
-    editables_changed += [
-        EditableChange(n, "moved", eds_now[n])
-        for n in sorted(eds_now.keys() & eds_then.keys())
-        if eds_then[n] and eds_now[n] != eds_then[n]
-    ]
-    old_py = str(getattr(record, "python_version", "") or "")
+    editables_changed += [EditableChange(n, "removed") for n in sorted(eds_then - eds_now.keys())]
+    old_py = record.python_version
     python_changed = (
         Change("python", old_py, env.version) if old_py and old_py != env.version else None
     )
@@ -102,8 +84,8 @@ def compare(env: Environment, record: Any | None) -> Drift:
     stale = bool(added or removed or changed or editables_changed or python_changed)
     return Drift(
         state="stale" if stale else "up-to-date",
-        fingerprint=getattr(record, "fingerprint", None),
-        built_at=getattr(record, "built_at", None),
+        fingerprint=record.fingerprint,
+        built_at=record.built_at,
         added=added,
         removed=removed,
         changed=changed,

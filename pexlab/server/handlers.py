@@ -1,9 +1,13 @@
 """REST handlers under `<base_url>/pexlab/`, one class per endpoint.
 
 All are `APIHandler`s: JSON errors (`{"message": ...}`, no traceback), XSRF checked for
-cookie-authenticated POST/DELETE, 403 instead of a login redirect. Ids are matched by strict
-patterns in the routes *and* checked again in the handlers; everything else under /pexlab/ is
-a JSON 404.
+cookie-authenticated POST/DELETE, 403 instead of a login redirect. Every method is
+authenticated AND authorized (`@authorized`, so JupyterHub's role-based sharing or a custom
+`Authorizer` decides): reading lists is "read" on "pexlab"; asking a kernel about its
+environment runs a (silent) request in that kernel, so it is "execute" on "kernels"; starting a
+build runs pex and uploads with the server's credentials, "execute" on "pexlab"; cancelling or
+deleting is "write". Ids are matched by strict patterns in the routes *and* checked again in the
+handlers; everything else under /pexlab/ is a JSON 404.
 """
 
 from __future__ import annotations
@@ -14,32 +18,37 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import tornado.web
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado.web import HTTPError
 
-from pexlab.environment import InspectionError
+from pexlab.environment import Environment, InspectionError
 
-from .config import PACKAGE_NAME
-from .kernels import KernelQueryError, UnknownKernel
+from .jobs import Job
+from .kernels import KernelInterpreter, KernelQueryError, UnknownKernel
+from .resolve import Partial, RequestError, Resolved, parse_partial
 
 if TYPE_CHECKING:
     from . import PexLabService
 
+AUTH_RESOURCE = "pexlab"
+# The environment and stamp queries run a silent request in the kernel: authorized like
+# running code there.
+KERNEL_RESOURCE = "kernels"
 KERNEL_ID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 JOB_ID = r"[0-9a-f]{32}"
 FINGERPRINT = r"[0-9a-f]{16,128}"
 _KERNEL_RE = re.compile(rf"^{KERNEL_ID}$")
 _JOB_RE = re.compile(rf"^{JOB_ID}$")
 _FP_RE = re.compile(rf"^{FINGERPRINT}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_VISIBLE = re.compile(r"[^\x00-\x20\x7f]")
-_OPTION_KEYS = {"exclude", "include", "compress", "include_editable"}
 
 
 class PexLabHandler(APIHandler):
+    auth_resource = AUTH_RESOURCE
+
     @property
     def service(self) -> PexLabService:
-        return self.settings["pexlab"]
+        return self.settings["pexlab_service"]
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code == 405:
@@ -75,23 +84,45 @@ class PexLabHandler(APIHandler):
             raise HTTPError(400, "kernel_id must be a kernel id (a UUID).")
         return kernel_id.lower()
 
-    async def kernel_environment(self, kernel_id: str):  # type: ignore[no-untyped-def]
+    def resolve(self, options: Any, storage: Any) -> Resolved:
+        """Validate the user's partial options and the storage, resolve them with the server's
+        settings (400 for malformed input, 422 for storage the server does not allow)."""
         try:
-            return await self.service.kernels.environment(kernel_id)
+            partial: Partial = parse_partial(options)
+            return self.service.resolve(partial, storage)
+        except RequestError as exc:
+            raise HTTPError(exc.status, str(exc)) from None
+
+    async def kernel_interpreter(self, kernel_id: str) -> KernelInterpreter:
+        try:
+            return await self.service.kernels.interpreter(kernel_id)
         except UnknownKernel:
             raise HTTPError(404, f"No running kernel with id {kernel_id}.") from None
         except KernelQueryError as exc:
             raise HTTPError(409, str(exc)) from None
+
+    async def kernel_environment(self, kernel_id: str) -> Environment:
+        interp = await self.kernel_interpreter(kernel_id)
+        try:
+            return await self.service.kernels.inspect(interp.python)
         except InspectionError as exc:
             raise HTTPError(422, str(exc)) from None
 
 
 class EnvironmentHandler(PexLabHandler):
     @tornado.web.authenticated
+    @authorized("execute", resource=KERNEL_RESOURCE)
     async def get(self, kernel_id: str) -> None:
         kernel_id = self.check_kernel_id(kernel_id)
-        _interp, env = await self.kernel_environment(kernel_id)
-        pex = await self.service.pex_state(env)
+        raw = self.get_query_argument("options", None)
+        try:
+            options = None if raw is None else json.loads(raw)
+        except ValueError:
+            raise HTTPError(400, "The options query parameter is not valid JSON.") from None
+        resolved = self.resolve(options, self.get_query_argument("storage", None))
+        env = await self.kernel_environment(kernel_id)
+        fp = await self.service.fingerprint_for(env, resolved.options)
+        self.service.current[kernel_id] = fp
         data = env.to_json()
         data["distributions"] = [
             {
@@ -107,73 +138,48 @@ class EnvironmentHandler(PexLabHandler):
         ]
         data["kernel_id"] = kernel_id
         data["python_version"] = env.version
-        data["pex"] = pex
+        data["pex"] = await self.service.pex_state(env, fp)
+        data["build"] = self.service.build_json(resolved, fp)
+        data["pexlab"] = self.service.pexlab_json(env)
+        data["stamp"] = self.service.stamp(env)
         self.write_json(data)
 
 
-def _validate_options(raw: Any, default_excludes: list[str]) -> dict[str, Any]:
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise HTTPError(400, "options must be an object.")
-    unknown = set(raw) - _OPTION_KEYS
-    if unknown:
-        raise HTTPError(400, f"Unknown option(s): {', '.join(sorted(map(str, unknown)))}.")
-    out: dict[str, Any] = {}
-    for key in ("exclude", "include"):
-        value = raw.get(key, list(default_excludes) if key == "exclude" else [])
-        if not isinstance(value, list) or len(value) > 200:
-            raise HTTPError(400, f"options.{key} must be a list of at most 200 package names.")
-        for name in value:
-            if not isinstance(name, str) or not PACKAGE_NAME.match(name):
-                raise HTTPError(400, f"options.{key}: {name!r} is not a package name.")
-        out[key] = sorted(set(value))
-    for key in ("compress", "include_editable"):
-        if key in raw:
-            if not isinstance(raw[key], bool):
-                raise HTTPError(400, f"options.{key} must be true or false.")
-            out[key] = raw[key]
-    return out
+class StampHandler(PexLabHandler):
+    """A cheap change stamp of a kernel's environment, for polling: a `pip install` in a
+    terminal changes it without the panel re-inspecting anything."""
 
-
-def _validate_storage(raw: Any, default: str) -> str | None:
-    if raw is None:
-        return default or None
-    # Same rule as the OpenAPI pattern: no control characters, not blank, at most 2048 chars.
-    if (
-        not isinstance(raw, str)
-        or len(raw) > 2048
-        or _CONTROL.search(raw)
-        or not _VISIBLE.search(raw)
-    ):
-        raise HTTPError(
-            400, "storage must be a URL of at most 2048 characters without control characters."
-        )
-    try:
-        raw.encode("utf-8")
-    except UnicodeEncodeError:
-        raise HTTPError(400, "storage is not valid Unicode.") from None
-    return raw.strip(" ")
+    @tornado.web.authenticated
+    @authorized("execute", resource=KERNEL_RESOURCE)
+    async def get(self, kernel_id: str) -> None:
+        kernel_id = self.check_kernel_id(kernel_id)
+        interp = await self.kernel_interpreter(kernel_id)
+        env = self.service.kernels.last_inspection(interp.python)
+        if env is None:  # never inspected by this server: once, then the stamp is cheap
+            env = await self.kernel_environment(kernel_id)
+        stamp = await asyncio.to_thread(self.service.stamp, env)
+        self.write_json({"kernel_id": kernel_id, "python": interp.python, "stamp": stamp})
 
 
 class BuildsHandler(PexLabHandler):
     @tornado.web.authenticated
+    @authorized("read")
     async def get(self) -> None:
         self.write_json(
             {"builds": [self.service.job_json(j, brief=True) for j in self.service.jobs.list()]}
         )
 
     @tornado.web.authenticated
+    @authorized("execute")
     async def post(self) -> None:
         body = self.read_json()
         unknown = set(body) - {"kernel_id", "storage", "options"}
         if unknown:
             raise HTTPError(400, f"Unknown field(s): {', '.join(sorted(map(str, unknown)))}.")
         kernel_id = self.check_kernel_id(body.get("kernel_id"))
-        storage = _validate_storage(body.get("storage"), self.service.config.storage)
-        options = _validate_options(body.get("options"), self.service.config.default_excludes)
-        _interp, env = await self.kernel_environment(kernel_id)
-        job, created = await self.service.start_build(kernel_id, env, storage, options)
+        resolved = self.resolve(body.get("options"), body.get("storage"))
+        env = await self.kernel_environment(kernel_id)
+        job, created = await self.service.start_build(kernel_id, env, resolved)
         self.set_header("Location", self.base_url.rstrip("/") + f"/pexlab/builds/{job.id}")
         data = self.service.job_json(job)
         data["created"] = created
@@ -183,41 +189,58 @@ class BuildsHandler(PexLabHandler):
 
 
 class BuildHandler(PexLabHandler):
-    def _job(self, job_id: str):  # type: ignore[no-untyped-def]
+    def _job(self, job_id: str) -> Job:
         job = self.service.jobs.get(job_id) if _JOB_RE.match(job_id) else None
         if job is None:
             raise HTTPError(404, f"No build with id {job_id}.")
         return job
 
     @tornado.web.authenticated
+    @authorized("read")
     async def get(self, job_id: str) -> None:
         self.write_json(self.service.job_json(self._job(job_id)))
 
     @tornado.web.authenticated
+    @authorized("write")
     async def delete(self, job_id: str) -> None:
         job = self._job(job_id)
-        job = await self.service.jobs.cancel(job.id)
-        self.write_json(self.service.job_json(job))
+        cancelled = await self.service.jobs.cancel(job.id)
+        self.write_json(self.service.job_json(cancelled or job))
 
 
 class ArtifactsHandler(PexLabHandler):
+    """The cache as it is now (builds made by kernels, the CLI or the panel alike). With
+    `?kernel_id=` (or `?fingerprint=`) the artifact of that kernel's current environment and
+    options is marked `current: true`."""
+
     @tornado.web.authenticated
+    @authorized("read")
     async def get(self) -> None:
+        current = self.get_query_argument("fingerprint", None)
+        kernel_id = self.get_query_argument("kernel_id", None)
+        if current is not None and not _FP_RE.match(current):
+            raise HTTPError(400, "fingerprint must be a lowercase hex fingerprint.")
+        if current is None and kernel_id is not None:
+            current = self.service.current.get(self.check_kernel_id(kernel_id))
         records = await asyncio.to_thread(self.service.cache.list)
-        self.write_json(
-            {"cache_dir": str(self.service.cache.root), "artifacts": [r.to_json() for r in records]}
-        )
+        artifacts = []
+        for record in records:
+            data = record.to_json()
+            data["current"] = current is not None and record.fingerprint == current
+            artifacts.append(data)
+        self.write_json({"cache_dir": str(self.service.cache.root), "artifacts": artifacts})
 
 
 class ArtifactHandler(PexLabHandler):
     @tornado.web.authenticated
+    @authorized("write")
     async def delete(self, fingerprint: str) -> None:
         if not _FP_RE.match(fingerprint):
             raise HTTPError(404, "No such artifact.")
         if any(
             j.fingerprint == fingerprint and j.state in ("queued", "running")
             for j in self.service.jobs.list()
-        ):
+        ) or await asyncio.to_thread(self.service.cache.is_building, fingerprint):
             raise HTTPError(409, "A build of this artifact is running; cancel it first.")
         removed = await asyncio.to_thread(self.service.cache.remove, fingerprint)
         if not removed:
@@ -234,32 +257,40 @@ class NotFoundHandler(PexLabHandler):
         raise HTTPError(404, "Not found.")
 
     @tornado.web.authenticated
+    @authorized("read")
     def get(self, *_args: str) -> None:
         self._missing()
 
     @tornado.web.authenticated
+    @authorized("read")
     def post(self, *_args: str) -> None:
         self._missing()
 
     @tornado.web.authenticated
+    @authorized("read")
     def put(self, *_args: str) -> None:
         self._missing()
 
     @tornado.web.authenticated
+    @authorized("read")
     def patch(self, *_args: str) -> None:
         self._missing()
 
     @tornado.web.authenticated
+    @authorized("read")
     def delete(self, *_args: str) -> None:
         self._missing()
 
 
-def routes(base_url: str) -> list[tuple[str, type[PexLabHandler]]]:
+def routes() -> list[tuple[str, type[PexLabHandler]]]:
+    """URL patterns relative to the server's base URL (the ExtensionApp prefixes it)."""
+
     def url(path: str) -> str:
-        return base_url.rstrip("/") + "/pexlab" + path
+        return "/pexlab" + path
 
     return [
         (url(rf"/kernels/({KERNEL_ID})/environment/?"), EnvironmentHandler),
+        (url(rf"/kernels/({KERNEL_ID})/stamp/?"), StampHandler),
         (url(r"/builds/?"), BuildsHandler),
         (url(rf"/builds/({JOB_ID})/?"), BuildHandler),
         (url(r"/artifacts/?"), ArtifactsHandler),

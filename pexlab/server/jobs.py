@@ -1,4 +1,4 @@
-"""Build jobs: the engine's CLI (`python -m pexlab build --events`) run as a subprocess.
+"""Build jobs: the engine's CLI (`python -m pexlab.cli build --events`) run as a subprocess.
 
 Why a subprocess and not a thread: pex is a CLI-only tool whose builds spawn pip and can take
 minutes; a separate process group can be stopped as a whole (cancel) and cannot block or crash
@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import deque
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pexlab
+from pexlab.cache import Cache
 from pexlab.progress import EVENT_PREFIX, ProgressEvent
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
@@ -57,7 +61,8 @@ class Job:
     python: str
     fingerprint: str | None
     storage: str | None
-    options: dict[str, Any]
+    options: dict[str, Any]  # the full BuildOptions.to_json() the server fingerprinted
+    include_editable: bool = True
     state: str = "queued"
     phase: str | None = None
     progress: float = 0.0
@@ -154,11 +159,19 @@ class JobManager:
         return self.jobs.get(job_id)
 
     def find_same(
-        self, fingerprint: str, storage: str | None, artifact_ok: Callable[[str], bool]
+        self,
+        fingerprint: str,
+        storage: str | None,
+        include_editable: bool,
+        artifact_ok: Callable[[str], bool],
     ) -> Job | None:
-        """A job for the same artifact that is running, queued, or done with its artifact still cached."""
+        """A job for the same artifacts that is running, queued, or done with its PEX still cached."""
         for job in self.list():
-            if job.fingerprint != fingerprint or job.storage != storage:
+            if (
+                job.fingerprint != fingerprint
+                or job.storage != storage
+                or job.include_editable != include_editable
+            ):
                 continue
             if job.state in ACTIVE:
                 return job
@@ -182,6 +195,7 @@ class JobManager:
         fingerprint: str | None,
         storage: str | None,
         options: dict[str, Any],
+        include_editable: bool = True,
     ) -> Job:
         job = Job(
             id=uuid.uuid4().hex,
@@ -190,6 +204,7 @@ class JobManager:
             fingerprint=fingerprint,
             storage=storage,
             options=options,
+            include_editable=include_editable,
         )
         job.log = deque(maxlen=self.log_tail_lines)
         self.jobs[job.id] = job
@@ -202,34 +217,41 @@ class JobManager:
         cmd = [
             sys.executable,
             "-m",
-            "pexlab",
+            "pexlab.cli",
             "build",
             "--python",
             job.python,
             "--json",
             "--events",
+            "--cache-dir",
+            str(self.cache_dir),
+            # The very options the server fingerprinted, whole: the CLI applies no default of
+            # its own, so both sides compute the same fingerprint (checked after the build).
+            "--options-json",
+            json.dumps(job.options, sort_keys=True),
         ]
-        cmd += ["--cache-dir", str(self.cache_dir)]
         if job.storage:
             cmd += ["--storage", job.storage]
-        # Always explicit (an empty list means "exclude nothing"), so the CLI's own default
-        # cannot differ from what the server fingerprinted.
-        cmd += ["--exclude", *job.options.get("exclude", ())]
-        if job.options.get("include"):
-            cmd += ["--include", *job.options["include"]]
-        if job.options.get("compress"):
-            cmd.append("--compress")
-        if job.options.get("include_editable") is False:
+        if not job.include_editable:
             cmd.append("--no-editables")
         return cmd
 
     def _subprocess_env(self) -> dict[str, str]:
+        """The server's environment (credentials and proxies for uploads, HOME for pex's own
+        cache) minus PYTHONPATH.  The build runs the server's own pexlab with the server's
+        interpreter (`sys.executable -m pexlab.cli`), which finds pexlab, pex and fsspec in its
+        own site-packages without help.  A PYTHONPATH would be inherited by everything the
+        build starts, pex's pip and the kernel's interpreter included, and would put the
+        server's packages (or a wrong version of them) in front of the kernel's own while its
+        environment is read and built.  Only a pexlab run from a source tree (not installed in
+        this interpreter's site folders) needs its folder on the path: exactly that folder."""
         env = dict(os.environ)
+        env.pop("PYTHONPATH", None)
         env["PEXLAB_CACHE_DIR"] = str(self.cache_dir)
-        # Make `-m pexlab` import this very pexlab even when it runs from a source tree.
-        src = str(Path(pexlab.__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
         env["PYTHONUNBUFFERED"] = "1"
+        source_root = _source_root()
+        if source_root is not None:
+            env["PYTHONPATH"] = source_root
         return env
 
     async def _run(self, job: Job) -> None:
@@ -255,7 +277,7 @@ class JobManager:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             cwd=str(self.cache_dir),
-            env=self._subprocess_env(),
+            env=await asyncio.to_thread(self._subprocess_env),
             # Own session = own process group: cancel stops pex and the pips it spawned.
             start_new_session=True,
             limit=1024 * 1024,
@@ -284,12 +306,18 @@ class JobManager:
             )
             return
         built = job.artifacts.get("fingerprint") if isinstance(job.artifacts, dict) else None
-        if built and built != job.fingerprint and self.logger:
-            # Dedupe keys on the server's fingerprint; a mismatch means server and CLI disagree
-            # on options and every POST would start a (cache-hit) build again.
-            self.logger.warning(
-                "pexlab: build %s produced %s, expected %s", job.id, built, job.fingerprint
+        if built != job.fingerprint:
+            # The server promised the panel (and the inserted cells) the artifact with its
+            # fingerprint; another one is not a success: server and CLI disagree on options.
+            self._finish(
+                job,
+                "failed",
+                error=f"The build produced the artifact {built or '(none)'} but the server "
+                f"expected {job.fingerprint}: the server and the pexlab CLI disagree on the "
+                "build options or the environment. This is a pexlab bug; please report it "
+                "with the build log.",
             )
+            return
         job.progress = 1.0
         self._finish(job, "succeeded", message="Done.")
 
@@ -317,11 +345,8 @@ class JobManager:
         result, but disk space): remove it unless another process now builds the same thing."""
         if not job.fingerprint:
             return
-        from pexlab.cache import Cache
-
         cache = Cache(self.cache_dir)
-        lock_is_free = getattr(cache, "_lock_is_free", None)
-        if lock_is_free is None or not lock_is_free(job.fingerprint):
+        if cache.is_building(job.fingerprint):
             return
         for leftover in cache.tmp_dir.glob(f"{job.fingerprint}.*"):
             shutil.rmtree(leftover, ignore_errors=True)
@@ -419,6 +444,25 @@ class JobManager:
                 self._save(job)
         for task in list(self._tasks.values()):
             task.cancel()
+
+
+@functools.cache
+def _source_root() -> str | None:
+    """The folder to put on the build's PYTHONPATH so that `sys.executable -m pexlab.cli` imports
+    this very pexlab, or None when the interpreter finds it without help (installed, editable
+    included).  Asked once, of a fresh interpreter that ignores PYTHON* variables."""
+    mine = Path(pexlab.__file__).resolve()
+    proc = subprocess.run(
+        [sys.executable, "-E", "-c", "import pexlab; print(pexlab.__file__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tempfile.gettempdir(),
+    )
+    found = proc.stdout.strip()
+    if proc.returncode == 0 and found and Path(found).resolve() == mine:
+        return None
+    return str(mine.parent.parent)
 
 
 def kill_all_groups(pids: list[int]) -> None:

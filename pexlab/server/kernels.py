@@ -55,6 +55,8 @@ class KernelInterpreters:
         self._cache: dict[str, tuple[Any, KernelInterpreter]] = {}
         self._pending: dict[str, asyncio.Future[KernelInterpreter]] = {}
         self._inspections: dict[str, asyncio.Future[Environment]] = {}
+        # python -> its latest inspection: what the change stamp is computed from.
+        self._last: dict[str, Environment] = {}
 
     def _manager(self, kernel_id: str) -> Any:
         try:
@@ -120,12 +122,6 @@ class KernelInterpreters:
             client.stop_channels()
         return _parse_reply(kernel_id, reply)
 
-    async def environment(self, kernel_id: str) -> tuple[KernelInterpreter, Environment]:
-        """The kernel's interpreter and a fresh inspection of it (packages may have changed)."""
-        interp = await self.interpreter(kernel_id)
-        env = await self.inspect(interp.python)
-        return interp, env
-
     async def inspect(self, python: str) -> Environment:
         pending = self._inspections.get(python)
         if pending is None:
@@ -133,7 +129,13 @@ class KernelInterpreters:
             pending = asyncio.ensure_future(asyncio.to_thread(inspect_interpreter, python))
             self._inspections[python] = pending
             pending.add_done_callback(lambda _f: self._inspections.pop(python, None))
-        return await asyncio.shield(pending)
+        env = await asyncio.shield(pending)
+        self._last[python] = env
+        return env
+
+    def last_inspection(self, python: str) -> Environment | None:
+        """The latest inspection of `python` by this server, if any (no new probe)."""
+        return self._last.get(python)
 
 
 async def _is_alive(km: Any) -> bool:

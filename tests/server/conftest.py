@@ -75,7 +75,9 @@ def pexlab_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("pexlab-cache")
 
 
-def write_kernelspec(kernels_dir: Path, name: str, python: Path) -> None:
+def write_kernelspec(
+    kernels_dir: Path, name: str, python: Path, env: dict[str, str] | None = None
+) -> None:
     spec = kernels_dir / name
     spec.mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(
@@ -86,9 +88,36 @@ def write_kernelspec(kernels_dir: Path, name: str, python: Path) -> None:
                 "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
                 "display_name": f"pexlab test ({name})",
                 "language": "python",
+                **({"env": env} if env else {}),
             }
         )
     )
+
+
+async def run_in_kernel(serverapp, kernel_id: str, code: str, timeout: float = 600) -> str:  # type: ignore[no-untyped-def]
+    """Execute `code` in a running kernel like a notebook cell; its stdout, or AssertionError
+    with the traceback if the cell raised."""
+    client = serverapp.kernel_manager.get_kernel(kernel_id).client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=60)
+        msg_id = client.execute(code)
+        out: list[str] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            msg = await client.get_iopub_msg(timeout=max(1.0, deadline - loop.time()))
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream" and content["name"] == "stdout":
+                out.append(content["text"])
+            elif kind == "error":
+                raise AssertionError("\n".join(content["traceback"]))
+            elif kind == "status" and content["execution_state"] == "idle":
+                return "".join(out)
+    finally:
+        client.stop_channels()
 
 
 @pytest.fixture

@@ -161,7 +161,7 @@ async def test_xsrf_is_enforced_for_cookie_sessions(
             "Unknown field",
         ),
         (
-            '{"kernel_id": "' + str(uuid.UUID(int=1)) + '", "options": {"exclude": ["a b"]}}',
+            '{"kernel_id": "' + str(uuid.UUID(int=1)) + '", "options": {"exclude_extra": ["a b"]}}',
             400,
             "not a package name",
         ),
@@ -171,6 +171,17 @@ async def test_xsrf_is_enforced_for_cookie_sessions(
             "Unknown option",
         ),
         ('{"kernel_id": "' + str(uuid.UUID(int=1)) + '", "storage": ""}', 400, "storage"),
+        # Defaults belong to the server: a request names only what the user adds.
+        (
+            '{"kernel_id": "' + str(uuid.UUID(int=1)) + '", "options": {"exclude": ["numpy"]}}',
+            400,
+            "Unknown option",
+        ),
+        (
+            '{"kernel_id": "' + str(uuid.UUID(int=1)) + '", "storage": "http://example.com/x"}',
+            422,
+            "c.PexLab.allowed_storage",
+        ),
     ],
 )
 @on_server_loop

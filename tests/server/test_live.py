@@ -43,7 +43,7 @@ def test_restart_lists_artifacts_and_reports_interrupted_builds(
             )
             assert done["state"] == "succeeded", (done["error"], done["log"][-15:])
 
-            opts = {"exclude": ["pyspark", "py4j", f"not-installed-{uuid.uuid4().hex[:8]}"]}
+            opts = {"exclude_extra": [f"not-installed-{uuid.uuid4().hex[:8]}"]}
             code, job = a.request("POST", "pexlab/builds", {"kernel_id": kid, "options": opts})
             assert code == 202, job
             running = a.wait(

@@ -5,11 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 
-from pexlab.cache import BuildRecord
+import pytest
+
+from pexlab.cache import BuildRecord, Cache
 from pexlab.environment import Distribution, Editable, Environment
+from pexlab.options import DEFAULT_EXCLUDES, BuildOptions
 from pexlab.server.drift import compare
 from pexlab.server.jobs import Job, JobManager
+from pexlab.server.resolve import (
+    Partial,
+    RequestError,
+    check_storage_allowed,
+    parse_partial,
+    resolve_options,
+    resolve_storage,
+)
 
 
 def env(*dists: Distribution, version: str = "3.11.7") -> Environment:
@@ -110,3 +124,149 @@ def test_running_jobs_are_interrupted_after_restart_and_files_are_whole(tmp_path
     on_disk = json.loads((jobs / f"{running.id}.json").read_text())
     assert on_disk["state"] == "interrupted"
     assert not list(jobs.glob(".*.tmp")), "temporary files left next to the job records"
+
+
+# ----------------------------------------------------------------- resolving requests
+
+
+def test_partial_options_are_the_users_choices_only():
+    assert parse_partial(None) == Partial()
+    got = parse_partial({"exclude_extra": ["torch", "torch"], "include_editable": False})
+    assert got == Partial(("torch",), False)
+    for bad, fragment in [
+        ({"exclude": ["numpy"]}, "Unknown option"),
+        ({"exclude_extra": "numpy"}, "list"),
+        ({"exclude_extra": ["a b"]}, "not a package name"),
+        ({"include_editable": "yes"}, "true or false"),
+        (["x"], "object"),
+    ]:
+        with pytest.raises(RequestError, match=fragment) as info:
+            parse_partial(bad)
+        assert info.value.status == 400
+
+
+def test_unchanged_settings_resolve_to_the_engine_defaults():
+    opts = resolve_options(Partial(), list(DEFAULT_EXCLUDES))
+    assert opts == BuildOptions()
+    assert opts.overrides() == {}
+
+
+def test_admin_and_user_excludes_are_added_to_the_defaults():
+    opts = resolve_options(Partial(("torch",)), [*DEFAULT_EXCLUDES, "tensorflow"])
+    assert opts.exclude == (*DEFAULT_EXCLUDES, "tensorflow", "torch")
+    assert set(opts.overrides()["exclude"]) == {*DEFAULT_EXCLUDES, "tensorflow", "torch"}
+    # The overrides are what the inserted cell passes: they give back the same options.
+    assert BuildOptions.from_json(opts.overrides()).to_json() == opts.to_json()
+
+
+def test_storage_protocols_and_prefixes():
+    allowed = ["file", "s3", "gs://team-bucket/pexlab/"]
+    check_storage_allowed("/data/pexlab", allowed)
+    check_storage_allowed("s3://any/where", allowed)
+    check_storage_allowed("gs://team-bucket/pexlab/x", allowed)
+    for url in (
+        "gs://other-bucket/x",
+        "gs://team-bucket/pexlab/../other/x",
+        "http://example.com/x",
+        "simplecache::s3://b/x",
+    ):
+        with pytest.raises(RequestError, match="allowed_storage") as info:
+            check_storage_allowed(url, allowed)
+        assert info.value.status == 422
+
+
+def test_relative_storage_is_made_absolute_under_the_server_root(tmp_path):
+    default = ["file"]
+    assert resolve_storage(None, "", default, str(tmp_path)) is None
+    assert resolve_storage(None, "store", default, str(tmp_path)) == str(tmp_path / "store")
+    assert resolve_storage(" /abs/x ", "", default, str(tmp_path)) == "/abs/x"
+    assert resolve_storage("file:///abs/x", "", default, str(tmp_path)) == "file:///abs/x"
+    with pytest.raises(RequestError) as info:
+        resolve_storage("\x00", "", default, str(tmp_path))
+    assert info.value.status == 400
+
+
+# ----------------------------------------------------------------- drift against typed records
+
+
+def test_a_name_put_back_by_include_counts_and_editables_compare_by_name():
+    e = env(
+        Distribution("numpy", "2.0.0"),
+        Distribution("pyspark", "4.0.0"),
+        Distribution("mylib", "0.1", editable=Editable(project_dir="/moved/mylib")),
+    )
+    rec = record({"numpy": "2.0.0"}, ["mylib"])
+    rec.options["include"] = ["pyspark"]  # shipped: a pyspark missing from the record is drift
+    d = compare(e, rec)
+    assert d.added == [{"name": "pyspark", "version": "4.0.0"}]
+    # The editable moved folders: it is zipped from its new place each session, not stale.
+    assert d.editables_changed == []
+
+
+# ----------------------------------------------------------------- cache under concurrency
+
+
+def _cached_build(cache: Cache, fp: str) -> None:
+    tmp = cache.new_tmp(fp)
+    (tmp / "x.pex").write_bytes(b"pex")
+    rec = record({}, [])
+    rec.fingerprint, rec.size = fp, 3
+    rec.pex_path = str(cache.entry_dir(fp) / "x.pex")
+    cache.publish(fp, tmp, rec)
+
+
+def test_concurrent_removes_one_wins_none_fails(tmp_path):
+    cache = Cache(tmp_path)
+    fp = "1" * 64
+    for _ in range(5):
+        _cached_build(cache, fp)
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda _i: cache.remove(fp), range(8)))
+        assert results.count(True) == 1 and results.count(False) == 7
+        assert cache.get(fp) is None
+
+
+def test_concurrent_upload_records_are_all_kept(tmp_path):
+    cache = Cache(tmp_path)
+    fp = "2" * 64
+    _cached_build(cache, fp)
+    places = [f"s3://bucket-{i}/pexlab" for i in range(16)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda d: cache.record_upload(fp, d, d + "/x.pex"), places))
+    assert cache.get(fp).uploads == {d: d + "/x.pex" for d in places}
+
+
+def test_is_building_sees_a_held_lock(tmp_path):
+    cache = Cache(tmp_path)
+    assert cache.is_building("3" * 64) is False
+    with cache.lock("3" * 64):
+        assert cache.is_building("3" * 64) is True
+    assert cache.is_building("3" * 64) is False
+
+
+# ----------------------------------------------------------------- the build subprocess
+
+
+def test_build_subprocess_gets_no_pythonpath_of_the_server(tmp_path, monkeypatch):
+    """The server's PYTHONPATH (here: a fake site-packages) must not reach pex, pip and the
+    kernel's interpreter; the server's own pexlab is still what `-m pexlab.cli` runs."""
+    leak = tmp_path / "server" / "site-packages"
+    monkeypatch.setenv("PYTHONPATH", str(leak))
+
+    async def make() -> JobManager:
+        return JobManager(jobs_dir=tmp_path / "jobs", cache_dir=tmp_path / "cache")
+
+    manager = asyncio.run(make())
+    env = manager._subprocess_env()
+    assert str(leak) not in env.get("PYTHONPATH", "")
+    assert "site-packages" not in env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pexlab.cli", "build", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "--options-json" in proc.stdout
