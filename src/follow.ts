@@ -29,6 +29,7 @@ export function followActiveKernel(
   isVisible: () => boolean
 ): void {
   let followed: ISessionContext | null = null;
+  let followedPanel: NotebookPanel | null = null;
   let restarting = false;
   const refreshSoon = new Debouncer(() => {
     if (isVisible()) {
@@ -56,6 +57,10 @@ export function followActiveKernel(
       followed.kernelChanged.disconnect(onKernelChanged);
       followed.statusChanged.disconnect(onStatusChanged);
     }
+    // A rename changes the notebook path the panel shows.
+    followedPanel?.context.pathChanged.disconnect(onKernelChanged);
+    followedPanel = panel;
+    panel?.context.pathChanged.connect(onKernelChanged);
     followed = panel?.sessionContext ?? null;
     if (followed) {
       followed.kernelChanged.connect(onKernelChanged);
