@@ -268,7 +268,11 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
         return;
       }
       const before = this._fingerprintsFor(this._state.artifacts);
-      this._update({ artifacts, artifactsError: null });
+      const same =
+        JSON.stringify(artifacts) === JSON.stringify(this._state.artifacts);
+      if (!same || this._state.artifactsError !== null) {
+        this._update({ artifacts, artifactsError: null }); // polled: quiet when unchanged
+      }
       const after = this._fingerprintsFor(artifacts);
       if (
         before !== after &&

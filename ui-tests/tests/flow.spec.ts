@@ -160,7 +160,8 @@ test('build from the panel: progress, then up to date', async ({
   await openDemoNotebook(page, tmpPath);
   const panel = await openPanel(page);
   const badge = panel.locator('.pexlab-StateBadge');
-  await expect(badge).toHaveAttribute('data-state', 'missing');
+  // No PEX for these choices (the server may call it stale: other options than the last).
+  await expect(badge).toHaveAttribute('data-state', /^(missing|stale)$/);
 
   const buildButton = panel.getByRole('button', { name: 'Build & upload' });
   await buildButton.click();
