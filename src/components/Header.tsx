@@ -26,8 +26,8 @@ export function Header(props: IHeaderProps): JSX.Element {
             {kernel.label || kernel.name || kernel.id}
           </span>
           {kernel.path && (
-            <span className="pexlab-Header-notebook">
-              <PathText path={kernel.path} />
+            <span className="pexlab-Header-notebook" title={kernel.path}>
+              {kernel.path.split('/').pop()}
             </span>
           )}
         </div>
