@@ -429,6 +429,12 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
   handleBuildEvent(event: Partial<IBuild> & { id: string }): void {
     const current = this._state.build;
     if (current && current.id === event.id) {
+      if (event.state && FINISHED_STATES.has(event.state)) {
+        // The end is announced with the whole job (its error, log and artifacts), not with
+        // the event's few fields: a failure must say why from the first moment.
+        void this._refetch(event.id);
+        return;
+      }
       this._setBuild({ ...current, ...event } as IBuild);
       // Events carry no log or artifacts: fetch the whole job.
       void this._refetch(event.id);

@@ -35,7 +35,7 @@ export function connectNotifications(
   commands: JupyterFrontEnd['commands'],
   trans: TranslationBundle
 ): void {
-  let failure: { toast: string; build: string } | null = null;
+  let failure: { toast: string; build: string; text: string } | null = null;
   const dismissFailure = () => {
     if (failure) {
       Notification.dismiss(failure.toast);
@@ -45,8 +45,16 @@ export function connectNotifications(
 
   model.buildStarted.connect(() => dismissFailure());
   model.stateChanged.connect(() => {
-    if (failure && model.state.build?.id !== failure.build) {
+    const build = model.state.build;
+    if (failure && build?.id !== failure.build) {
       dismissFailure();
+    } else if (failure && build) {
+      // More of the server's words arrived (e.g. the job's error after its event).
+      const text = failureToastText(build, trans);
+      if (text !== failure.text) {
+        Notification.update({ id: failure.toast, message: text });
+        failure.text = text;
+      }
     }
   });
   model.buildFinished.connect((_, build) => {
@@ -68,7 +76,8 @@ export function connectNotifications(
       }
     } else if (build.state === 'failed' || build.state === 'interrupted') {
       dismissFailure();
-      const toast = Notification.error(failureToastText(build, trans), {
+      const text = failureToastText(build, trans);
+      const toast = Notification.error(text, {
         autoClose: false,
         actions: [
           {
@@ -80,7 +89,7 @@ export function connectNotifications(
           }
         ]
       });
-      failure = { toast, build: build.id };
+      failure = { toast, build: build.id, text };
     } else if (build.state === 'cancelled') {
       dismissFailure();
       Notification.info(trans.__('Spark environment build cancelled.'), {

@@ -223,6 +223,26 @@ describe('SparkEnvironmentModel', () => {
     expect(model.state.build?.log).toEqual(['done']);
   });
 
+  it("announces a failure from an event with the job's own error", async () => {
+    const { client, model, finished } = setup();
+    await model.setKernel({ id: KERNEL });
+    const started = await model.startBuild();
+    client.builds.set(
+      started!.id,
+      build({
+        id: started!.id,
+        state: 'failed',
+        error: "Cannot reach 'file:///x': not a directory",
+        log: ['[upload] uploading env.pex']
+      })
+    );
+    // The event bus says "failed" with no error: the model fetches the job before saying so.
+    model.handleBuildEvent({ id: started!.id, state: 'failed' });
+    await flush();
+    expect(finished).toHaveLength(1);
+    expect(finished[0].error).toBe("Cannot reach 'file:///x': not a directory");
+  });
+
   it("sends only the user's choices, in builds and environment queries", async () => {
     const { client, model } = setup();
     await model.setKernel({ id: KERNEL });
