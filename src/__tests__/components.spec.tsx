@@ -409,7 +409,15 @@ describe('EnvironmentPanel', () => {
         {...callbacks}
       />
     );
-    expect(screen.getByText('/venv/bin/python')).toBeTruthy();
+    const python = document.querySelector('.pexlab-Header-python code');
+    expect(python?.textContent).toBe('/venv/bin/python');
+    // One unbreakable run per folder, a break opportunity after each separator.
+    expect(
+      Array.from(python!.querySelectorAll('.pexlab-Path-part')).map(
+        e => e.textContent
+      )
+    ).toEqual(['/', 'venv/', 'bin/', 'python']);
+    expect(python!.querySelectorAll('wbr')).toHaveLength(4);
     expect(screen.getByText('3.11.7')).toBeTruthy();
     expect(screen.getByText('venv')).toBeTruthy();
     expect(screen.getByText('5.0 MB')).toBeTruthy();

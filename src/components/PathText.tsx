@@ -2,7 +2,10 @@ import * as React from 'react';
 
 import { pathParts } from './format';
 
-/** A path that wraps at its separators (`<wbr>` after each), never in a folder's name. */
+/**
+ * A path that wraps at its separators (`<wbr>` after each), never inside a folder's name
+ * (each name is one unbreakable run: browsers would otherwise break after a hyphen).
+ */
 export function PathText(props: {
   path: string;
   className?: string;
@@ -11,7 +14,7 @@ export function PathText(props: {
     <code className={'pexlab-Path ' + (props.className ?? '')}>
       {pathParts(props.path).map((part, i) => (
         <React.Fragment key={i}>
-          {part}
+          <span className="pexlab-Path-part">{part}</span>
           <wbr />
         </React.Fragment>
       ))}

@@ -45,15 +45,14 @@ test.describe('Spark environment panel', () => {
     ).toBe(true);
     const brokenParts = await python.locator('code').evaluate(code => {
       const broken: string[] = [];
-      code.childNodes.forEach(node => {
-        if (node.nodeType === Node.TEXT_NODE && node.textContent) {
-          const range = document.createRange();
-          range.selectNodeContents(node);
-          if (range.getClientRects().length > 1) {
-            broken.push(node.textContent);
-          }
+      const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        if (range.getClientRects().length > 1) {
+          broken.push(node.textContent ?? '');
         }
-      });
+      }
       return broken;
     });
     expect(brokenParts).toEqual([]);
