@@ -17,6 +17,8 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
+from types import CodeType
+from typing import Any, cast
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
@@ -32,7 +34,7 @@ except ImportError:  # run from a source tree without an install
 
 METHODS = ("get", "post", "put", "patch", "delete")
 # Every `@authorized(...)` wrapper shares the code object of the decorator's inner function.
-_AUTHORIZED_CODE = authorized("read")(lambda self: None).__code__
+_AUTHORIZED_CODE: CodeType = cast(Any, authorized("read"))(lambda self: None).__code__
 
 
 def _authorized_action(fn: object) -> str | None:
@@ -40,7 +42,8 @@ def _authorized_action(fn: object) -> str | None:
     while fn is not None:
         code = getattr(fn, "__code__", None)
         if code is _AUTHORIZED_CODE:
-            cells = dict(zip(code.co_freevars, fn.__closure__ or (), strict=True))  # type: ignore[attr-defined]
+            closure = getattr(fn, "__closure__", None) or ()
+            cells = dict(zip(code.co_freevars, closure, strict=True))
             action = cells["action"].cell_contents if "action" in cells else None
             return action if isinstance(action, str) else "(from the HTTP method)"
         fn = getattr(fn, "__wrapped__", None)

@@ -18,9 +18,10 @@ from jupyter_server.extension.application import ExtensionApp
 
 from pexlab.cache import BuildRecord, Cache
 from pexlab.environment import Environment
-from pexlab.fingerprint import canonical_name, fingerprint
+from pexlab.fingerprint import fingerprint
+from pexlab.inspection import stamp as install_stamp
+from pexlab.names import canonical_name
 from pexlab.options import BuildOptions
-from pexlab.package import _stamp
 from pexlab.pex_build import pex_version
 
 from .config import PexLab
@@ -44,7 +45,12 @@ class PexLabService:
         self.root_dir = str(getattr(serverapp, "root_dir", "") or Path.cwd())
         self.cache = Cache(self.config.cache_dir or None)
         self.kernels = KernelInterpreters(
-            serverapp.kernel_manager, timeout=self.config.kernel_query_timeout, log=self.log
+            serverapp.kernel_manager,
+            timeout=self.config.kernel_query_timeout,
+            log=self.log,
+            # The engine's warm path: the probe runs again only when the interpreter's install
+            # stamp moved, and builds (CLI, kernels) share these inspections through the cache.
+            inspect=lambda python: self.cache.inspector.inspect(python)[0],
         )
         self.event_logger = getattr(serverapp, "event_logger", None)
         if self.event_logger is not None:
@@ -147,7 +153,7 @@ class PexLabService:
     def stamp(self, env: Environment) -> str:
         """A digest of the engine's install stamp of `env` (site folders' metadata entries):
         changes when anything is installed, removed or upgraded, costs one scandir per folder."""
-        blob = json.dumps(_stamp(env), sort_keys=True, default=str).encode()
+        blob = json.dumps(install_stamp(env), sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:32]
 
     async def start_build(

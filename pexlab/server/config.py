@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from traitlets import Integer, List, Unicode, validate
+from traitlets import Bunch, Integer, List, Unicode, validate
 from traitlets.config import Configurable
 
 from pexlab.options import DEFAULT_EXCLUDES
@@ -73,20 +74,31 @@ class PexLab(Configurable):
     log_tail_lines = Integer(200, config=True, help="Log lines kept per build job.")
 
     @validate("max_concurrent_builds")
-    def _check_concurrency(self, proposal):  # type: ignore[no-untyped-def]
+    def _check_concurrency(self, proposal: Bunch) -> Any:
         if proposal["value"] < 1:
             raise ValueError("PexLab.max_concurrent_builds must be at least 1")
         return proposal["value"]
 
+    @validate("master")
+    def _check_master(self, proposal: Bunch) -> Any:
+        # The engine's own check (what the inserted cell would hit): a typo fails at start-up.
+        from pexlab.errors import PexlabError
+        from pexlab.spark_conf import validate_master
+
+        try:
+            return validate_master(proposal["value"])
+        except PexlabError as exc:
+            raise ValueError(f"PexLab.master: {exc}") from None
+
     @validate("allowed_storage")
-    def _check_allowed_storage(self, proposal):  # type: ignore[no-untyped-def]
+    def _check_allowed_storage(self, proposal: Bunch) -> Any:
         for entry in proposal["value"]:
             if not entry or entry != entry.strip():
                 raise ValueError(f"PexLab.allowed_storage: {entry!r} is not a protocol or prefix")
         return proposal["value"]
 
     @validate("default_excludes")
-    def _check_excludes(self, proposal):  # type: ignore[no-untyped-def]
+    def _check_excludes(self, proposal: Bunch) -> Any:
         for name in proposal["value"]:
             if not PACKAGE_NAME.match(name):
                 raise ValueError(f"PexLab.default_excludes: {name!r} is not a package name")

@@ -11,7 +11,7 @@ from typing import Any
 
 from pexlab.cache import BuildRecord
 from pexlab.environment import Environment
-from pexlab.fingerprint import canonical_name as canonical
+from pexlab.names import canonical_name as canonical
 
 
 @dataclass(frozen=True)

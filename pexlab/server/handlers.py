@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
@@ -41,6 +42,13 @@ FINGERPRINT = r"[0-9a-f]{16,128}"
 _KERNEL_RE = re.compile(rf"^{KERNEL_ID}$")
 _JOB_RE = re.compile(rf"^{JOB_ID}$")
 _FP_RE = re.compile(rf"^{FINGERPRINT}$")
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def authorize(action: str, resource: str | None = None) -> Callable[[_Method], _Method]:
+    """jupyter_server's `@authorized(action, resource)`, with the type it lacks (the resource
+    defaults to the handler's `auth_resource`)."""
+    return cast(Callable[[_Method], _Method], authorized(action, resource=resource))
 
 
 class PexLabHandler(APIHandler):
@@ -48,7 +56,7 @@ class PexLabHandler(APIHandler):
 
     @property
     def service(self) -> PexLabService:
-        return self.settings["pexlab_service"]
+        return cast("PexLabService", self.settings["pexlab_service"])
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code == 405:
@@ -111,7 +119,7 @@ class PexLabHandler(APIHandler):
 
 class EnvironmentHandler(PexLabHandler):
     @tornado.web.authenticated
-    @authorized("execute", resource=KERNEL_RESOURCE)
+    @authorize("execute", resource=KERNEL_RESOURCE)
     async def get(self, kernel_id: str) -> None:
         kernel_id = self.check_kernel_id(kernel_id)
         raw = self.get_query_argument("options", None)
@@ -150,7 +158,7 @@ class StampHandler(PexLabHandler):
     terminal changes it without the panel re-inspecting anything."""
 
     @tornado.web.authenticated
-    @authorized("execute", resource=KERNEL_RESOURCE)
+    @authorize("execute", resource=KERNEL_RESOURCE)
     async def get(self, kernel_id: str) -> None:
         kernel_id = self.check_kernel_id(kernel_id)
         interp = await self.kernel_interpreter(kernel_id)
@@ -163,14 +171,14 @@ class StampHandler(PexLabHandler):
 
 class BuildsHandler(PexLabHandler):
     @tornado.web.authenticated
-    @authorized("read")
+    @authorize("read")
     async def get(self) -> None:
         self.write_json(
             {"builds": [self.service.job_json(j, brief=True) for j in self.service.jobs.list()]}
         )
 
     @tornado.web.authenticated
-    @authorized("execute")
+    @authorize("execute")
     async def post(self) -> None:
         body = self.read_json()
         unknown = set(body) - {"kernel_id", "storage", "options"}
@@ -196,12 +204,12 @@ class BuildHandler(PexLabHandler):
         return job
 
     @tornado.web.authenticated
-    @authorized("read")
+    @authorize("read")
     async def get(self, job_id: str) -> None:
         self.write_json(self.service.job_json(self._job(job_id)))
 
     @tornado.web.authenticated
-    @authorized("write")
+    @authorize("write")
     async def delete(self, job_id: str) -> None:
         job = self._job(job_id)
         cancelled = await self.service.jobs.cancel(job.id)
@@ -214,7 +222,7 @@ class ArtifactsHandler(PexLabHandler):
     options is marked `current: true`."""
 
     @tornado.web.authenticated
-    @authorized("read")
+    @authorize("read")
     async def get(self) -> None:
         current = self.get_query_argument("fingerprint", None)
         kernel_id = self.get_query_argument("kernel_id", None)
@@ -233,7 +241,7 @@ class ArtifactsHandler(PexLabHandler):
 
 class ArtifactHandler(PexLabHandler):
     @tornado.web.authenticated
-    @authorized("write")
+    @authorize("write")
     async def delete(self, fingerprint: str) -> None:
         if not _FP_RE.match(fingerprint):
             raise HTTPError(404, "No such artifact.")
@@ -257,27 +265,27 @@ class NotFoundHandler(PexLabHandler):
         raise HTTPError(404, "Not found.")
 
     @tornado.web.authenticated
-    @authorized("read")
+    @authorize("read")
     def get(self, *_args: str) -> None:
         self._missing()
 
     @tornado.web.authenticated
-    @authorized("read")
+    @authorize("read")
     def post(self, *_args: str) -> None:
         self._missing()
 
     @tornado.web.authenticated
-    @authorized("read")
+    @authorize("read")
     def put(self, *_args: str) -> None:
         self._missing()
 
     @tornado.web.authenticated
-    @authorized("read")
+    @authorize("read")
     def patch(self, *_args: str) -> None:
         self._missing()
 
     @tornado.web.authenticated
-    @authorized("read")
+    @authorize("read")
     def delete(self, *_args: str) -> None:
         self._missing()
 

@@ -12,6 +12,7 @@ still lists finished builds and reports the ones that were running as `interrupt
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import functools
 import json
@@ -36,9 +37,8 @@ from pexlab.progress import EVENT_PREFIX, ProgressEvent
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
-PHASES = ("inspect", "build", "zip", "upload")
-# Share of the overall progress bar given to each phase (a PEX build dominates).
-_PHASE_SPAN = {
+# Share of the overall progress bar given to each packaging phase (a PEX build dominates).
+_PHASE_SPAN: dict[str, tuple[float, float]] = {
     "inspect": (0.0, 0.05),
     "build": (0.05, 0.8),
     "zip": (0.8, 0.9),
@@ -213,7 +213,7 @@ class JobManager:
         self._tasks[job.id].add_done_callback(lambda _t: self._tasks.pop(job.id, None))
         return job
 
-    def command(self, job: Job) -> list[str]:
+    def command(self, job: Job) -> builtins.list[str]:
         cmd = [
             sys.executable,
             "-m",
@@ -322,8 +322,10 @@ class JobManager:
         self._finish(job, "succeeded", message="Done.")
 
     async def _collect(self, job: Job, proc: asyncio.subprocess.Process) -> tuple[bytes, int]:
-        out = asyncio.ensure_future(proc.stdout.read())  # type: ignore[union-attr]
-        err = asyncio.ensure_future(self._read_stderr(job, proc.stderr))  # type: ignore[arg-type]
+        # Both pipes exist: the process was started with stdout=PIPE, stderr=PIPE.
+        assert proc.stdout is not None and proc.stderr is not None
+        out = asyncio.ensure_future(proc.stdout.read())
+        err = asyncio.ensure_future(self._read_stderr(job, proc.stderr))
         readers = asyncio.gather(out, err)
         # Watch the CLI itself, not only its pipes: if it dies (e.g. SIGKILL) a pex/pip child it
         # started may still hold the pipes open and keep writing; such orphans are stopped.
@@ -389,7 +391,8 @@ class JobManager:
             job.message = event.message
         changed_phase = event.phase != job.phase
         job.phase = event.phase
-        lo, hi = _PHASE_SPAN[event.phase]
+        # A build reports packaging phases only; anything else leaves the bar where it is.
+        lo, hi = _PHASE_SPAN.get(event.phase, (job.progress, job.progress))
         frac = min(max(event.fraction or 0.0, 0.0), 1.0)
         job.progress = max(job.progress, round(lo + (hi - lo) * frac, 4))
         if changed_phase:

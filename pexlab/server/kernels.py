@@ -16,10 +16,11 @@ import json
 import os
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.asynchronous.client import AsyncKernelClient
 
 from pexlab.environment import Environment, InspectionError, inspect_interpreter
 
@@ -48,8 +49,15 @@ class KernelInterpreter:
 class KernelInterpreters:
     """Finds (and caches) the interpreter of running kernels; inspects it without importing user code."""
 
-    def __init__(self, kernel_manager: Any, timeout: float = 15, log: Any = None) -> None:
+    def __init__(
+        self,
+        kernel_manager: Any,
+        timeout: float = 15,
+        log: Any = None,
+        inspect: Callable[[str], Environment] = inspect_interpreter,
+    ) -> None:
         self.kernel_manager = kernel_manager
+        self._inspect = inspect
         self.timeout = timeout
         self.log = log
         self._cache: dict[str, tuple[Any, KernelInterpreter]] = {}
@@ -126,7 +134,7 @@ class KernelInterpreters:
         pending = self._inspections.get(python)
         if pending is None:
             # The engine's inspection is blocking (a subprocess): keep it off the event loop.
-            pending = asyncio.ensure_future(asyncio.to_thread(inspect_interpreter, python))
+            pending = asyncio.ensure_future(asyncio.to_thread(self._inspect, python))
             self._inspections[python] = pending
             pending.add_done_callback(lambda _f: self._inspections.pop(python, None))
         env = await asyncio.shield(pending)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import on_server_loop, wait_for, write_kernelspec
+from live import group_alive
 from tornado.httpclient import HTTPClientError
 from venvs import setuptools_project
 
@@ -62,14 +63,6 @@ async def wait_running_pex(jp_fetch, job_id: str) -> dict:  # type: ignore[no-un
     return await wait_for(building, timeout=120, interval=0.05)
 
 
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @on_server_loop
 async def test_eight_simultaneous_posts_start_one_build_with_artifacts(
     jp_fetch, jp_serverapp, start_kernel, kernel_venv, pexlab_cache
@@ -107,9 +100,17 @@ async def test_eight_simultaneous_posts_start_one_build_with_artifacts(
     # The artifact is listed, and the kernel's environment now reports its PEX up to date.
     listing = json.loads((await jp_fetch("pexlab", "artifacts")).body)
     assert job["fingerprint"] in [a["fingerprint"] for a in listing["artifacts"]]
-    env = json.loads((await jp_fetch("pexlab", "kernels", kid, "environment")).body)
+    # The state is that of the artifact for the options asked about (the same choices).
+    r = await jp_fetch(
+        "pexlab", "kernels", kid, "environment", params={"options": json.dumps(options)}
+    )
+    env = json.loads(r.body)
     assert env["pex"]["state"] == "up-to-date", env["pex"]
-    assert env["pex"]["fingerprint"] == job["fingerprint"]
+    assert env["pex"]["fingerprint"] == job["fingerprint"] == env["build"]["fingerprint"]
+    # Other choices name another artifact: not built yet, though the packages are the same.
+    other = json.loads((await jp_fetch("pexlab", "kernels", kid, "environment")).body)
+    assert other["build"]["fingerprint"] != job["fingerprint"]
+    assert other["pex"]["state"] in {"stale", "up-to-date"}
 
     # Asking again for the same artifact returns the finished job, no new build.
     again = await post_build(jp_fetch, kid, options)
@@ -236,3 +237,22 @@ async def test_build_with_storage_uploads_and_lists_the_location(jp_fetch, start
     (record,) = [a for a in listing["artifacts"] if a["fingerprint"] == done["fingerprint"]]
     assert record["uploads"], record
     assert url in record["uploads"].values()
+
+
+@on_server_loop
+async def test_include_editable_false_ships_no_zip_and_is_its_own_job(jp_fetch, start_kernel):
+    kid = await start_kernel()
+    without = await post_build(jp_fetch, kid, {"include_editable": False})
+    done = await wait_job(jp_fetch, without["id"], {"succeeded", "failed", "cancelled"})
+    assert done["state"] == "succeeded", (done["error"], done["log"][-10:])
+    assert done["include_editable"] is False
+    assert done["artifacts"]["editables"] == []
+    # Same PEX (editables never change the fingerprint), but the job that zipped nothing does
+    # not stand for a request that wants the zips.
+    with_zips = await post_build(jp_fetch, kid, {"include_editable": True})
+    assert with_zips["fingerprint"] == done["fingerprint"]
+    assert with_zips["id"] != done["id"] and with_zips["created"] is True
+    finished = await wait_job(jp_fetch, with_zips["id"], {"succeeded", "failed", "cancelled"})
+    assert finished["state"] == "succeeded", finished["error"]
+    assert len(finished["artifacts"]["editables"]) == 1
+    assert finished["artifacts"]["reused"] is True  # no second pex run for the same PEX

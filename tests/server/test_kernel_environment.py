@@ -78,6 +78,7 @@ async def test_malformed_ids_and_unknown_paths_are_404_json(jp_fetch, parts):
 
 ENDPOINTS = [
     ("GET", "pexlab/kernels/{kid}/environment", None),
+    ("GET", "pexlab/kernels/{kid}/stamp", None),
     ("GET", "pexlab/builds", None),
     ("POST", "pexlab/builds", '{"kernel_id": "{kid}"}'),
     ("GET", "pexlab/builds/" + "a" * 32, None),

@@ -34,6 +34,7 @@ from pexlab.options import DEFAULT_EXCLUDES
 pytestmark = pytest.mark.slow
 
 ADMIN_EXCLUDE = "pexlab-srv-lib"  # installed in the kernel: the admin's setting changes the PEX
+ADMIN_MASTER = "spark://127.0.0.1:7077"  # only handed to the cells; no cluster is started
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,7 @@ def jp_server_config(pexlab_cache, store):  # type: ignore[no-untyped-def]
         pexlab_cache,
         default_excludes=[*DEFAULT_EXCLUDES, ADMIN_EXCLUDE],
         storage=str(store),
+        master=ADMIN_MASTER,
     )
 
 
@@ -67,7 +69,7 @@ from pexlab.package import package_environment
 from pexlab.pex_build import pex_version
 
 overrides = json.loads({overrides!r})
-arts = package_environment(storage={storage!r}, options=BuildOptions.from_json(overrides))
+arts = package_environment(storage={storage!r}, options=overrides)  # as the cell passes it
 # The negative control: what a cell that ignores the server's settings would ask for.
 plain = fingerprint(arts.env, BuildOptions(), pex_version())
 print("RESULT " + json.dumps({{
@@ -112,7 +114,7 @@ async def test_panel_build_then_inserted_cell_is_a_cache_hit(
     assert build["fingerprint"] == done["fingerprint"]
     assert env["pex"]["state"] == "up-to-date", env["pex"]
     assert build["storage"] == str(store)
-    assert build["master"] == "local[*]"
+    assert build["master"] == ADMIN_MASTER
     assert set(build["overrides"]["exclude"]) == {
         *DEFAULT_EXCLUDES,
         ADMIN_EXCLUDE,

@@ -14,6 +14,7 @@ import pytest
 from pexlab.cache import BuildRecord, Cache
 from pexlab.environment import Distribution, Editable, Environment
 from pexlab.options import DEFAULT_EXCLUDES, BuildOptions
+from pexlab.server.config import PexLab
 from pexlab.server.drift import compare
 from pexlab.server.jobs import Job, JobManager
 from pexlab.server.resolve import (
@@ -270,3 +271,11 @@ def test_build_subprocess_gets_no_pythonpath_of_the_server(tmp_path, monkeypatch
     )
     assert proc.returncode == 0, proc.stderr
     assert "--options-json" in proc.stdout
+
+
+def test_config_refuses_a_malformed_master_and_names_the_setting():
+    assert PexLab().master == "local[*]"
+    assert PexLab(master=" spark://127.0.0.1:7077 ").master == "spark://127.0.0.1:7077"
+    with pytest.raises(ValueError, match="PexLab.master"):
+        PexLab(master="sprak://127.0.0.1:7077")
+    assert PexLab().default_excludes == list(DEFAULT_EXCLUDES)
