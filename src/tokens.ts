@@ -81,6 +81,8 @@ export interface IResolvedBuild {
   options: Record<string, unknown>;
   /** `BuildOptions.overrides()`: the fields that differ from `BuildOptions()`. */
   overrides: Record<string, unknown>;
+  /** The user's include_editable, as the server took it. */
+  include_editable?: boolean;
   /** Where builds upload (resolved storage URL), or null: nothing uploaded. */
   storage: string | null;
   /** `c.PexLab.master`: the master cells use when the user setting is empty. */
