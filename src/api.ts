@@ -23,7 +23,10 @@ export async function requestAPI<T>(
   init: RequestInit = {},
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): Promise<T> {
-  const url = URLExt.join(settings.baseUrl, 'pexlab', endPoint);
+  // The query string stays out of the path join (which normalizes the path).
+  const [path, query] = endPoint.split(/\?(.*)/s, 2);
+  const url =
+    URLExt.join(settings.baseUrl, 'pexlab', path) + (query ? `?${query}` : '');
   let response: Response;
   try {
     response = await ServerConnection.makeRequest(url, init, settings);

@@ -10,25 +10,37 @@ import type { ISharedCell, ISharedNotebook } from '@jupyter/ydoc';
 /** Python value that can appear in Spark conf. */
 export type ConfValue = string | number | boolean | null;
 
+import type { IEnvironment, IEnvironmentQuery } from './tokens';
+
+export type InsertPosition = 'after-title' | 'top' | 'below-active';
+
 export interface ISparkSettings {
+  /** Spark master of the cells; "" = the server's `c.PexLab.master`. */
   master: string;
+  /** Storage URL chosen by the user; "" = the server's `c.PexLab.storage`. */
   storage: string;
   appName: string;
   sparkConf: Record<string, ConfValue>;
   includeEditable: boolean;
+  /** Packages left out in addition to the server's default excludes. */
   excludedPackages: string[];
-  insertPosition: 'top' | 'below-active';
+  insertPosition: InsertPosition;
   buildBeforeInsert: boolean;
 }
 
+/**
+ * The settings before the registry answers (or without one). Mirrors schema/plugin.json's
+ * defaults (a jest test keeps them equal); none of them is a build option default: those
+ * belong to the server.
+ */
 export const DEFAULT_SETTINGS: ISparkSettings = {
-  master: 'local[2]',
+  master: '',
   storage: '',
   appName: 'pexlab-notebook',
   sparkConf: {},
   includeEditable: true,
   excludedPackages: [],
-  insertPosition: 'top',
+  insertPosition: 'after-title',
   buildBeforeInsert: false
 };
 
@@ -111,8 +123,9 @@ export function pyRepr(value: unknown): string {
   return pyString(String(value));
 }
 
-function confBlock(conf: Record<string, ConfValue>): string {
-  const entries = Object.entries(conf ?? {});
+/** A dict literal, one entry a line when it has any. */
+function dictBlock(value: Record<string, unknown>): string {
+  const entries = Object.entries(value ?? {});
   if (entries.length === 0) {
     return '{}';
   }
@@ -122,81 +135,155 @@ function confBlock(conf: Record<string, ConfValue>): string {
   return '{\n' + lines.join('\n') + '\n    }';
 }
 
+/**
+ * The user's choices as the server wants them: the build request's `options` and the
+ * environment query. Never defaults: the server resolves these against its own.
+ */
+export function buildQuery(settings: ISparkSettings): IEnvironmentQuery {
+  return {
+    options: {
+      exclude_extra: [...settings.excludedPackages],
+      include_editable: settings.includeEditable
+    },
+    storage: settings.storage
+  };
+}
+
+/** What kind of master a URL names, as far as shipping the environment goes. */
+export type MasterKind = 'local' | 'connect' | 'cluster';
+
+export function masterKind(master: string): MasterKind {
+  const m = master.trim();
+  if (m === 'local' || /^local\[[^\]]*\]$/.test(m)) {
+    return 'local';
+  }
+  if (m.startsWith('sc://')) {
+    return 'connect';
+  }
+  return 'cluster';
+}
+
+/**
+ * Everything the cells say and pass: the user's settings resolved with the server's
+ * answer for this kernel (`build` of the environment response).
+ */
+export interface ISetupPlan {
+  /** The master (or Spark Connect URL) the cells use; null: unknown (no server answer). */
+  master: string | null;
+  kind: MasterKind | null;
+  /** `build.storage`: where the PEX is uploaded; null: not uploaded (served by the driver). */
+  storage: string | null;
+  /** `build.overrides`: passed as `options=` so the cell builds what the panel builds. */
+  overrides: Record<string, unknown>;
+  appName: string;
+  conf: Record<string, ConfValue>;
+  includeEditable: boolean;
+  /** Is pexlab importable in the kernel? null: unknown. */
+  pexlabInstalled: boolean | null;
+}
+
+/**
+ * Resolve the settings with the environment response. Without one (no kernel, an older
+ * server), the cells fall back on the settings alone and pass no options.
+ */
+export function setupPlan(
+  settings: ISparkSettings,
+  environment: IEnvironment | null
+): ISetupPlan {
+  const resolved = environment?.build ?? null;
+  const master = settings.master || resolved?.master || null;
+  return {
+    master,
+    kind: master ? masterKind(master) : null,
+    storage: resolved ? resolved.storage : settings.storage || null,
+    overrides: resolved?.overrides ?? {},
+    appName: settings.appName,
+    conf: settings.sparkConf,
+    includeEditable: settings.includeEditable,
+    pexlabInstalled: environment?.pexlab ? environment.pexlab.installed : null
+  };
+}
+
+/** One sentence saying what happens to the environment with this plan (cells and panel). */
+export function shippingSentence(plan: ISetupPlan): string {
+  const where = plan.storage
+    ? ` uploaded to \`${plan.storage.replace(/`/g, "'")}\``
+    : '';
+  const zips = plan.includeEditable
+    ? ', with your editable projects as zips so edits ship without a rebuild'
+    : ' (editable projects left out)';
+  const master = plan.master ? `\`${plan.master.replace(/`/g, "'")}\`` : '';
+  switch (plan.kind) {
+    case 'local':
+      return (
+        `Spark runs inside this kernel's process (${master}), so the executors already use ` +
+        "this kernel's packages: nothing is shipped. Set a cluster master in the settings " +
+        '(Spark environment › Spark master) to ship the environment.'
+      );
+    case 'connect':
+      return (
+        `The Spark Connect session at ${master} runs this kernel's Python packages, shipped ` +
+        `as a PEX${where}${zips}.`
+      );
+    case 'cluster':
+      return (
+        `Executors on ${master} run this kernel's Python packages, shipped as a PEX` +
+        `${where}${zips}.`
+      );
+    default:
+      return (
+        "Executors run this kernel's Python packages, shipped as a PEX unless the master " +
+        'is local.'
+      );
+  }
+}
+
 /** Source of the markdown cell. */
-export function markdownSource(settings: ISparkSettings): string {
-  const master = settings.master || 'the default master';
+export function markdownSource(plan: ISetupPlan): string {
   return [
     "## Spark session with this kernel's environment",
     '',
-    `Executors on \`${master.replace(/`/g, "'")}\` run this kernel's Python packages, shipped as a PEX` +
-      (settings.includeEditable
-        ? ', with your editable projects as zips so edits ship without a rebuild.'
-        : ' (editable projects left out).'),
+    shippingSentence(plan),
+    '',
     'Inserted by pexlab: run *Insert Spark setup cells* again to update these cells from the settings.'
   ].join('\n');
 }
 
-/** Packages Spark provides on executors; the engine leaves them out by default. */
-export const DEFAULT_EXCLUDES = ['pyspark', 'py4j'];
-
-/**
- * The full exclude list when the user excludes more than the defaults, else null (keep the
- * engine's default). Used by both the cells and the panel's build so their fingerprints match.
- */
-export function excludedWithDefaults(extra: string[]): string[] | null {
-  if (!extra || extra.length === 0) {
-    return null;
-  }
-  return Array.from(new Set([...DEFAULT_EXCLUDES, ...extra]));
-}
-
-/**
- * The POST /pexlab/builds body (minus kernel_id) for these settings: the same recipe as the
- * inserted cells, so the PEX built from the panel is the one the cells reuse.
- */
-export function buildRequest(settings: ISparkSettings): {
-  storage?: string;
-  options: { exclude?: string[]; include_editable: boolean };
-} {
-  const options: { exclude?: string[]; include_editable: boolean } = {
-    include_editable: settings.includeEditable
-  };
-  const exclude = excludedWithDefaults(settings.excludedPackages);
-  if (exclude) {
-    options.exclude = exclude;
-  }
-  return settings.storage
-    ? { storage: settings.storage, options }
-    : { options };
-}
+/** The command that installs pexlab into a kernel (the panel's button runs it too). */
+export const INSTALL_PEXLAB = '%pip install pexlab';
 
 /** Source of the code cell. */
-export function codeSource(settings: ISparkSettings): string {
+export function codeSource(plan: ISetupPlan): string {
   const args: string[] = [];
-  if (settings.master) {
-    args.push(`    master=${pyString(settings.master)},`);
+  if (plan.master) {
+    const key = plan.kind === 'connect' ? 'remote' : 'master';
+    args.push(`    ${key}=${pyString(plan.master)},`);
   }
-  if (settings.storage) {
-    args.push(`    storage=${pyString(settings.storage)},`);
+  if (plan.storage) {
+    args.push(`    storage=${pyString(plan.storage)},`);
   }
-  if (settings.appName) {
-    args.push(`    app_name=${pyString(settings.appName)},`);
+  if (plan.appName) {
+    args.push(`    app_name=${pyString(plan.appName)},`);
   }
-  args.push(`    conf=${confBlock(settings.sparkConf)},`);
-  args.push(
-    `    include_editable=${settings.includeEditable ? 'True' : 'False'},`
-  );
-  const excluded = excludedWithDefaults(settings.excludedPackages);
-  if (excluded) {
-    args.push(
-      `    options=BuildOptions(exclude=(${excluded.map(pyString).join(', ')},)),`
-    );
+  args.push(`    conf=${dictBlock(plan.conf)},`);
+  args.push(`    include_editable=${plan.includeEditable ? 'True' : 'False'},`);
+  if (Object.keys(plan.overrides).length > 0) {
+    args.push(`    options=${dictBlock(plan.overrides)},`);
   }
   return [
-    'import pexlab',
-    ...(excluded ? ['from pexlab.pex_build import BuildOptions'] : []),
+    'try:',
+    '    import pexlab',
+    'except ModuleNotFoundError as error:',
+    '    if error.name != "pexlab":',
+    '        raise',
+    '    raise ModuleNotFoundError(',
+    `        "pexlab is not installed in this kernel's environment: run ${INSTALL_PEXLAB} "`,
+    '        "in a cell (or use Install pexlab in the Spark environment panel), then run this cell again."',
+    '    ) from None',
     '',
-    '# Builds (or reuses) the PEX of this environment and uploads it with the editable zips.',
+    plan.kind === 'local'
+      ? '# A local master: Spark runs in this kernel, nothing is shipped.'
+      : '# Builds (or reuses) the PEX of this environment and ships it with the editable zips.',
     'spark = pexlab.create_spark_session(',
     ...args,
     ')',
@@ -217,18 +304,47 @@ function roleOf(cell: ISharedCell): SetupRole | undefined {
   return meta?.role;
 }
 
+/** Is `cell` a markdown cell that starts with a heading (the notebook's title)? */
+function isTitle(cell: ISharedCell | undefined): boolean {
+  if (!cell || cell.cell_type !== 'markdown') {
+    return false;
+  }
+  const first = cell
+    .getSource()
+    .split('\n')
+    .find(line => line.trim() !== '');
+  return !!first && /^\s{0,3}#{1,6}\s/.test(first);
+}
+
+/** Where new setup cells go for `position`. */
+export function insertIndex(
+  notebook: ISharedNotebook,
+  position: InsertPosition,
+  activeIndex: number | null
+): number {
+  if (position === 'below-active' && activeIndex !== null) {
+    return Math.min(activeIndex + 1, notebook.cells.length);
+  }
+  if (position === 'after-title' && isTitle(notebook.cells[0])) {
+    return 1;
+  }
+  return 0;
+}
+
 /**
- * Insert the setup cells into `notebook` (at the top, or below `activeIndex`), or update
+ * Insert the setup cells into `notebook` (after its title, at the top, or below
+ * `activeIndex`), or update
  * the ones inserted before (found by cell metadata) in place. Runs in one transaction, so
  * a single undo reverts it.
  */
 export function upsertSetupCells(
   notebook: ISharedNotebook,
-  settings: ISparkSettings,
+  plan: ISetupPlan,
+  position: InsertPosition,
   activeIndex: number | null = null
 ): IUpsertResult {
-  const md = markdownSource(settings);
-  const code = codeSource(settings);
+  const md = markdownSource(plan);
+  const code = codeSource(plan);
   let result: IUpsertResult = { action: 'inserted', index: 0 };
   notebook.transact(() => {
     let mdIndex = -1;
@@ -277,10 +393,7 @@ export function upsertSetupCells(
       result = { action: 'updated', index: mdIndex };
       return;
     }
-    const at =
-      settings.insertPosition === 'below-active' && activeIndex !== null
-        ? Math.min(activeIndex + 1, notebook.cells.length)
-        : 0;
+    const at = insertIndex(notebook, position, activeIndex);
     notebook.insertCells(at, [
       {
         cell_type: 'markdown',
@@ -319,8 +432,11 @@ export function normalizeSettings(
     excludedPackages: Array.isArray(s.excludedPackages)
       ? s.excludedPackages.map(String)
       : [],
-    insertPosition:
-      s.insertPosition === 'below-active' ? 'below-active' : 'top',
+    insertPosition: (['after-title', 'top', 'below-active'] as const).includes(
+      s.insertPosition as InsertPosition
+    )
+      ? (s.insertPosition as InsertPosition)
+      : DEFAULT_SETTINGS.insertPosition,
     buildBeforeInsert: !!s.buildBeforeInsert
   };
 }

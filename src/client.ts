@@ -1,12 +1,25 @@
 import { requestAPI } from './api';
-import { IArtifactRecord, IBuild, IBuildRequest, IEnvironment } from './tokens';
+import {
+  IArtifactRecord,
+  IBuild,
+  IBuildRequest,
+  IEnvironment,
+  IEnvironmentQuery,
+  IStamp
+} from './tokens';
 
 /**
  * The calls the panel model makes. An interface so the model's state machine can be unit
  * tested against a scripted server (jest); Galata covers the real server.
  */
 export interface IPexlabClient {
-  getEnvironment(kernelId: string): Promise<IEnvironment>;
+  /** The environment, with the PEX state and resolved build for these choices. */
+  getEnvironment(
+    kernelId: string,
+    query?: IEnvironmentQuery
+  ): Promise<IEnvironment>;
+  /** Cheap: the metadata stamp of the kernel's site folders (changes on any install). */
+  getStamp(kernelId: string): Promise<IStamp>;
   startBuild(request: IBuildRequest): Promise<IBuild>;
   getBuild(id: string): Promise<IBuild>;
   listBuilds(): Promise<IBuild[]>;
@@ -27,10 +40,26 @@ function unwrap<T>(data: unknown, key: string): T[] {
 }
 
 export class RestClient implements IPexlabClient {
-  getEnvironment(kernelId: string): Promise<IEnvironment> {
+  getEnvironment(
+    kernelId: string,
+    query?: IEnvironmentQuery
+  ): Promise<IEnvironment> {
+    const params = new URLSearchParams();
+    if (query) {
+      params.set('options', JSON.stringify(query.options));
+      if (query.storage) {
+        params.set('storage', query.storage);
+      }
+    }
+    const search = params.toString();
     return requestAPI<IEnvironment>(
-      `kernels/${encodeURIComponent(kernelId)}/environment`
+      `kernels/${encodeURIComponent(kernelId)}/environment` +
+        (search ? `?${search}` : '')
     );
+  }
+
+  getStamp(kernelId: string): Promise<IStamp> {
+    return requestAPI<IStamp>(`kernels/${encodeURIComponent(kernelId)}/stamp`);
   }
 
   startBuild(request: IBuildRequest): Promise<IBuild> {

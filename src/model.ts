@@ -2,46 +2,28 @@ import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { PexlabAPIError } from './api';
+import {
+  buildQuery,
+  DEFAULT_SETTINGS,
+  ISetupPlan,
+  ISparkSettings,
+  setupPlan
+} from './cells';
 import { IPexlabClient, RestClient } from './client';
+import { toSeconds } from './components/format';
 import {
   FINISHED_STATES,
   IArtifactRecord,
   IBuild,
-  IBuildRequest,
-  IEnvironment
+  IEnvironment,
+  IEnvironmentQuery,
+  IKernelRef,
+  IModelState,
+  ISparkEnvironmentModel,
+  PexView
 } from './tokens';
 
-/** The kernel the panel follows (the active notebook's). */
-export interface IKernelRef {
-  id: string;
-  /** Kernelspec name, e.g. "pexlab-demo". */
-  name?: string;
-  /** What to call it in the UI (kernel display name or notebook path). */
-  label?: string;
-}
-
-/** Where the panel is in loading the kernel's environment. */
-export type PanelStatus = 'no-kernel' | 'loading' | 'ready' | 'error';
-
-/** What the panel shows about the PEX: the server's state, or "building" while a job runs. */
-export type PexView =
-  'unknown' | 'missing' | 'building' | 'up-to-date' | 'stale';
-
-export interface IModelState {
-  kernel: IKernelRef | null;
-  status: PanelStatus;
-  environment: IEnvironment | null;
-  /** Why the environment could not be loaded (server message). */
-  error: string | null;
-  /** Why the last refresh failed while an earlier environment is still shown. */
-  refreshError: string | null;
-  /** The build of this kernel's environment: running, or the last one seen. */
-  build: IBuild | null;
-  /** Why starting or cancelling a build failed (server message). */
-  buildError: string | null;
-  artifacts: IArtifactRecord[];
-  artifactsError: string | null;
-}
+export type { IKernelRef, IModelState, PanelStatus, PexView } from './tokens';
 
 export interface IModelOptions {
   client?: IPexlabClient;
@@ -49,6 +31,11 @@ export interface IModelOptions {
   activeInterval?: number;
   /** Milliseconds between polls for builds started elsewhere. */
   idleInterval?: number;
+  /**
+   * Milliseconds between checks of the kernel's site-folder stamp and the artifact list
+   * while the panel is visible (a terminal `pip install`, a build made in the kernel).
+   */
+  stampInterval?: number;
 }
 
 function messageOf(error: unknown): string {
@@ -61,8 +48,42 @@ function messageOf(error: unknown): string {
   return String(error);
 }
 
+/**
+ * Fingerprint of the PEX matching `env` as it is now, with the user's choices: the server's
+ * `build.fingerprint`; from an older server, the last build's when it is up to date.
+ */
+export function currentFingerprint(env: IEnvironment | null): string | null {
+  if (!env) {
+    return null;
+  }
+  if (env.build?.fingerprint) {
+    return env.build.fingerprint;
+  }
+  return env.pex?.state === 'up-to-date' ? env.pex.fingerprint : null;
+}
+
 export function isActive(build: IBuild | null | undefined): boolean {
   return !!build && !FINISHED_STATES.has(build.state);
+}
+
+function isFailure(build: IBuild | null | undefined): boolean {
+  return !!build && !isActive(build) && build.state !== 'succeeded';
+}
+
+/**
+ * Does a PEX built at `builtAt` make the failed `build` history? (Built after the failure
+ * ended; without times, an up-to-date PEX is taken as the fix.)
+ */
+function supersedes(
+  builtAt: number | string | null | undefined,
+  build: IBuild | null
+): boolean {
+  if (!isFailure(build)) {
+    return false;
+  }
+  const built = toSeconds(builtAt);
+  const ended = toSeconds(build!.finished_at);
+  return built === null || ended === null || built >= ended;
 }
 
 /**
@@ -70,26 +91,36 @@ export function isActive(build: IBuild | null | undefined): boolean {
  *
  * All server traffic goes through `client`; views listen to `stateChanged`. Builds are
  * followed by polling (`@lumino/polling`), and `handleBuildEvent` lets server events from
- * the event bus short-cut the wait.
+ * the event bus short-cut the wait. While the panel is visible, a cheap poll of the kernel's
+ * site-folder stamp and of the artifact list keeps the panel true after changes made
+ * elsewhere (a terminal `pip install`, a build made by the kernel or the CLI).
  */
-export class SparkEnvironmentModel {
+export class SparkEnvironmentModel implements ISparkEnvironmentModel {
   constructor(options: IModelOptions = {}) {
     this._client = options.client ?? new RestClient();
     this._activeInterval = options.activeInterval ?? 1000;
     this._idleInterval = options.idleInterval ?? 5000;
+    this._stampInterval = options.stampInterval ?? 3000;
   }
 
   get stateChanged(): ISignal<this, void> {
     return this._stateChanged;
   }
 
-  /** Emitted once when a build this panel followed finishes (any final state). */
   get buildFinished(): ISignal<this, IBuild> {
     return this._buildFinished;
   }
 
+  get buildStarted(): ISignal<this, IBuild> {
+    return this._buildStarted;
+  }
+
   get state(): Readonly<IModelState> {
     return this._state;
+  }
+
+  get query(): Readonly<IEnvironmentQuery> {
+    return this._query;
   }
 
   get client(): IPexlabClient {
@@ -112,15 +143,26 @@ export class SparkEnvironmentModel {
     return pex ? pex.state : 'unknown';
   }
 
+  /** Fingerprint of the PEX of the environment as it is now (null: none built). */
+  get currentFingerprint(): string | null {
+    return currentFingerprint(this._state.environment);
+  }
+
   /** Follow another kernel (or none). Reloads the environment when the kernel differs. */
   setKernel(kernel: IKernelRef | null): Promise<void> {
     const previous = this._state.kernel;
     if (previous?.id === kernel?.id) {
-      if (kernel && previous && kernel.label !== previous.label) {
+      if (
+        kernel &&
+        previous &&
+        (kernel.label !== previous.label || kernel.path !== previous.path)
+      ) {
         this._update({ kernel });
       }
       return Promise.resolve();
     }
+    this._stamp = null;
+    this._stampMissing = false;
     this._update({
       kernel,
       status: kernel ? 'loading' : 'no-kernel',
@@ -128,7 +170,8 @@ export class SparkEnvironmentModel {
       error: null,
       refreshError: null,
       build: null,
-      buildError: null
+      buildError: null,
+      logOpen: false
     });
     if (!kernel) {
       return Promise.resolve();
@@ -136,6 +179,30 @@ export class SparkEnvironmentModel {
     return Promise.all([this.refresh(), this.pollBuilds()]).then(() => {
       /* both done */
     });
+  }
+
+  /**
+   * The user's settings. The environment's PEX state and resolved build depend on the build
+   * choices among them, so a change of those reloads it.
+   */
+  setSettings(settings: ISparkSettings): void {
+    const next = buildQuery(settings);
+    const queryChanged = JSON.stringify(next) !== JSON.stringify(this._query);
+    this._query = next;
+    const patch: Partial<IModelState> = { settings };
+    if (queryChanged) {
+      // A refusal to start described the old choices (e.g. a storage URL the server refuses).
+      patch.buildError = null;
+    }
+    this._update(patch);
+    if (queryChanged && this._state.kernel) {
+      void this.refresh();
+    }
+  }
+
+  /** What the setup cells pass and say, for the current settings and environment. */
+  get plan(): ISetupPlan {
+    return setupPlan(this._state.settings, this._state.environment);
   }
 
   /** Reload the kernel's environment (and PEX state) from the server. */
@@ -149,16 +216,34 @@ export class SparkEnvironmentModel {
       this._update({ status: 'loading' });
     }
     try {
-      const environment = await this._client.getEnvironment(kernel.id);
+      const environment = await this._client.getEnvironment(
+        kernel.id,
+        this._query
+      );
       if (ticket !== this._envTicket || this._isDisposed) {
         return; // a newer request (or another kernel) won
       }
-      this._update({
+      // The stamp the server read with this environment: the baseline of the stamp checks
+      // (a change after it is seen by the next one).
+      if (environment.stamp !== undefined) {
+        this._stamp = JSON.stringify(environment.stamp);
+      }
+      const patch: Partial<IModelState> = {
         environment,
         status: 'ready',
         error: null,
         refreshError: null
-      });
+      };
+      if (environment.pex?.state === 'up-to-date') {
+        // A PEX for exactly this environment exists: earlier failures no longer apply.
+        patch.buildError = null;
+        if (supersedes(environment.pex.built_at, this._state.build)) {
+          this._dismissed.add(this._state.build!.id);
+          patch.build = null;
+          patch.logOpen = false;
+        }
+      }
+      this._update(patch);
     } catch (error) {
       if (ticket !== this._envTicket || this._isDisposed) {
         return;
@@ -179,16 +264,33 @@ export class SparkEnvironmentModel {
   async refreshArtifacts(): Promise<void> {
     try {
       const artifacts = await this._client.listArtifacts();
-      this._update({ artifacts, artifactsError: null });
+      if (this._isDisposed) {
+        return;
+      }
+      const before = this._fingerprintsFor(this._state.artifacts);
+      const same =
+        JSON.stringify(artifacts) === JSON.stringify(this._state.artifacts);
+      if (!same || this._state.artifactsError !== null) {
+        this._update({ artifacts, artifactsError: null }); // polled: quiet when unchanged
+      }
+      const after = this._fingerprintsFor(artifacts);
+      if (
+        before !== after &&
+        this._artifactsSeen &&
+        this._state.status === 'ready' &&
+        !this.isBuilding
+      ) {
+        // A build made elsewhere (kernel, CLI) changed this interpreter's PEX state.
+        void this.refresh();
+      }
+      this._artifactsSeen = true;
     } catch (error) {
       this._update({ artifactsError: messageOf(error) });
     }
   }
 
   /** Start a build of the current kernel's environment (no-op while one runs). */
-  async startBuild(
-    extra: Omit<IBuildRequest, 'kernel_id'> = {}
-  ): Promise<IBuild | null> {
+  async startBuild(): Promise<IBuild | null> {
     const kernel = this._state.kernel;
     if (!kernel || this.isBuilding) {
       return null;
@@ -197,7 +299,8 @@ export class SparkEnvironmentModel {
     try {
       const build = await this._client.startBuild({
         kernel_id: kernel.id,
-        ...extra
+        options: { ...this._query.options },
+        ...(this._query.storage ? { storage: this._query.storage } : {})
       });
       if (this._state.kernel?.id !== kernel.id) {
         return build;
@@ -230,6 +333,29 @@ export class SparkEnvironmentModel {
     }
   }
 
+  setLogOpen(open: boolean): void {
+    if (this._state.logOpen !== open) {
+      this._update({ logOpen: open });
+    }
+  }
+
+  setInstalling(installing: boolean): void {
+    if (this._state.installing !== installing) {
+      this._update({ installing });
+    }
+  }
+
+  /**
+   * The panel is shown or hidden. The stamp and artifact checks run only while it is shown
+   * (nobody looks otherwise; opening the panel refreshes anyway).
+   */
+  setVisible(visible: boolean): void {
+    this._visible = visible;
+    if (visible) {
+      void this._stampPoll?.refresh();
+    }
+  }
+
   /**
    * One poll: follow the current build, or look for a build of this kernel's environment that
    * was started elsewhere (another tab, the CLI through the server).
@@ -252,7 +378,9 @@ export class SparkEnvironmentModel {
       if (this._state.kernel?.id !== kernel.id) {
         return;
       }
-      const mine = builds.filter(b => this._isForCurrent(b));
+      const mine = builds.filter(
+        b => this._isForCurrent(b) && !this._dismissed.has(b.id)
+      );
       const running = mine.find(b => isActive(b));
       if (running) {
         // Fetch the full job (the list carries a short log tail only).
@@ -260,7 +388,11 @@ export class SparkEnvironmentModel {
         this._setBuild(await this._client.getBuild(running.id));
         this._ensurePolling();
       } else if (!current && mine.length > 0) {
-        this._setBuild(mine[0]); // the newest finished one, for its log and artifacts
+        const last = mine[0]; // the newest finished one, for its log and artifacts
+        const pex = this._state.environment?.pex;
+        if (!(pex?.state === 'up-to-date' && supersedes(pex.built_at, last))) {
+          this._setBuild(last);
+        }
       }
     } catch (error) {
       // Polling errors are transient; the environment call reports a dead server.
@@ -268,10 +400,41 @@ export class SparkEnvironmentModel {
     }
   }
 
+  /**
+   * One check of what can change behind the panel's back: the kernel's site folders (a
+   * terminal `pip install`) and the artifact cache (a build made by the kernel or the CLI).
+   */
+  async checkForChanges(): Promise<void> {
+    const kernel = this._state.kernel;
+    if (!kernel || this._state.status !== 'ready') {
+      return;
+    }
+    await this.refreshArtifacts();
+    if (this.isBuilding) {
+      return; // the build's end refreshes everything
+    }
+    const stamp = await this._readStamp(kernel.id);
+    if (stamp === null || this._state.kernel?.id !== kernel.id) {
+      return;
+    }
+    if (this._stamp === null) {
+      this._stamp = stamp;
+    } else if (stamp !== this._stamp) {
+      this._stamp = stamp;
+      await this.refresh();
+    }
+  }
+
   /** A build event from the server's event bus (schema BUILD_EVENT_SCHEMA). */
   handleBuildEvent(event: Partial<IBuild> & { id: string }): void {
     const current = this._state.build;
     if (current && current.id === event.id) {
+      if (event.state && FINISHED_STATES.has(event.state)) {
+        // The end is announced with the whole job (its error, log and artifacts), not with
+        // the event's few fields: a failure must say why from the first moment.
+        void this._refetch(event.id);
+        return;
+      }
       this._setBuild({ ...current, ...event } as IBuild);
       // Events carry no log or artifacts: fetch the whole job.
       void this._refetch(event.id);
@@ -294,6 +457,13 @@ export class SparkEnvironmentModel {
       standby: 'when-hidden',
       name: 'pexlab:builds'
     });
+    this._stampPoll = new Poll({
+      factory: () => this.checkForChanges(),
+      frequency: { interval: this._stampInterval, backoff: false },
+      // Only while the panel is shown and the browser tab is visible.
+      standby: () => !this._visible || 'when-hidden',
+      name: 'pexlab:stamp'
+    });
     this._ensurePolling();
   }
 
@@ -303,7 +473,38 @@ export class SparkEnvironmentModel {
     }
     this._isDisposed = true;
     this._poll?.dispose();
+    this._stampPoll?.dispose();
     Signal.clearData(this);
+  }
+
+  /** The stamp as a comparable string, or null when the server cannot say. */
+  private async _readStamp(kernelId: string): Promise<string | null> {
+    if (this._stampMissing) {
+      return null;
+    }
+    try {
+      const data = await this._client.getStamp(kernelId);
+      const value =
+        data && typeof data === 'object' && 'stamp' in data
+          ? (data as { stamp: unknown }).stamp
+          : data;
+      return JSON.stringify(value);
+    } catch (error) {
+      if (error instanceof PexlabAPIError && error.status === 404) {
+        // A server without the stamp endpoint (or a kernel gone): stop asking for this one.
+        this._stampMissing = true;
+      }
+      return null;
+    }
+  }
+
+  private _fingerprintsFor(records: IArtifactRecord[]): string {
+    const python = this._state.environment?.python;
+    return records
+      .filter(r => !python || r.python === python)
+      .map(r => r.fingerprint)
+      .sort()
+      .join(',');
   }
 
   private async _refetch(id: string): Promise<void> {
@@ -344,10 +545,20 @@ export class SparkEnvironmentModel {
 
   private _setBuild(build: IBuild): void {
     const previous = this._state.build;
-    const wasActive =
-      previous && previous.id === build.id ? isActive(previous) : false;
-    this._update({ build });
+    const sameJob = !!previous && previous.id === build.id;
+    const wasActive = sameJob ? isActive(previous) : false;
+    const patch: Partial<IModelState> = { build };
+    if (!sameJob) {
+      patch.logOpen = false;
+    }
+    if (isActive(build)) {
+      patch.buildError = null; // a build runs: the last failure to start is over
+    }
+    this._update(patch);
     this._ensurePolling();
+    if (isActive(build) && !sameJob) {
+      this._buildStarted.emit(build);
+    }
     if (!isActive(build) && (wasActive || this._followed.has(build.id))) {
       if (this._followed.delete(build.id) || wasActive) {
         this._buildFinished.emit(build);
@@ -369,9 +580,17 @@ export class SparkEnvironmentModel {
   private _client: IPexlabClient;
   private _activeInterval: number;
   private _idleInterval: number;
+  private _stampInterval: number;
   private _poll: Poll | null = null;
+  private _stampPoll: Poll | null = null;
+  private _visible = false;
+  private _query: IEnvironmentQuery = buildQuery(DEFAULT_SETTINGS);
+  private _stamp: string | null = null;
+  private _stampMissing = false;
+  private _artifactsSeen = false;
   private _envTicket = 0;
   private _followed = new Set<string>();
+  private _dismissed = new Set<string>();
   private _isDisposed = false;
   private _state: IModelState = {
     kernel: null,
@@ -381,9 +600,13 @@ export class SparkEnvironmentModel {
     refreshError: null,
     build: null,
     buildError: null,
+    logOpen: false,
+    installing: false,
+    settings: DEFAULT_SETTINGS,
     artifacts: [],
     artifactsError: null
   };
   private _stateChanged = new Signal<this, void>(this);
   private _buildFinished = new Signal<this, IBuild>(this);
+  private _buildStarted = new Signal<this, IBuild>(this);
 }

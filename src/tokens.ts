@@ -1,3 +1,8 @@
+import { Token } from '@lumino/coreutils';
+import type { ISignal } from '@lumino/signaling';
+
+import type { ISetupPlan, ISparkSettings } from './cells';
+
 /**
  * TypeScript shapes of the pexlab server extension's REST API (see pexlab/server/ and
  * its openapi.yaml). Field names follow the server's JSON exactly; optional fields are
@@ -57,6 +62,40 @@ export interface IPexStatus {
 
 export type EnvironmentKind = 'venv' | 'conda' | 'system' | string;
 
+/**
+ * The user's build choices: the only options the frontend sends. The server resolves them
+ * against its own defaults (c.PexLab.default_excludes, ...) into a full BuildOptions.
+ */
+export interface IBuildChoices {
+  /** Packages left out in addition to the server's default excludes. */
+  exclude_extra: string[];
+  include_editable: boolean;
+}
+
+/**
+ * What the server resolved for a build of this kernel with the given choices: what the
+ * inserted cells must pass so that running them reuses a panel build (same fingerprint).
+ */
+export interface IResolvedBuild {
+  /** Full `BuildOptions.to_json()`. */
+  options: Record<string, unknown>;
+  /** `BuildOptions.overrides()`: the fields that differ from `BuildOptions()`. */
+  overrides: Record<string, unknown>;
+  /** The user's include_editable, as the server took it. */
+  include_editable?: boolean;
+  /** Where builds upload (resolved storage URL), or null: nothing uploaded. */
+  storage: string | null;
+  /** `c.PexLab.master`: the master cells use when the user setting is empty. */
+  master: string;
+  fingerprint?: string | null;
+}
+
+/** Is pexlab importable in the kernel's interpreter? */
+export interface IPexlabInstall {
+  installed: boolean;
+  version: string | null;
+}
+
 export interface IEnvironment {
   kernel_id?: string;
   python: string;
@@ -68,7 +107,14 @@ export interface IEnvironment {
   distributions: IDistribution[];
   warnings?: string[];
   pex?: IPexStatus | null;
+  build?: IResolvedBuild | null;
+  pexlab?: IPexlabInstall | null;
+  /** Metadata stamp of the site folders, when the server includes it. */
+  stamp?: unknown;
 }
+
+/** GET /pexlab/kernels/<id>/stamp: cheap change detector for the kernel's site folders. */
+export type IStamp = Record<string, unknown>;
 
 export type BuildState =
   'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
@@ -140,12 +186,15 @@ export interface IArtifactRecord {
 export interface IBuildRequest {
   kernel_id: string;
   storage?: string;
-  options?: {
-    exclude?: string[];
-    include?: string[];
-    compress?: boolean;
-    include_editable?: boolean;
-  };
+  /** Only the user's choices; never defaults (the server owns them). */
+  options?: Partial<IBuildChoices>;
+}
+
+/** What the environment query and a build need besides the kernel: the user's choices. */
+export interface IEnvironmentQuery {
+  options: IBuildChoices;
+  /** Storage URL chosen by the user; empty: the server's default. */
+  storage: string;
 }
 
 /** Build states after which nothing changes any more. */
@@ -165,4 +214,77 @@ export namespace CommandIDs {
   export const insertSetupCells = 'pexlab:insert-setup-cells';
   export const build = 'pexlab:build';
   export const show = 'pexlab:show';
+  export const showLog = 'pexlab:show-build-log';
+  export const installPexlab = 'pexlab:install-pexlab';
 }
+
+/** The kernel the panel follows (the active notebook's). */
+export interface IKernelRef {
+  id: string;
+  /** Kernelspec name, e.g. "pexlab-demo". */
+  name?: string;
+  /** What to call it in the UI (kernel display name). */
+  label?: string;
+  /** The notebook using it. */
+  path?: string;
+}
+
+/** Where the panel is in loading the kernel's environment. */
+export type PanelStatus = 'no-kernel' | 'loading' | 'ready' | 'error';
+
+/** What the panel shows about the PEX: the server's state, or "building" while a job runs. */
+export type PexView =
+  'unknown' | 'missing' | 'building' | 'up-to-date' | 'stale';
+
+export interface IModelState {
+  kernel: IKernelRef | null;
+  status: PanelStatus;
+  environment: IEnvironment | null;
+  /** Why the environment could not be loaded (server message). */
+  error: string | null;
+  /** Why the last refresh failed while an earlier environment is still shown. */
+  refreshError: string | null;
+  /** The build of this kernel's environment: running, or the last one still relevant. */
+  build: IBuild | null;
+  /** Why starting or cancelling a build failed (server message). */
+  buildError: string | null;
+  /** Is the build log expanded in the panel? */
+  logOpen: boolean;
+  /** `%pip install pexlab` runs in the followed kernel (the panel's button). */
+  installing: boolean;
+  /** The user's settings (what the cells and builds use). */
+  settings: ISparkSettings;
+  artifacts: IArtifactRecord[];
+  artifactsError: string | null;
+}
+
+/**
+ * The "Spark environment" model of the active kernel, provided by the pexlab plugin so other
+ * extensions can read the state, follow it, and start builds.
+ */
+export interface ISparkEnvironmentModel {
+  readonly state: Readonly<IModelState>;
+  readonly pexView: PexView;
+  readonly isBuilding: boolean;
+  /** What the setup cells pass and say, for the current settings and environment. */
+  readonly plan: ISetupPlan;
+  /** Emitted on every state change. */
+  readonly stateChanged: ISignal<ISparkEnvironmentModel, void>;
+  /** Emitted once when a build this model followed finishes (any final state). */
+  readonly buildFinished: ISignal<ISparkEnvironmentModel, IBuild>;
+  /** Emitted when a build starts being followed (panel, CLI, another tab). */
+  readonly buildStarted: ISignal<ISparkEnvironmentModel, IBuild>;
+  setKernel(kernel: IKernelRef | null): Promise<void>;
+  setSettings(settings: ISparkSettings): void;
+  refresh(): Promise<void>;
+  refreshArtifacts(): Promise<void>;
+  startBuild(): Promise<IBuild | null>;
+  cancelBuild(): Promise<void>;
+  setLogOpen(open: boolean): void;
+  setInstalling(installing: boolean): void;
+}
+
+export const ISparkEnvironment = new Token<ISparkEnvironmentModel>(
+  'pexlab:ISparkEnvironment',
+  "The Spark environment (PEX state, builds, artifacts) of the active notebook's kernel."
+);

@@ -6,10 +6,22 @@ import * as React from 'react';
 import { EnvironmentPanel } from './components/EnvironmentPanel';
 import { SparkEnvironmentModel } from './model';
 
+/** What the panel's buttons do beyond the model (commands of the plugin). */
 export interface IPanelActions {
   onBuild: () => void;
   onInsertCells: () => void;
   onCopy: (text: string) => void;
+  onInstallPexlab: () => void;
+}
+
+/** Seconds since the epoch, re-read every second: "built N ago" ticks. */
+function useNow(): number {
+  const [now, setNow] = React.useState(() => Date.now() / 1000);
+  React.useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now() / 1000), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  return now;
 }
 
 function Connected(props: {
@@ -17,7 +29,7 @@ function Connected(props: {
   trans: TranslationBundle;
   actions: IPanelActions;
 }): JSX.Element {
-  const { model } = props;
+  const { model, actions } = props;
   const [, setVersion] = React.useState(0);
   React.useEffect(() => {
     const onChange = () => setVersion(v => v + 1);
@@ -26,16 +38,22 @@ function Connected(props: {
       model.stateChanged.disconnect(onChange);
     };
   }, [model]);
+  const now = useNow();
   return (
     <EnvironmentPanel
       state={model.state}
       pexView={model.pexView}
+      plan={model.plan}
+      now={now}
+      installing={model.state.installing}
       trans={props.trans}
       onRefresh={() => void model.refresh()}
-      onBuild={props.actions.onBuild}
+      onBuild={actions.onBuild}
       onCancel={() => void model.cancelBuild()}
-      onInsertCells={props.actions.onInsertCells}
-      onCopy={props.actions.onCopy}
+      onInsertCells={actions.onInsertCells}
+      onCopy={actions.onCopy}
+      onToggleLog={open => model.setLogOpen(open)}
+      onInstallPexlab={actions.onInstallPexlab}
     />
   );
 }
@@ -54,8 +72,14 @@ export class SparkEnvironmentWidget extends ReactWidget {
   /** Opening the panel re-reads the environment (it may have changed while hidden). */
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
+    this.model.setVisible(true);
     void this.model.refresh();
     void this.model.refreshArtifacts();
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.model.setVisible(false);
   }
 
   protected render(): JSX.Element {

@@ -3,19 +3,23 @@ import { fireEvent, render, screen, within } from '@testing-library/react';
 import * as React from 'react';
 
 import { BuildControls } from '../components/BuildProgress';
+import { DEFAULT_SETTINGS, setupPlan } from '../cells';
 import { EnvironmentPanel } from '../components/EnvironmentPanel';
 import {
   formatAge,
   formatBytes,
   formatDuration,
+  pathParts,
   toSeconds
 } from '../components/format';
+import { failureToastText } from '../notify';
 import { PackageList } from '../components/PackageList';
 import { PexStatus } from '../components/PexStatus';
-import type { IModelState } from '../model';
+import type { IModelState } from '../tokens';
 import { KERNEL, build, dist, environment, pex } from './fakes';
 
 const trans = nullTranslator.load('pexlab');
+const NOW = 1_700_000_000;
 
 function rowNames(container: HTMLElement): string[] {
   return Array.from(container.querySelectorAll('.pexlab-PackageList-row')).map(
@@ -141,6 +145,7 @@ describe('PexStatus', () => {
           ]
         })}
         trans={trans}
+        now={NOW}
       />
     );
     expect(screen.getByRole('status').textContent).toBe('Stale');
@@ -150,8 +155,22 @@ describe('PexStatus', () => {
     expect(screen.getByText('editable demo moved')).toBeTruthy();
   });
 
+  it('ticks "built N ago" with the clock it is given', () => {
+    const up = pex('up-to-date', { built_at: NOW - 5 });
+    const { rerender } = render(
+      <PexStatus view="up-to-date" pex={up} trans={trans} now={NOW} />
+    );
+    expect(screen.getByText('built 5 s ago')).toBeTruthy();
+    rerender(
+      <PexStatus view="up-to-date" pex={up} trans={trans} now={NOW + 70} />
+    );
+    expect(screen.getByText('built 1 min 15 s ago')).toBeTruthy();
+  });
+
   it('explains a missing PEX', () => {
-    render(<PexStatus view="missing" pex={pex('missing')} trans={trans} />);
+    render(
+      <PexStatus view="missing" pex={pex('missing')} trans={trans} now={NOW} />
+    );
     expect(screen.getByRole('status').textContent).toBe('Not built');
     expect(screen.getByText(/No PEX has been built/)).toBeTruthy();
   });
@@ -162,19 +181,27 @@ describe('BuildControls', () => {
 
   it('disables Build while building and offers Cancel, progress and the log', () => {
     const onCancel = jest.fn();
-    render(
+    let logOpen = false;
+    const onToggleLog = jest.fn((open: boolean) => {
+      logOpen = open;
+    });
+    const running = build({
+      progress: 0.42,
+      phase: 'build',
+      log: ['pex: resolving', 'pex: done']
+    });
+    const { rerender } = render(
       <BuildControls
-        build={build({
-          progress: 0.42,
-          phase: 'build',
-          log: ['pex: resolving', 'pex: done']
-        })}
+        build={running}
         canBuild={true}
         buildError={null}
         trans={trans}
         onBuild={noop}
         onCancel={onCancel}
         onInsertCells={noop}
+        logOpen={logOpen}
+        onToggleLog={onToggleLog}
+        now={NOW}
       />
     );
     expect(
@@ -193,6 +220,22 @@ describe('BuildControls', () => {
     expect(screen.queryByText(/pex: resolving/)).toBeNull();
     const toggle = screen.getByRole('button', { name: 'Show log' });
     fireEvent.click(toggle);
+    expect(onToggleLog).toHaveBeenCalledWith(true);
+    // The open state lives in the model: the component shows what it is given.
+    rerender(
+      <BuildControls
+        build={running}
+        canBuild={true}
+        buildError={null}
+        trans={trans}
+        onBuild={noop}
+        onCancel={onCancel}
+        onInsertCells={noop}
+        logOpen={logOpen}
+        onToggleLog={onToggleLog}
+        now={NOW}
+      />
+    );
     expect(screen.getByText(/pex: resolving/)).toBeTruthy();
     expect(
       screen
@@ -213,6 +256,9 @@ describe('BuildControls', () => {
         onBuild={onBuild}
         onCancel={noop}
         onInsertCells={onInsert}
+        logOpen={false}
+        onToggleLog={noop}
+        now={NOW}
       />
     );
     fireEvent.click(screen.getByRole('button', { name: 'Build & upload' }));
@@ -221,6 +267,44 @@ describe('BuildControls', () => {
     expect(onInsert).toHaveBeenCalledTimes(1);
     expect(screen.getByRole('alert').textContent).toBe('pex failed: boom');
     expect(screen.queryByRole('button', { name: 'Cancel' })).toBeNull();
+  });
+
+  it("shows a failure's last log line when the server gave no error", () => {
+    render(
+      <BuildControls
+        build={build({
+          state: 'failed',
+          error: null,
+          log: ['resolving', 'OSError: [Errno 28] No space left on device', '']
+        })}
+        canBuild={true}
+        buildError={null}
+        trans={trans}
+        onBuild={noop}
+        onCancel={noop}
+        onInsertCells={noop}
+        logOpen={false}
+        onToggleLog={noop}
+        now={NOW}
+      />
+    );
+    expect(screen.getByRole('alert').textContent).toBe(
+      'OSError: [Errno 28] No space left on device'
+    );
+  });
+});
+
+describe('failureToastText', () => {
+  it("carries the server's message", () => {
+    expect(
+      failureToastText(
+        build({ state: 'failed', error: "Cannot write to 'file:///proc/x'" }),
+        trans
+      )
+    ).toBe("Spark environment build failed: Cannot write to 'file:///proc/x'");
+    expect(
+      failureToastText(build({ state: 'failed', error: null, log: [] }), trans)
+    ).toBe('Spark environment build failed (no message: see the log).');
   });
 });
 
@@ -233,9 +317,21 @@ function state(extra: Partial<IModelState>): IModelState {
     refreshError: null,
     build: null,
     buildError: null,
+    logOpen: false,
+    installing: false,
+    settings: DEFAULT_SETTINGS,
     artifacts: [],
     artifactsError: null,
     ...extra
+  };
+}
+
+function panelProps(s: IModelState) {
+  return {
+    state: s,
+    plan: setupPlan(s.settings, s.environment),
+    now: NOW,
+    trans
   };
 }
 
@@ -245,15 +341,19 @@ describe('EnvironmentPanel', () => {
     onBuild: jest.fn(),
     onCancel: jest.fn(),
     onInsertCells: jest.fn(),
-    onCopy: jest.fn()
+    onCopy: jest.fn(),
+    onToggleLog: jest.fn(),
+    onInstallPexlab: jest.fn(),
+    installing: false
   };
 
   it('asks for a kernel when there is none', () => {
     render(
       <EnvironmentPanel
-        state={state({ kernel: null, status: 'no-kernel', environment: null })}
+        {...panelProps(
+          state({ kernel: null, status: 'no-kernel', environment: null })
+        )}
         pexView="unknown"
-        trans={trans}
         {...callbacks}
       />
     );
@@ -263,13 +363,14 @@ describe('EnvironmentPanel', () => {
   it('shows the server error and retries', () => {
     render(
       <EnvironmentPanel
-        state={state({
-          status: 'error',
-          environment: null,
-          error: 'Kernel is dead.'
-        })}
+        {...panelProps(
+          state({
+            status: 'error',
+            environment: null,
+            error: 'Kernel is dead.'
+          })
+        )}
         pexView="unknown"
-        trans={trans}
         {...callbacks}
       />
     );
@@ -303,13 +404,20 @@ describe('EnvironmentPanel', () => {
     });
     render(
       <EnvironmentPanel
-        state={state({ build: artifactsBuild })}
+        {...panelProps(state({ build: artifactsBuild }))}
         pexView="up-to-date"
-        trans={trans}
         {...callbacks}
       />
     );
-    expect(screen.getByText('/venv/bin/python')).toBeTruthy();
+    const python = document.querySelector('.pexlab-Header-python code');
+    expect(python?.textContent).toBe('/venv/bin/python');
+    // One unbreakable run per folder, a break opportunity after each separator.
+    expect(
+      Array.from(python!.querySelectorAll('.pexlab-Path-part')).map(
+        e => e.textContent
+      )
+    ).toEqual(['/', 'venv/', 'bin/', 'python']);
+    expect(python!.querySelectorAll('wbr')).toHaveLength(4);
     expect(screen.getByText('3.11.7')).toBeTruthy();
     expect(screen.getByText('venv')).toBeTruthy();
     expect(screen.getByText('5.0 MB')).toBeTruthy();
@@ -324,10 +432,179 @@ describe('EnvironmentPanel', () => {
   });
 });
 
+describe('EnvironmentPanel guidance and artifacts', () => {
+  const callbacks = {
+    onRefresh: jest.fn(),
+    onBuild: jest.fn(),
+    onCancel: jest.fn(),
+    onInsertCells: jest.fn(),
+    onCopy: jest.fn(),
+    onToggleLog: jest.fn(),
+    onInstallPexlab: jest.fn(),
+    installing: false
+  };
+
+  it('says the kernel lacks pexlab and offers to install it', () => {
+    const env = environment({ pexlab: { installed: false, version: null } });
+    render(
+      <EnvironmentPanel
+        {...panelProps(state({ environment: env }))}
+        pexView="missing"
+        {...callbacks}
+      />
+    );
+    expect(screen.getByText(/lacks pexlab/).textContent).toContain(
+      '%pip install pexlab'
+    );
+    const button = screen.getByRole('button', {
+      name: 'Install pexlab in this kernel'
+    });
+    button.focus();
+    expect(document.activeElement).toBe(button);
+    fireEvent.click(button);
+    expect(callbacks.onInstallPexlab).toHaveBeenCalledTimes(1);
+  });
+
+  it('says nothing about pexlab when the kernel has it', () => {
+    const env = environment({ pexlab: { installed: true, version: '0.1.0' } });
+    render(
+      <EnvironmentPanel
+        {...panelProps(state({ environment: env }))}
+        pexView="missing"
+        {...callbacks}
+      />
+    );
+    expect(screen.queryByText(/lacks pexlab/)).toBeNull();
+  });
+
+  it('marks the current PEX among the cached ones, first', () => {
+    const current = 'c'.repeat(64);
+    const env = environment({
+      pex: pex('up-to-date', { fingerprint: current, built_at: NOW - 10 })
+    });
+    const record = (fingerprint: string, builtAt: number) => ({
+      fingerprint,
+      pex_path: `/cache/${fingerprint.slice(0, 12)}/env.pex`,
+      python: '/venv/bin/python',
+      size: 70700000,
+      built_at: builtAt
+    });
+    const { container } = render(
+      <EnvironmentPanel
+        {...panelProps(
+          state({
+            environment: env,
+            artifacts: [
+              record('o'.repeat(64), NOW - 500),
+              record(current, NOW - 10),
+              { ...record('x'.repeat(64), NOW), python: '/other/python' }
+            ]
+          })
+        )}
+        pexView="up-to-date"
+        {...callbacks}
+      />
+    );
+    const rows = container.querySelectorAll('[data-kind="cached"]');
+    expect(rows).toHaveLength(2);
+    expect(rows[0].getAttribute('data-fingerprint')).toBe(current);
+    expect(rows[0].getAttribute('data-current')).toBe('true');
+    expect(rows[1].getAttribute('data-current')).toBeNull();
+    expect(within(rows[0] as HTMLElement).getByText('current')).toBeTruthy();
+    expect(within(rows[0] as HTMLElement).getByText('67.4 MB')).toBeTruthy();
+  });
+
+  it("says what the cells ship, in the cells' words", () => {
+    const cluster = environment({
+      build: {
+        options: {},
+        overrides: {},
+        storage: 'file:///shared',
+        master: 'spark://h:7077'
+      }
+    });
+    const { rerender } = render(
+      <EnvironmentPanel
+        {...panelProps(state({ environment: cluster }))}
+        pexView="missing"
+        {...callbacks}
+      />
+    );
+    expect(
+      screen.getByText(/Executors on spark:\/\/h:7077 run/).textContent
+    ).toContain('shipped as a PEX uploaded to file:///shared');
+    const local = {
+      ...cluster,
+      build: { ...cluster.build!, master: 'local[*]' }
+    };
+    rerender(
+      <EnvironmentPanel
+        {...panelProps(state({ environment: local }))}
+        pexView="missing"
+        {...callbacks}
+      />
+    );
+    expect(screen.getByText(/nothing is shipped/)).toBeTruthy();
+  });
+
+  it('shows the whole kernel name and the notebook name', () => {
+    render(
+      <EnvironmentPanel
+        {...panelProps(
+          state({
+            kernel: {
+              id: KERNEL,
+              label: 'Python (pexlab demo)',
+              path: 'work/pexlab-demo.ipynb'
+            }
+          })
+        )}
+        pexView="missing"
+        {...callbacks}
+      />
+    );
+    expect(screen.getByText('Python (pexlab demo)')).toBeTruthy();
+    expect(screen.getByText('pexlab-demo.ipynb').title).toBe(
+      'work/pexlab-demo.ipynb'
+    );
+  });
+});
+
 describe('format helpers', () => {
+  it('splits paths after their separators only', () => {
+    expect(pathParts('/home/me/.venv/bin/python')).toEqual([
+      '/',
+      'home/',
+      'me/',
+      '.venv/',
+      'bin/',
+      'python'
+    ]);
+    expect(pathParts('C:\\Users\\me\\python.exe')).toEqual([
+      'C:\\',
+      'Users\\',
+      'me\\',
+      'python.exe'
+    ]);
+  });
+
   it('formats sizes and durations', () => {
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(1536)).toBe('1.5 KB');
+    // The same strings as pexlab.notebook_progress.format_size (binary units, to GB).
+    const python: Array<[number, string]> = [
+      [0, '0 B'],
+      [512, '512 B'],
+      [1023, '1023 B'],
+      [1024, '1.0 KB'],
+      [1536, '1.5 KB'],
+      [70700000, '67.4 MB'],
+      [1048575, '1024.0 KB'],
+      [5368709120, '5.0 GB'],
+      [3298534883328, '3072.0 GB']
+    ];
+    for (const [n, text] of python) {
+      expect(formatBytes(n)).toBe(text);
+    }
+    expect(formatBytes(null)).toBe('');
     expect(formatDuration(5)).toBe('5 s');
     expect(formatDuration(125)).toBe('2 min 05 s');
     expect(formatDuration(3725)).toBe('1 h 02 min');

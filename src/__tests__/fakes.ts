@@ -11,7 +11,9 @@ import type {
   IBuildRequest,
   IDistribution,
   IEnvironment,
-  IPexStatus
+  IEnvironmentQuery,
+  IPexStatus,
+  IStamp
 } from '../tokens';
 
 export const KERNEL = '0b8f5c7e-3a2d-4e4f-9a1b-123456789abc';
@@ -80,6 +82,10 @@ export class FakeClient implements IPexlabClient {
   builds = new Map<string, IBuild>();
   artifacts: IArtifactRecord[] = [];
   calls: string[] = [];
+  /** The site folders' stamp (a terminal `pip install` changes it), or an error. */
+  stamp: IStamp | Error = { stamp: 1 };
+  /** The last environment query. */
+  lastQuery: IEnvironmentQuery | undefined;
   /** What POST /builds answers (a build, or an error). */
   nextBuild: IBuild | Error = build({
     state: 'queued',
@@ -87,12 +93,25 @@ export class FakeClient implements IPexlabClient {
     progress: 0
   });
 
-  async getEnvironment(kernelId: string): Promise<IEnvironment> {
+  async getEnvironment(
+    kernelId: string,
+    query?: IEnvironmentQuery
+  ): Promise<IEnvironment> {
     this.calls.push(`env ${kernelId}`);
+    this.lastQuery = query;
     if (this.env instanceof Error) {
       throw this.env;
     }
-    return { ...this.env, kernel_id: kernelId };
+    // The server reads the stamp with the environment.
+    const stamp = this.stamp instanceof Error ? undefined : this.stamp.stamp;
+    return { ...this.env, kernel_id: kernelId, stamp };
+  }
+  async getStamp(kernelId: string): Promise<IStamp> {
+    this.calls.push(`stamp ${kernelId}`);
+    if (this.stamp instanceof Error) {
+      throw this.stamp;
+    }
+    return this.stamp;
   }
   async startBuild(request: IBuildRequest): Promise<IBuild> {
     this.calls.push(`start ${JSON.stringify(request)}`);

@@ -1,4 +1,5 @@
 import { PexlabAPIError } from '../api';
+import { DEFAULT_SETTINGS } from '../cells';
 import { SparkEnvironmentModel } from '../model';
 import type { IBuild } from '../tokens';
 import {
@@ -65,12 +66,10 @@ describe('SparkEnvironmentModel', () => {
     await model.setKernel({ id: KERNEL });
     expect(model.pexView).toBe('missing');
 
-    const started = await model.startBuild({
-      options: { include_editable: true }
-    });
+    const started = await model.startBuild();
     expect(started?.state).toBe('queued');
     expect(client.calls).toContain(
-      `start ${JSON.stringify({ kernel_id: KERNEL, options: { include_editable: true } })}`
+      `start ${JSON.stringify({ kernel_id: KERNEL, options: { exclude_extra: [], include_editable: true } })}`
     );
     expect(model.pexView).toBe('building');
     expect(model.isBuilding).toBe(true);
@@ -222,6 +221,174 @@ describe('SparkEnvironmentModel', () => {
     await flush();
     expect(model.state.build?.artifacts?.pex.name).toBe('env.pex');
     expect(model.state.build?.log).toEqual(['done']);
+  });
+
+  it("announces a failure from an event with the job's own error", async () => {
+    const { client, model, finished } = setup();
+    await model.setKernel({ id: KERNEL });
+    const started = await model.startBuild();
+    client.builds.set(
+      started!.id,
+      build({
+        id: started!.id,
+        state: 'failed',
+        error: "Cannot reach 'file:///x': not a directory",
+        log: ['[upload] uploading env.pex']
+      })
+    );
+    // The event bus says "failed" with no error: the model fetches the job before saying so.
+    model.handleBuildEvent({ id: started!.id, state: 'failed' });
+    await flush();
+    expect(finished).toHaveLength(1);
+    expect(finished[0].error).toBe("Cannot reach 'file:///x': not a directory");
+  });
+
+  it("sends only the user's choices, in builds and environment queries", async () => {
+    const { client, model } = setup();
+    await model.setKernel({ id: KERNEL });
+    model.setSettings({
+      ...DEFAULT_SETTINGS,
+      storage: 's3://bucket/p',
+      excludedPackages: ['torch'],
+      includeEditable: false
+    });
+    await flush();
+    const choices = { exclude_extra: ['torch'], include_editable: false };
+    // The PEX state is for exactly these choices: the environment was re-read with them.
+    expect(client.lastQuery).toEqual({
+      options: choices,
+      storage: 's3://bucket/p'
+    });
+    await model.startBuild();
+    expect(client.calls).toContain(
+      `start ${JSON.stringify({ kernel_id: KERNEL, options: choices, storage: 's3://bucket/p' })}`
+    );
+    // Settings that change nothing the server sees do not re-read the environment.
+    const reads = client.calls.filter(c => c.startsWith('env')).length;
+    model.setSettings({
+      ...model.state.settings,
+      appName: 'another name'
+    });
+    await flush();
+    expect(client.calls.filter(c => c.startsWith('env')).length).toBe(reads);
+    expect(model.plan.appName).toBe('another name');
+  });
+
+  it('turns stale after a pip install elsewhere, from the stamp alone', async () => {
+    const { client, model } = setup();
+    client.env = environment({ pex: pex('up-to-date') });
+    await model.setKernel({ id: KERNEL });
+    await model.checkForChanges();
+    expect(model.pexView).toBe('up-to-date');
+    const reads = client.calls.filter(c => c.startsWith('env')).length;
+    // Nothing changed: no environment query (the stamp is the cheap part).
+    await model.checkForChanges();
+    expect(client.calls.filter(c => c.startsWith('env')).length).toBe(reads);
+    // A terminal `pip install` touches the site folders.
+    client.stamp = { stamp: 2 };
+    client.env = environment({
+      pex: pex('stale', { added: [{ name: 'iniconfig', version: '2.0.0' }] })
+    });
+    await model.checkForChanges();
+    expect(model.pexView).toBe('stale');
+    expect(model.state.environment?.pex?.added[0].name).toBe('iniconfig');
+  });
+
+  it('stops asking for the stamp when the server has no such endpoint', async () => {
+    const { client, model } = setup();
+    client.stamp = new PexlabAPIError('Not found', 404);
+    await model.setKernel({ id: KERNEL });
+    await model.checkForChanges();
+    await model.checkForChanges();
+    expect(client.calls.filter(c => c.startsWith('stamp'))).toHaveLength(1);
+  });
+
+  it('follows a PEX built by the kernel: new artifact, new state', async () => {
+    const { client, model } = setup();
+    await model.setKernel({ id: KERNEL });
+    await model.refreshArtifacts();
+    expect(model.pexView).toBe('missing');
+    // The kernel ran the setup cell: the cache has a new PEX for this interpreter.
+    client.artifacts = [
+      {
+        fingerprint: 'f'.repeat(64),
+        pex_path: '/cache/f.pex',
+        python: '/venv/bin/python',
+        size: 1024,
+        built_at: Date.now() / 1000
+      }
+    ];
+    client.env = environment({ pex: pex('up-to-date') });
+    await model.checkForChanges();
+    await flush();
+    expect(model.state.artifacts).toHaveLength(1);
+    expect(model.pexView).toBe('up-to-date');
+    expect(model.currentFingerprint).toBe('f'.repeat(64));
+  });
+
+  it('clears a failure once a newer PEX makes it history', async () => {
+    const { client, model } = setup();
+    await model.setKernel({ id: KERNEL });
+    const started = await model.startBuild();
+    const failedAt = Date.now() / 1000 - 60;
+    client.builds.set(
+      started!.id,
+      build({
+        id: started!.id,
+        state: 'failed',
+        error: 'upload failed',
+        finished_at: failedAt
+      })
+    );
+    await model.pollBuilds();
+    await flush();
+    expect(model.state.build?.state).toBe('failed');
+    // An older PEX does not excuse the failure.
+    client.env = environment({
+      pex: pex('up-to-date', { built_at: failedAt - 100 })
+    });
+    await model.refresh();
+    expect(model.state.build?.state).toBe('failed');
+    // A PEX built after it (from the kernel, the CLI): the failure is gone, for good.
+    client.env = environment({
+      pex: pex('up-to-date', { built_at: failedAt + 30 })
+    });
+    await model.refresh();
+    expect(model.state.build).toBeNull();
+    await model.pollBuilds();
+    expect(model.state.build).toBeNull();
+  });
+
+  it('clears a refusal to start when the settings it described change', async () => {
+    const { client, model } = setup();
+    await model.setKernel({ id: KERNEL });
+    client.nextBuild = new PexlabAPIError(
+      "Storage 'http://x' is not allowed.",
+      422
+    );
+    model.setSettings({ ...DEFAULT_SETTINGS, storage: 'http://x' });
+    await model.startBuild();
+    expect(model.state.buildError).toContain('not allowed');
+    model.setSettings({ ...DEFAULT_SETTINGS, storage: 's3://ok' });
+    expect(model.state.buildError).toBeNull();
+  });
+
+  it('keeps the log open state and closes it for another build', async () => {
+    const { client, model } = setup();
+    const started: IBuild[] = [];
+    model.buildStarted.connect((_, b) => started.push(b));
+    await model.setKernel({ id: KERNEL });
+    const first = await model.startBuild();
+    expect(started.map(b => b.id)).toEqual([first!.id]);
+    model.setLogOpen(true);
+    expect(model.state.logOpen).toBe(true);
+    client.builds.set(first!.id, build({ id: first!.id, state: 'failed' }));
+    await model.pollBuilds();
+    expect(model.state.logOpen).toBe(true);
+    client.nextBuild = build({ id: 'b'.repeat(32), state: 'queued' });
+    await model.startBuild();
+    expect(model.state.logOpen).toBe(false);
+    expect(started).toHaveLength(2);
   });
 
   it('forgets the old kernel and ignores its late answers', async () => {

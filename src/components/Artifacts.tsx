@@ -9,9 +9,13 @@ export interface IArtifactsProps {
   records: IArtifactRecord[];
   /** The last build of this environment (its artifacts carry editable zips). */
   build: IBuild | null;
+  /** Fingerprint of the PEX the environment's state refers to (marked "current"). */
+  current: string | null;
   error: string | null;
   trans: TranslationBundle;
   onCopy: (text: string) => void;
+  /** Current time (s since the epoch): ages tick with it. */
+  now: number;
 }
 
 function CopyButton(props: {
@@ -45,20 +49,43 @@ function Location(props: {
   );
 }
 
+function CurrentBadge(props: { trans: TranslationBundle }): JSX.Element {
+  return (
+    <span
+      className="pexlab-Badge pexlab-Badge-current"
+      title={props.trans.__("The PEX of the kernel's environment as it is")}
+    >
+      {props.trans.__('current')}
+    </span>
+  );
+}
+
+function baseName(path: string): string {
+  const parts = path.split(/[/\\]/);
+  return parts[parts.length - 1] || path;
+}
+
 function FileRow(props: {
   file: IArtifactFile;
   builtAt: number | string | null | undefined;
+  isCurrent: boolean;
   trans: TranslationBundle;
   onCopy: (t: string) => void;
+  now: number;
 }): JSX.Element {
   const { file, trans } = props;
-  const age = formatAge(props.builtAt);
+  const age = formatAge(props.builtAt, props.now);
   return (
-    <li className="pexlab-Artifact" data-kind={file.kind}>
+    <li
+      className="pexlab-Artifact"
+      data-kind={file.kind}
+      data-current={props.isCurrent ? 'true' : undefined}
+    >
       <div className="pexlab-Artifact-head">
         <span className="pexlab-Artifact-kind">
           {file.kind === 'pex' ? trans.__('PEX') : trans.__('editable zip')}
         </span>
+        {props.isCurrent && <CurrentBadge trans={trans} />}
         <span className="pexlab-Artifact-name">{file.name}</span>
         <span className="pexlab-Artifact-size">{formatBytes(file.size)}</span>
         {age && (
@@ -75,9 +102,50 @@ function FileRow(props: {
   );
 }
 
-/** PEX and editable zips of this environment: size, age, where they were uploaded. */
+function RecordRow(props: {
+  record: IArtifactRecord;
+  isCurrent: boolean;
+  trans: TranslationBundle;
+  onCopy: (t: string) => void;
+  now: number;
+}): JSX.Element {
+  const { record: r, trans } = props;
+  const uploads = Object.values(r.uploads ?? {});
+  return (
+    <li
+      className="pexlab-Artifact"
+      data-kind="cached"
+      data-fingerprint={r.fingerprint}
+      data-current={props.isCurrent ? 'true' : undefined}
+    >
+      <div className="pexlab-Artifact-head">
+        <span className="pexlab-Artifact-kind">{trans.__('PEX')}</span>
+        {props.isCurrent && <CurrentBadge trans={trans} />}
+        <span className="pexlab-Artifact-name" title={r.fingerprint}>
+          {baseName(r.pex_path)}
+        </span>
+        <span className="pexlab-Artifact-size">{formatBytes(r.size)}</span>
+        <span className="pexlab-Artifact-age">
+          {trans.__('%1 ago', formatAge(r.built_at, props.now))}
+        </span>
+      </div>
+      {uploads.map(url => (
+        <Location key={url} text={url} trans={trans} onCopy={props.onCopy} />
+      ))}
+      {uploads.length === 0 && (
+        <Location text={r.pex_path} trans={trans} onCopy={props.onCopy} />
+      )}
+    </li>
+  );
+}
+
+/**
+ * PEX and editable zips of this environment: size, age, where they were uploaded. The last
+ * build's files come first; then every cached PEX of this interpreter, wherever it was
+ * built (panel, kernel, CLI). The one matching the environment now is marked "current".
+ */
 export function Artifacts(props: IArtifactsProps): JSX.Element | null {
-  const { records, build, trans } = props;
+  const { records, build, trans, current } = props;
   const result = build?.state === 'succeeded' ? build.artifacts : null;
   if (!result && records.length === 0 && !props.error) {
     return null;
@@ -92,16 +160,20 @@ export function Artifacts(props: IArtifactsProps): JSX.Element | null {
             <FileRow
               file={result.pex}
               builtAt={build?.finished_at}
+              isCurrent={!!current && result.fingerprint === current}
               trans={trans}
               onCopy={props.onCopy}
+              now={props.now}
             />
             {result.editables.map(e => (
               <FileRow
                 key={e.name}
                 file={e}
                 builtAt={build?.finished_at}
+                isCurrent={false}
                 trans={trans}
                 onCopy={props.onCopy}
+                now={props.now}
               />
             ))}
           </>
@@ -109,39 +181,14 @@ export function Artifacts(props: IArtifactsProps): JSX.Element | null {
         {records
           .filter(r => !result || r.fingerprint !== result.fingerprint)
           .map(r => (
-            <li
+            <RecordRow
               key={r.fingerprint}
-              className="pexlab-Artifact"
-              data-kind="cached"
-            >
-              <div className="pexlab-Artifact-head">
-                <span className="pexlab-Artifact-kind">{trans.__('PEX')}</span>
-                <span className="pexlab-Artifact-name" title={r.fingerprint}>
-                  {r.fingerprint.slice(0, 12)}
-                </span>
-                <span className="pexlab-Artifact-size">
-                  {formatBytes(r.size)}
-                </span>
-                <span className="pexlab-Artifact-age">
-                  {trans.__('%1 ago', formatAge(r.built_at))}
-                </span>
-              </div>
-              {Object.values(r.uploads ?? {}).map(url => (
-                <Location
-                  key={url}
-                  text={url}
-                  trans={trans}
-                  onCopy={props.onCopy}
-                />
-              ))}
-              {Object.keys(r.uploads ?? {}).length === 0 && (
-                <Location
-                  text={r.pex_path}
-                  trans={trans}
-                  onCopy={props.onCopy}
-                />
-              )}
-            </li>
+              record={r}
+              isCurrent={!!current && r.fingerprint === current}
+              trans={trans}
+              onCopy={props.onCopy}
+              now={props.now}
+            />
           ))}
       </ul>
     </section>

@@ -14,20 +14,11 @@ export interface IBuildControlsProps {
   onBuild: () => void;
   onCancel: () => void;
   onInsertCells: () => void;
-}
-
-/** Re-render every second while `active`, for the elapsed time. */
-function useNow(active: boolean): number {
-  const [now, setNow] = React.useState(() => Date.now() / 1000);
-  React.useEffect(() => {
-    if (!active) {
-      return;
-    }
-    setNow(Date.now() / 1000);
-    const timer = setInterval(() => setNow(Date.now() / 1000), 1000);
-    return () => clearInterval(timer);
-  }, [active]);
-  return now;
+  /** Is the log expanded? (State in the model: a toast's "Show log" opens it.) */
+  logOpen: boolean;
+  onToggleLog: (open: boolean) => void;
+  /** Current time (s since the epoch), for the elapsed time. */
+  now: number;
 }
 
 function phaseLabel(phase: string | null, trans: TranslationBundle): string {
@@ -68,12 +59,23 @@ function stateLabel(build: IBuild, trans: TranslationBundle): string {
   }
 }
 
+/**
+ * What went wrong with a finished build, in the server's words: its error, else the last
+ * line of its log. Null when it did not fail.
+ */
+export function failureMessage(build: IBuild | null): string | null {
+  if (!build || (build.state !== 'failed' && build.state !== 'interrupted')) {
+    return build?.error || null;
+  }
+  const last = [...(build.log ?? [])].reverse().find(l => l.trim() !== '');
+  return build.error || last || null;
+}
+
 /** "Build & upload", "Insert setup cells", and the progress of the current/last build. */
 export function BuildControls(props: IBuildControlsProps): JSX.Element {
   const { build, trans } = props;
   const active = isActive(build);
-  const now = useNow(active);
-  const [showLog, setShowLog] = React.useState(false);
+  const { now, logOpen } = props;
 
   const started = toSeconds(build?.started_at ?? build?.created_at);
   const finished = toSeconds(build?.finished_at);
@@ -165,9 +167,9 @@ export function BuildControls(props: IBuildControlsProps): JSX.Element {
           {active && build.message && (
             <div className="pexlab-Build-message">{build.message}</div>
           )}
-          {build.error && (
-            <p className="pexlab-Error" role="alert">
-              {build.error}
+          {failureMessage(build) && (
+            <p className="pexlab-Error pexlab-Build-failure" role="alert">
+              {failureMessage(build)}
             </p>
           )}
           {log.length > 0 && (
@@ -175,12 +177,12 @@ export function BuildControls(props: IBuildControlsProps): JSX.Element {
               <button
                 type="button"
                 className="pexlab-LinkButton pexlab-Log-toggle"
-                aria-expanded={showLog}
-                onClick={() => setShowLog(!showLog)}
+                aria-expanded={logOpen}
+                onClick={() => props.onToggleLog(!logOpen)}
               >
-                {showLog ? trans.__('Hide log') : trans.__('Show log')}
+                {logOpen ? trans.__('Hide log') : trans.__('Show log')}
               </button>
-              {showLog && (
+              {logOpen && (
                 <pre className="pexlab-Log-tail" tabIndex={0}>
                   {log.join('\n')}
                 </pre>

@@ -1,12 +1,15 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import type { IModelState, PexView } from '../model';
+import type { ISetupPlan } from '../cells';
+import { currentFingerprint } from '../model';
+import type { IArtifactRecord, IModelState, PexView } from '../tokens';
 import { Artifacts } from './Artifacts';
 import { BuildControls } from './BuildProgress';
 import { Header } from './Header';
 import { PackageList } from './PackageList';
 import { PexStatus } from './PexStatus';
+import { PexlabMissing, Shipping } from './Setup';
 
 export interface IEnvironmentPanelProps {
   state: IModelState;
@@ -17,6 +20,31 @@ export interface IEnvironmentPanelProps {
   onCancel: () => void;
   onInsertCells: () => void;
   onCopy: (text: string) => void;
+  onToggleLog: (open: boolean) => void;
+  onInstallPexlab: () => void;
+  /** `%pip install pexlab` runs in the kernel. */
+  installing: boolean;
+  /** What the setup cells pass and say. */
+  plan: ISetupPlan;
+  /** Current time (s since the epoch): ages and elapsed times tick with it. */
+  now: number;
+}
+
+/** This interpreter's cached PEXes: the current one first, then newest first. */
+function recordsFor(
+  records: IArtifactRecord[],
+  python: string,
+  current: string | null
+): IArtifactRecord[] {
+  return records
+    .filter(r => r.python === python)
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => {
+      const ac = a.r.fingerprint === current ? 0 : 1;
+      const bc = b.r.fingerprint === current ? 0 : 1;
+      return ac - bc || a.i - b.i;
+    })
+    .map(x => x.r);
 }
 
 /** The whole "Spark environment" panel, from the model's state. Pure: props in, callbacks out. */
@@ -54,8 +82,8 @@ export function EnvironmentPanel(props: IEnvironmentPanelProps): JSX.Element {
       </p>
     );
   } else {
-    const pythonFor = env.python;
-    const records = state.artifacts.filter(r => r.python === pythonFor);
+    const current = currentFingerprint(env);
+    const records = recordsFor(state.artifacts, env.python, current);
     body = (
       <>
         <Header
@@ -69,7 +97,19 @@ export function EnvironmentPanel(props: IEnvironmentPanelProps): JSX.Element {
             {trans.__('Could not refresh: %1', state.refreshError)}
           </p>
         )}
-        <PexStatus view={props.pexView} pex={env.pex} trans={trans} />
+        {env.pexlab && !env.pexlab.installed && (
+          <PexlabMissing
+            trans={trans}
+            installing={props.installing}
+            onInstall={props.onInstallPexlab}
+          />
+        )}
+        <PexStatus
+          view={props.pexView}
+          pex={env.pex}
+          trans={trans}
+          now={props.now}
+        />
         <BuildControls
           build={state.build}
           canBuild={true}
@@ -78,13 +118,19 @@ export function EnvironmentPanel(props: IEnvironmentPanelProps): JSX.Element {
           onBuild={props.onBuild}
           onCancel={props.onCancel}
           onInsertCells={props.onInsertCells}
+          logOpen={state.logOpen}
+          onToggleLog={props.onToggleLog}
+          now={props.now}
         />
+        <Shipping plan={props.plan} trans={trans} />
         <Artifacts
           records={records}
           build={state.build}
+          current={current}
           error={state.artifactsError}
           trans={trans}
           onCopy={props.onCopy}
+          now={props.now}
         />
         <PackageList packages={env.distributions} trans={trans} />
       </>

@@ -1,8 +1,8 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import type { IKernelRef } from '../model';
-import type { IEnvironment } from '../tokens';
+import type { IEnvironment, IKernelRef } from '../tokens';
+import { PathText } from './PathText';
 
 export interface IHeaderProps {
   kernel: IKernelRef;
@@ -21,9 +21,16 @@ export function Header(props: IHeaderProps): JSX.Element {
       aria-label={trans.__('Kernel environment')}
     >
       <div className="pexlab-Header-title">
-        <span className="pexlab-Header-kernel" title={kernel.id}>
-          {kernel.label || kernel.name || kernel.id}
-        </span>
+        <div className="pexlab-Header-names">
+          <span className="pexlab-Header-kernel" title={kernel.id}>
+            {kernel.label || kernel.name || kernel.id}
+          </span>
+          {kernel.path && (
+            <span className="pexlab-Header-notebook" title={kernel.path}>
+              {kernel.path.split('/').pop()}
+            </span>
+          )}
+        </div>
         <button
           type="button"
           className="pexlab-Button pexlab-Button-secondary pexlab-RefreshButton"
@@ -37,7 +44,7 @@ export function Header(props: IHeaderProps): JSX.Element {
       <dl className="pexlab-Header-facts">
         <dt>{trans.__('Interpreter')}</dt>
         <dd className="pexlab-Header-python" title={env.python}>
-          <code>{env.python}</code>
+          <PathText path={env.python} />
         </dd>
         <dt>{trans.__('Python')}</dt>
         <dd className="pexlab-Header-version">{env.version}</dd>

@@ -1,14 +1,15 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import type { PexView } from '../model';
-import type { IPexStatus } from '../tokens';
+import type { IPexStatus, PexView } from '../tokens';
 import { formatAge } from './format';
 
 export interface IPexStatusProps {
   view: PexView;
   pex: IPexStatus | null | undefined;
   trans: TranslationBundle;
+  /** Current time (s since the epoch): the age ticks with it. */
+  now: number;
 }
 
 function stateLabel(view: PexView, trans: TranslationBundle): string {
@@ -50,7 +51,7 @@ export function PexStatus(props: IPexStatusProps): JSX.Element {
         </span>
         {pex?.built_at && (
           <span className="pexlab-PexStatus-age">
-            {trans.__('built %1 ago', formatAge(pex.built_at))}
+            {trans.__('built %1 ago', formatAge(pex.built_at, props.now))}
           </span>
         )}
       </div>

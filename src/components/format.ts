@@ -1,17 +1,32 @@
 /** Small display helpers shared by the components (pure, unit-tested). */
 
+/**
+ * A size the way pexlab's Python side writes it (pexlab.notebook_progress.format_size):
+ * binary units (1 KB = 1024 B) up to GB, one decimal above bytes. The build log and the
+ * panel must show the same number for the same file. Empty for an unknown size.
+ */
 export function formatBytes(size: number | null | undefined): string {
   if (size === null || size === undefined || !Number.isFinite(size)) {
     return '';
   }
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  const units = ['B', 'KB', 'MB', 'GB'];
   let value = size;
   let unit = 0;
   while (value >= 1024 && unit < units.length - 1) {
     value /= 1024;
     unit++;
   }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+  return unit === 0
+    ? `${value.toFixed(0)} B`
+    : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * A file path with break opportunities after each separator, so a narrow panel wraps it
+ * between folders rather than mid-name.
+ */
+export function pathParts(path: string): string[] {
+  return path.split(/(?<=[/\\])/);
 }
 
 /** Seconds since the epoch, from a unix time (s) or an ISO date string. */

@@ -7,18 +7,27 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 import { ChildProcess, execFileSync, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as readline from 'readline';
 
 import {
   DEMO_PYTHON,
   SCREENSHOTS,
+  environmentOf,
+  kernelIdOf,
   openDemoNotebook,
-  openPanel
+  openPanel,
+  setSettings,
+  setupCellIndex,
+  toastTexts
 } from './helpers';
 
 /** A small PyPI package the demo venv does not have, installed to make the PEX stale. */
 const EXTRA_PACKAGE = process.env.PEXLAB_STALE_PACKAGE || 'iniconfig';
+/** Left out of the panel's builds below, so they differ from the kernel's build. */
+const EXCLUDED = 'pex';
 
 test.describe.configure({ mode: 'serial' });
 test.use({ autoGoto: true, viewport: { width: 1280, height: 800 } });
@@ -31,6 +40,10 @@ function pip(...args: string[]): void {
       stdio: 'inherit'
     }
   );
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 let cluster: ChildProcess | null = null;
@@ -102,14 +115,57 @@ test('a build started elsewhere shows up, and Cancel stops it', async ({
   ).toBeEnabled();
 });
 
+test('a PEX built by the kernel shows up without a click, marked current', async ({
+  page,
+  tmpPath
+}) => {
+  const notebook = await openDemoNotebook(page, tmpPath);
+  const panel = await openPanel(page);
+  const badge = panel.locator('.pexlab-StateBadge');
+  await expect(badge).toHaveAttribute('data-state', 'missing');
+
+  // What the server resolves for the panel's (default) choices: the kernel builds exactly that.
+  const kernelId = await kernelIdOf(page, notebook);
+  const env = await environmentOf(page, kernelId);
+  const code = [
+    'import json',
+    'from pexlab.package import package_environment',
+    'from pexlab.pex_build import BuildOptions',
+    `_options = BuildOptions.from_json(json.loads(${JSON.stringify(JSON.stringify(env.build.options))}))`,
+    'print("built", package_environment(options=_options).fingerprint)'
+  ].join('\n');
+  // Run in the kernel, as a user's cell (or the setup cell) would; the panel is not touched.
+  await page.evaluate(code => {
+    const widget = window.jupyterapp.shell.currentWidget as any;
+    widget.sessionContext.session.kernel.requestExecute({ code });
+  }, code);
+
+  await expect(badge).toHaveAttribute('data-state', 'up-to-date', {
+    timeout: 200000
+  });
+  const current = panel.locator('.pexlab-Artifact[data-current="true"]');
+  await expect(current).toHaveCount(1);
+  await expect(current).toHaveAttribute(
+    'data-fingerprint',
+    env.build.fingerprint
+  );
+  await expect(current.locator('.pexlab-Badge-current')).toHaveText('current');
+  await page.screenshot({
+    path: path.join(SCREENSHOTS, 'panel-kernel-build.png')
+  });
+});
+
 test('build from the panel: progress, then up to date', async ({
   page,
   tmpPath
 }) => {
+  // Other choices than the kernel's build above: a PEX that does not exist yet.
+  await setSettings(page, { excludedPackages: [EXCLUDED] });
   await openDemoNotebook(page, tmpPath);
   const panel = await openPanel(page);
   const badge = panel.locator('.pexlab-StateBadge');
-  await expect(badge).toHaveAttribute('data-state', 'missing');
+  // No PEX for these choices (the server may call it stale: other options than the last).
+  await expect(badge).toHaveAttribute('data-state', /^(missing|stale)$/);
 
   const buildButton = panel.getByRole('button', { name: 'Build & upload' });
   await buildButton.click();
@@ -156,7 +212,73 @@ test('build from the panel: progress, then up to date', async ({
   });
 });
 
-test('installing a package makes the PEX stale, with the difference', async ({
+test('a failed build says why in a toast with the log, and the error clears once fixed', async ({
+  page,
+  tmpPath
+}) => {
+  // Storage under a regular file: the server accepts the URL, the upload cannot succeed.
+  const blocker = path.join(
+    fs.mkdtempSync(path.join(os.tmpdir(), 'pexlab-galata-')),
+    'not-a-folder'
+  );
+  fs.writeFileSync(blocker, 'a file, not a folder');
+  await setSettings(page, {
+    excludedPackages: [EXCLUDED],
+    storage: `file://${blocker}/pexlab`
+  });
+  await openDemoNotebook(page, tmpPath);
+  const panel = await openPanel(page);
+  const buildButton = panel.getByRole('button', { name: 'Build & upload' });
+  await buildButton.click();
+
+  const status = panel.locator('.pexlab-Build-status');
+  await expect(status).toHaveAttribute('data-build-state', 'failed', {
+    timeout: 200000
+  });
+  // The panel and the toast carry the server's message, which names the storage.
+  const failure = panel.locator('.pexlab-Build-failure');
+  await expect(failure).toContainText(`file://${blocker}/pexlab`);
+  await expect
+    .poll(() => toastTexts(page))
+    .toContainEqual(
+      expect.stringMatching(
+        new RegExp(
+          `^Spark environment build failed: .*${escapeRegExp(`file://${blocker}/pexlab`)}`
+        )
+      )
+    );
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'build-failed.png') });
+
+  // The toast's "Show log" opens the log in the panel.
+  const toast = page.locator('.Toastify__toast', {
+    hasText: 'Spark environment build failed'
+  });
+  await toast.getByRole('button', { name: 'Show log' }).click();
+  await expect(panel.locator('.pexlab-Log-tail')).toBeVisible();
+
+  // Fixed (storage back to the server's default) and built again: no error is left.
+  await setSettings(page, { excludedPackages: [EXCLUDED], storage: '' });
+  await buildButton.click();
+  await expect(status).toHaveAttribute('data-build-state', 'succeeded', {
+    timeout: 200000
+  });
+  await expect(panel.locator('.pexlab-StateBadge')).toHaveAttribute(
+    'data-state',
+    'up-to-date'
+  );
+  await expect(panel.locator('.pexlab-Error')).toHaveCount(0);
+  await expect(panel.locator('[role="alert"]')).toHaveCount(0);
+  await expect
+    .poll(() => toastTexts(page))
+    .not.toContainEqual(
+      expect.stringContaining('Spark environment build failed')
+    );
+  await expect
+    .poll(() => toastTexts(page))
+    .toContainEqual('Spark environment built: the PEX is up to date.');
+});
+
+test('a pip install from a terminal turns the panel stale without a click', async ({
   page,
   tmpPath
 }) => {
@@ -164,12 +286,12 @@ test('installing a package makes the PEX stale, with the difference', async ({
   const panel = await openPanel(page);
   const badge = panel.locator('.pexlab-StateBadge');
   await expect(badge).toHaveAttribute('data-state', 'up-to-date');
+  // From outside JupyterLab (a terminal): no kernel activity, no click in the panel.
   pip('install', '--no-deps', EXTRA_PACKAGE);
   try {
-    await panel
-      .getByRole('button', { name: 'Refresh the environment' })
-      .click();
-    await expect(badge).toHaveAttribute('data-state', 'stale');
+    await expect(badge).toHaveAttribute('data-state', 'stale', {
+      timeout: 30000
+    });
     await expect(panel.locator('.pexlab-Diff-added')).toContainText(
       `added ${EXTRA_PACKAGE}`
     );
@@ -177,8 +299,10 @@ test('installing a package makes the PEX stale, with the difference', async ({
   } finally {
     pip('uninstall', '-y', EXTRA_PACKAGE);
   }
-  await panel.getByRole('button', { name: 'Refresh the environment' }).click();
-  await expect(badge).toHaveAttribute('data-state', 'up-to-date');
+  // And back, again without a click.
+  await expect(badge).toHaveAttribute('data-state', 'up-to-date', {
+    timeout: 30000
+  });
 });
 
 test('toolbar button inserts setup cells that run a Spark job', async ({
@@ -220,12 +344,21 @@ test('toolbar button inserts setup cells that run a Spark job', async ({
   await button.click();
   await button.click();
   await expect.poll(() => page.notebook.getCellCount()).toBe(cellsBefore + 2);
-  expect(await page.notebook.getCellType(0)).toBe('markdown');
-  const code = (await page.notebook.getCellTextInput(1)) ?? '';
+  // After the notebook's own title (the default position), not above it.
+  const at = await setupCellIndex(page);
+  expect(at).toBe(
+    (await page.notebook.getCellTextInput(0))?.startsWith('# ') ? 1 : 0
+  );
+  expect(await page.notebook.getCellType(at)).toBe('markdown');
+  // A cluster master: the words say the PEX is shipped.
+  const words = (await page.notebook.getCellTextInput(at)) ?? '';
+  expect(words).toContain(`Executors on \`${master}\``);
+  expect(words).toContain('shipped as a PEX');
+  const code = (await page.notebook.getCellTextInput(at + 1)) ?? '';
   expect(code).toContain('pexlab.create_spark_session(');
   expect(code).toContain(`master='${master}'`);
   expect(code).toContain("app_name='pexlab-galata'");
-  await page.notebook.selectCells(1);
+  await page.notebook.selectCells(at + 1);
   await page.screenshot({ path: path.join(SCREENSHOTS, 'inserted-cells.png') });
 
   // Run everything: the session starts on the cluster and the job uses the editable package.

@@ -59,3 +59,72 @@ export async function openPanel(
   );
   return panel;
 }
+
+/** The id of the kernel of the notebook at `notebookPath` (from the sessions API). */
+export async function kernelIdOf(
+  page: IJupyterLabPageFixture,
+  notebookPath: string
+): Promise<string> {
+  const base = page.url().split('/lab')[0];
+  const sessions = await (
+    await page.request.get(`${base}/api/sessions`)
+  ).json();
+  return sessions.find((s: any) => s.path === notebookPath).kernel.id;
+}
+
+/**
+ * GET /pexlab/kernels/<id>/environment with the user's choices (default: the settings'
+ * defaults), as the panel asks for it.
+ */
+export async function environmentOf(
+  page: IJupyterLabPageFixture,
+  kernelId: string,
+  choices: { exclude_extra: string[]; include_editable: boolean } = {
+    exclude_extra: [],
+    include_editable: true
+  }
+): Promise<any> {
+  const base = page.url().split('/lab')[0];
+  const options = encodeURIComponent(JSON.stringify(choices));
+  const response = await page.request.get(
+    `${base}/pexlab/kernels/${kernelId}/environment?options=${options}`
+  );
+  expect(response.status()).toBe(200);
+  return response.json();
+}
+
+/** Set pexlab settings through JupyterLab's setting registry, as the settings editor would. */
+export async function setSettings(
+  page: IJupyterLabPageFixture,
+  values: Record<string, unknown>
+): Promise<void> {
+  await page.evaluate(async values => {
+    const registry = (await window.galata.getPlugin(
+      '@jupyterlab/apputils-extension:settings'
+    )) as any;
+    for (const [key, value] of Object.entries(values)) {
+      await registry.set('pexlab:plugin', key, value);
+    }
+  }, values);
+}
+
+/** Index of the inserted setup markdown cell (found by its heading), or -1. */
+export async function setupCellIndex(
+  page: IJupyterLabPageFixture
+): Promise<number> {
+  const count = await page.notebook.getCellCount();
+  for (let i = 0; i < count; i++) {
+    const text = (await page.notebook.getCellTextInput(i)) ?? '';
+    if (text.startsWith("## Spark session with this kernel's environment")) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/** Messages of the notifications (toasts) JupyterLab currently holds. */
+export async function toastTexts(
+  page: IJupyterLabPageFixture
+): Promise<string[]> {
+  return (await page.notifications).map(n => n.message);
+}

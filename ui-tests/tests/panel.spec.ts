@@ -36,6 +36,27 @@ test.describe('Spark environment panel', () => {
 
     await page.screenshot({ path: path.join(SCREENSHOTS, 'panel.png') });
 
+    // At the default sidebar width: the kernel name is whole, and the interpreter path wraps
+    // only between folders (each folder name is one unbroken text run on one line).
+    const kernelName = panel.locator('.pexlab-Header-kernel');
+    await expect(kernelName).toHaveText('Python (pexlab demo)');
+    expect(
+      await kernelName.evaluate(el => el.scrollWidth <= el.clientWidth + 1)
+    ).toBe(true);
+    const brokenParts = await python.locator('code').evaluate(code => {
+      const broken: string[] = [];
+      const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        if (range.getClientRects().length > 1) {
+          broken.push(node.textContent ?? '');
+        }
+      }
+      return broken;
+    });
+    expect(brokenParts).toEqual([]);
+
     // Filtering narrows the list to the editable package.
     await panel.getByLabel('Filter packages').fill(EDITABLE);
     await expect(rows).toHaveCount(1);
@@ -102,10 +123,48 @@ test.describe('Spark environment panel', () => {
         palette.locator('.lm-CommandPalette-item', { hasText: label })
       ).toHaveCount(1);
     }
+    // One icon for pexlab: the palette items, the toolbar button and the panel's tab.
+    await expect(
+      palette
+        .locator('.lm-CommandPalette-item', {
+          hasText: 'Build Spark environment'
+        })
+        .locator('[data-icon="pexlab:spark"]')
+    ).toHaveCount(1);
+    await expect(
+      page.locator(
+        '.jp-NotebookPanel-toolbar [data-command="pexlab:insert-setup-cells"] [data-icon="pexlab:spark"]'
+      )
+    ).toHaveCount(1);
+    await expect(
+      page.locator(
+        '.lm-TabBar-tab[data-id="pexlab-spark-environment"] [data-icon="pexlab:spark"]'
+      )
+    ).toHaveCount(1);
     // Keyboard only: run "Show Spark environment" from the palette.
     await palette.locator('input').fill('Show Spark environment');
     await page.keyboard.press('Enter');
-    await expect(page.locator('#pexlab-spark-environment')).toBeVisible();
+    const panel = page.locator('#pexlab-spark-environment');
+    await expect(panel).toBeVisible();
+    await expect(panel.locator('.pexlab-Panel')).toHaveAttribute(
+      'data-status',
+      'ready',
+      { timeout: 60000 }
+    );
+    // Every button of the panel takes the keyboard focus, and Enter works it.
+    const buttons = panel.getByRole('button');
+    const count = await buttons.count();
+    expect(count).toBeGreaterThan(3);
+    for (let i = 0; i < count; i++) {
+      await buttons.nth(i).focus();
+      await expect(buttons.nth(i)).toBeFocused();
+    }
+    const sortByVersion = panel.getByRole('button', {
+      name: 'Sort by Version'
+    });
+    await sortByVersion.focus();
+    await page.keyboard.press('Enter');
+    await expect(sortByVersion).toHaveAttribute('aria-pressed', 'true');
   });
 
   test('says so when there is no kernel', async ({ page }) => {

@@ -1,0 +1,239 @@
+/**
+ * The plugin's commands, one small function each. They act on the model (the state) and the
+ * notebook tracker; the panel's buttons run them too.
+ */
+import type { JupyterFrontEnd } from '@jupyterlab/application';
+import { Notification } from '@jupyterlab/apputils';
+import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import type { Widget } from '@lumino/widgets';
+
+import { INSTALL_PEXLAB, setupPlan, upsertSetupCells } from './cells';
+import { kernelOf } from './follow';
+import { sparkIcon } from './icon';
+import { CommandIDs, ISparkEnvironmentModel } from './tokens';
+
+export interface ICommandContext {
+  app: JupyterFrontEnd;
+  tracker: INotebookTracker;
+  model: ISparkEnvironmentModel;
+  panel: Widget;
+  trans: TranslationBundle;
+}
+
+const NO_ARGS = { args: { type: 'object', properties: {} } };
+
+/** Make the model follow the active notebook's kernel; false when there is none. */
+async function followActive(ctx: ICommandContext): Promise<boolean> {
+  const ref = kernelOf(ctx.tracker.currentWidget);
+  if (ref && ref.id !== ctx.model.state.kernel?.id) {
+    await ctx.model.setKernel(ref);
+  }
+  return !!(ref ?? ctx.model.state.kernel);
+}
+
+export function addShowCommand(ctx: ICommandContext): void {
+  const { app, trans } = ctx;
+  app.commands.addCommand(CommandIDs.show, {
+    describedBy: NO_ARGS,
+    label: trans.__('Show Spark environment'),
+    caption: trans.__("Show the active kernel's Spark environment"),
+    icon: sparkIcon,
+    execute: () => {
+      app.shell.activateById(ctx.panel.id);
+    }
+  });
+}
+
+export function addShowLogCommand(ctx: ICommandContext): void {
+  const { app, trans, model } = ctx;
+  app.commands.addCommand(CommandIDs.showLog, {
+    describedBy: NO_ARGS,
+    label: trans.__('Show Spark environment build log'),
+    caption: trans.__('Show the log of the last build in the panel'),
+    icon: sparkIcon,
+    isEnabled: () => (model.state.build?.log ?? []).length > 0,
+    execute: () => {
+      app.shell.activateById(ctx.panel.id);
+      model.setLogOpen(true);
+      requestAnimationFrame(() =>
+        ctx.panel.node
+          .querySelector('.pexlab-Log')
+          ?.scrollIntoView({ block: 'nearest' })
+      );
+    }
+  });
+}
+
+export function addBuildCommand(ctx: ICommandContext): void {
+  const { app, trans, model } = ctx;
+  app.commands.addCommand(CommandIDs.build, {
+    describedBy: NO_ARGS,
+    label: trans.__('Build Spark environment'),
+    caption: trans.__(
+      "Build and upload the PEX of the active kernel's environment"
+    ),
+    icon: sparkIcon,
+    isEnabled: () => !model.isBuilding,
+    execute: async () => {
+      if (!(await followActive(ctx))) {
+        Notification.warning(
+          trans.__('Open a notebook with a running kernel first.')
+        );
+        return;
+      }
+      const build = await model.startBuild();
+      if (!build && model.state.buildError) {
+        Notification.error(
+          trans.__('Could not start the build: %1', model.state.buildError),
+          { autoClose: 8000 }
+        );
+      }
+      app.commands.notifyCommandChanged(CommandIDs.build);
+    }
+  });
+  model.stateChanged.connect(() =>
+    app.commands.notifyCommandChanged(CommandIDs.build)
+  );
+}
+
+export function addInsertCommand(ctx: ICommandContext): void {
+  const { app, trans, model, tracker } = ctx;
+  app.commands.addCommand(CommandIDs.insertSetupCells, {
+    describedBy: NO_ARGS,
+    label: trans.__('Insert Spark setup cells'),
+    caption: trans.__(
+      'Insert (or update) the cells that create a Spark session with this environment'
+    ),
+    icon: sparkIcon,
+    isEnabled: () => tracker.currentWidget !== null,
+    execute: async () => {
+      const panel = tracker.currentWidget;
+      const nbModel = panel?.content.model;
+      if (!panel || !nbModel) {
+        Notification.warning(trans.__('Open a notebook first.'));
+        return;
+      }
+      const settings = model.state.settings;
+      // The cells pass what the server resolved for THIS kernel (options, storage, master).
+      const ref = kernelOf(panel);
+      if (ref) {
+        await followActive(ctx);
+        if (!model.state.environment) {
+          await model.refresh();
+        }
+      }
+      if (settings.buildBeforeInsert && ref && !model.isBuilding) {
+        await app.commands.execute(CommandIDs.build);
+      }
+      const env =
+        ref && model.state.kernel?.id === ref.id
+          ? model.state.environment
+          : null;
+      const result = upsertSetupCells(
+        nbModel.sharedModel,
+        setupPlan(settings, env),
+        settings.insertPosition,
+        panel.content.activeCellIndex
+      );
+      panel.content.activeCellIndex = result.index + 1;
+      if (env?.pexlab && !env.pexlab.installed) {
+        Notification.warning(
+          trans.__(
+            'Spark setup cells inserted, but this kernel lacks pexlab: run %1 in it first.',
+            INSTALL_PEXLAB
+          ),
+          {
+            autoClose: false,
+            actions: [
+              {
+                label: trans.__('Install pexlab'),
+                callback: () =>
+                  void app.commands.execute(CommandIDs.installPexlab)
+              }
+            ]
+          }
+        );
+        return;
+      }
+      Notification.info(
+        result.action === 'inserted'
+          ? trans.__('Spark setup cells inserted.')
+          : trans.__('Spark setup cells updated from the settings.'),
+        { autoClose: 3000 }
+      );
+    }
+  });
+}
+
+/** The notebook panel whose kernel the model follows. */
+function followedPanel(ctx: ICommandContext): NotebookPanel | null {
+  const id = ctx.model.state.kernel?.id;
+  if (!id) {
+    return null;
+  }
+  return (
+    ctx.tracker.find(p => p.sessionContext.session?.kernel?.id === id) ?? null
+  );
+}
+
+export function addInstallCommand(ctx: ICommandContext): void {
+  const { app, trans, model } = ctx;
+  app.commands.addCommand(CommandIDs.installPexlab, {
+    describedBy: NO_ARGS,
+    label: trans.__('Install pexlab in the kernel'),
+    caption: trans.__('Run %1 in the active kernel', INSTALL_PEXLAB),
+    icon: sparkIcon,
+    isEnabled: () => !model.state.installing,
+    execute: async () => {
+      const kernel = followedPanel(ctx)?.sessionContext.session?.kernel;
+      if (!kernel) {
+        Notification.warning(
+          trans.__('Open a notebook with a running kernel first.')
+        );
+        return;
+      }
+      model.setInstalling(true);
+      const output: string[] = [];
+      try {
+        const future = kernel.requestExecute({
+          code: INSTALL_PEXLAB,
+          silent: false,
+          store_history: false
+        });
+        future.onIOPub = msg => {
+          const content = msg.content as { text?: string };
+          if (msg.header.msg_type === 'stream' && content.text) {
+            output.push(content.text);
+          }
+        };
+        const reply = await future.done;
+        const failed =
+          reply.content.status !== 'ok' ||
+          /ERROR:|No matching distribution/.test(output.join(''));
+        if (failed) {
+          const tail = output.join('').trim().split('\n').slice(-3).join('\n');
+          Notification.error(
+            trans.__('Could not install pexlab in the kernel: %1', tail),
+            { autoClose: false }
+          );
+        } else {
+          Notification.success(trans.__('pexlab installed in the kernel.'), {
+            autoClose: 5000
+          });
+        }
+      } catch (error) {
+        Notification.error(
+          trans.__(
+            'Could not install pexlab in the kernel: %1',
+            (error as Error).message ?? String(error)
+          ),
+          { autoClose: false }
+        );
+      } finally {
+        model.setInstalling(false);
+        await model.refresh();
+      }
+    }
+  });
+}
