@@ -162,8 +162,9 @@ check-wheel: setup
 	grep -E "^ +pexlab enabled$$" .cache/wheel-check/server.txt
 	grep -E "^ +pexlab [0-9.]+ OK$$" .cache/wheel-check/server.txt
 
+# UI_TEST_ARGS: e.g. `make ui-test UI_TEST_ARGS=tests/demo.spec.ts` runs one spec.
 ui-test: setup demo-venv no-pexlab-venv chromium ui-tests/node_modules/.stamp
-	cd ui-tests && npx playwright test
+	cd ui-tests && npx playwright test $(UI_TEST_ARGS)
 
 test: lint jest check-auth pytest check-wheel ui-test
 	@echo "make test: all suites passed"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -133,7 +134,13 @@ def run(command: list[str], state_dir: Path, workers: int) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    cluster = LocalCluster(workers=workers, worker_python=str(worker_python))
+    # The daemons' work dirs (event logs, each application's copy of the PEX and its unpacked
+    # PEX_ROOT) live in the state dir. They are deleted only after the daemons are stopped and
+    # the record is gone, so a slow disk delays nothing that matters; a run killed before that
+    # leaves them for the next run to delete.
+    work_dir = state_dir / "cluster"
+    shutil.rmtree(work_dir, ignore_errors=True)
+    cluster = LocalCluster(workers=workers, worker_python=str(worker_python), base_dir=work_dir)
     child: subprocess.Popen[bytes] | None = None
     try:
         print(
@@ -171,6 +178,7 @@ def run(command: list[str], state_dir: Path, workers: int) -> int:
         cluster.stop()
         record_path.unlink(missing_ok=True)
         print("Spark cluster stopped.", file=sys.stderr, flush=True)
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def stop_command(child: subprocess.Popen[bytes]) -> None:
