@@ -7,7 +7,7 @@ What it sets up, so `npx playwright test` needs nothing else:
   fixed one, so a user's JupyterLab on 8888 does not matter), with no retry on another port;
 - the `pexlab` server extension enabled (the repo must be importable: installed, or on PYTHONPATH);
 - the `pexlab-demo` kernelspec pointing at the demo venv's interpreter
-  (`$PEXLAB_DEMO_PYTHON`, default `<repo>/.cache/demo-venv/bin/python`), and the `no-pexlab`
+  (`$PEXLAB_DEMO_PYTHON`, default `<repo>/.cache/demo-venv/bin/python`), and the `pexlab-nopexlab`
   kernelspec for a venv with ipykernel only (`$PEXLAB_NOPEXLAB_PYTHON`, default
   `<repo>/.cache/no-pexlab-venv/bin/python`, made by `make no-pexlab-venv`), written to a
   private JUPYTER_PATH entry so nothing outside the repo is touched;
@@ -72,7 +72,11 @@ def kernelspec(name: str, display_name: str, python_var: str, venv: str, make_ta
 kernelspec("pexlab-demo", "Python (pexlab demo)", "PEXLAB_DEMO_PYTHON", "demo-venv", "demo-venv")
 # ipykernel only: the panel's guidance for a kernel that lacks pexlab.
 kernelspec(
-    "no-pexlab", "Python (no pexlab)", "PEXLAB_NOPEXLAB_PYTHON", "no-pexlab-venv", "no-pexlab-venv"
+    "pexlab-nopexlab",
+    "Python (no pexlab)",
+    "PEXLAB_NOPEXLAB_PYTHON",
+    "no-pexlab-venv",
+    "no-pexlab-venv",
 )
 labext = REPO / "pexlab" / "labextension"
 if (labext / "package.json").exists():

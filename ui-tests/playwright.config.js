@@ -52,6 +52,12 @@ module.exports = {
       "'--PexLab.master={master}'"
     ].join(' '),
     url: `http://127.0.0.1:${port}/lab`,
+    // Playwright hands named groups to the specs as environment variables (upper-cased): the
+    // specs find the embedded cluster in PEXLAB_SPARK_MASTER once JupyterLab is up.
+    wait: {
+      stderr:
+        /Spark master (?<pexlab_spark_master>spark:\/\/127\.0\.0\.1:\d+)[\s\S]*is running at/
+    },
     // The cluster comes first: on a busy machine its start alone can take a minute.
     timeout: 300 * 1000,
     reuseExistingServer: false,

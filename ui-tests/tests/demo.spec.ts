@@ -81,7 +81,11 @@ test('demo Run All ships the PEX and the editable zip to the embedded cluster', 
   expect(session.text).toMatch(/pexlab-env-[0-9a-f]+\.pex/);
   expect(session.text).not.toContain('nothing shipped');
   // The executors imported the packages from the PEX and the project from its zip...
-  expect(origins.text).toMatch(/master spark:\/\/127\.0\.0\.1:\d+/);
+  // The cluster the launcher started next to this server (playwright.config.js).
+  expect(process.env.PEXLAB_SPARK_MASTER).toMatch(
+    /^spark:\/\/127\.0\.0\.1:\d+$/
+  );
+  expect(origins.text).toContain(`master ${process.env.PEXLAB_SPARK_MASTER};`);
   expect(origins.text).toMatch(
     /executors run the PEX pexlab-env-[0-9a-f]+\.pex/
   );
