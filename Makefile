@@ -30,7 +30,7 @@ export JUPYTER_RUNTIME_DIR := $(CURDIR)/.cache/jupyter-runtime
 export PATH := $(BIN):$(PATH)
 
 .PHONY: help setup lab test lint jest pytest ui-test check-auth check-wheel demo bench demo-venv \
-	no-pexlab-venv chromium clean
+	no-pexlab-venv chromium screenshots clean
 
 help:
 	@echo "make lab    set up everything and start JupyterLab with the demo notebook"
@@ -165,6 +165,11 @@ check-wheel: setup
 # UI_TEST_ARGS: e.g. `make ui-test UI_TEST_ARGS=tests/demo.spec.ts` runs one spec.
 ui-test: setup demo-venv no-pexlab-venv chromium ui-tests/node_modules/.stamp
 	cd ui-tests && npx playwright test $(UI_TEST_ARGS)
+
+# The README's screenshots: the Galata run, saving its pictures in ui-tests/screenshots/ (a plain
+# `make ui-test` keeps them in ui-tests/test-results/, so tests leave the clone clean).
+screenshots:
+	$(MAKE) ui-test PEXLAB_SCREENSHOTS_DIR=$(CURDIR)/ui-tests/screenshots
 
 test: lint jest check-auth pytest check-wheel ui-test
 	@echo "make test: all suites passed"

@@ -5,8 +5,11 @@
  *   user may have JupyterLab on 8888 while `make test` runs).
  * - PEXLAB_UI_STATE_DIR: a fresh folder for the embedded Spark cluster's launcher
  *   (scripts/lab.py writes `cluster.json` there: the master URL and the daemons' PIDs).
+ * - PEXLAB_SCREENSHOTS_DIR: where specs save screenshots, test-results/screenshots (git-ignored)
+ *   so a test run leaves the clone clean; `make screenshots` points it at screenshots/, the
+ *   README's pictures.
  *
- * Both go into process.env: Playwright's workers load the config again, and they and the web
+ * All go into process.env: Playwright's workers load the config again, and they and the web
  * server inherit the runner's environment, so every process sees the same values. A value
  * already set (by the caller) is kept.
  */
@@ -31,6 +34,13 @@ function ensureUiEnv() {
   if (!process.env.PEXLAB_UI_STATE_DIR) {
     process.env.PEXLAB_UI_STATE_DIR = fs.mkdtempSync(
       path.join(os.tmpdir(), 'pexlab-galata-lab-')
+    );
+  }
+  if (!process.env.PEXLAB_SCREENSHOTS_DIR) {
+    process.env.PEXLAB_SCREENSHOTS_DIR = path.join(
+      __dirname,
+      'test-results',
+      'screenshots'
     );
   }
   return {
