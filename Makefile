@@ -29,8 +29,8 @@ export JUPYTER_RUNTIME_DIR := $(CURDIR)/.cache/jupyter-runtime
 # test and bench runs get a cache of their own (below).
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup lab test lint jest pytest ui-test check-auth check-wheel demo bench demo-venv \
-	no-pexlab-venv chromium screenshots clean
+.PHONY: help setup lab test lint jest pytest ui-test check-auth check-wheel demo bench demo-venv chromium clean
+.PHONY: no-pexlab-venv screenshots
 
 help:
 	@echo "make lab    set up everything and start JupyterLab with the demo notebook"
