@@ -30,7 +30,6 @@ export JUPYTER_RUNTIME_DIR := $(CURDIR)/.cache/jupyter-runtime
 export PATH := $(BIN):$(PATH)
 
 .PHONY: help setup lab test lint jest pytest ui-test check-auth check-wheel demo bench demo-venv chromium clean
-.PHONY: no-pexlab-venv screenshots
 
 help:
 	@echo "make lab    set up everything and start JupyterLab with the demo notebook"
@@ -96,6 +95,7 @@ $(NOPEXLAB_VENV)/.stamp:
 	$(NOPEXLAB_VENV)/bin/pip install -q ipykernel
 	touch $@
 
+.PHONY: no-pexlab-venv
 no-pexlab-venv: $(NOPEXLAB_VENV)/.stamp
 
 chromium:
@@ -168,6 +168,7 @@ ui-test: setup demo-venv no-pexlab-venv chromium ui-tests/node_modules/.stamp
 
 # The README's screenshots: the Galata run, saving its pictures in ui-tests/screenshots/ (a plain
 # `make ui-test` keeps them in ui-tests/test-results/, so tests leave the clone clean).
+.PHONY: screenshots
 screenshots:
 	$(MAKE) ui-test PEXLAB_SCREENSHOTS_DIR=$(CURDIR)/ui-tests/screenshots
 
