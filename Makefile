@@ -26,7 +26,8 @@ export JUPYTER_DATA_DIR := $(CURDIR)/.cache/jupyter-data
 export JUPYTER_RUNTIME_DIR := $(CURDIR)/.cache/jupyter-runtime
 # No PEXLAB_CACHE_DIR for `make lab`/`make demo`: JupyterLab, its kernels and a terminal then
 # share the engine's default cache (~/.cache/pexlab), so one environment is built once. Only the
-# test and bench runs get a cache of their own (below).
+# test and bench runs build into a cache of their own, not the user's.
+pytest bench ui-test: export PEXLAB_CACHE_DIR ?= $(CURDIR)/.cache/pexlab
 export PATH := $(BIN):$(PATH)
 
 .PHONY: help setup lab test lint jest pytest ui-test check-auth check-wheel demo bench demo-venv chromium clean
@@ -123,9 +124,6 @@ lab: setup demo-venv
 
 demo: setup demo-venv
 	$(DEMO_VENV)/bin/python demo/run_demo.py
-
-# Tests and benchmarks build into a cache of their own, not the user's.
-pytest bench ui-test: export PEXLAB_CACHE_DIR ?= $(CURDIR)/.cache/pexlab
 
 bench: setup
 	$(BIN)/python bench/packaging.py
