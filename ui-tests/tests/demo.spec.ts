@@ -47,7 +47,20 @@ test('demo Run All ships the PEX and the editable zip to the embedded cluster', 
   tmpPath
 }) => {
   test.setTimeout(RUN_ALL_TIMEOUT + 2 * 60 * 1000);
-  await openDemoNotebook(page, tmpPath);
+  const notebook = await openDemoNotebook(page, tmpPath);
+
+  // The server's default master (what inserted cells use while the user setting is empty) is
+  // the embedded cluster too: `--PexLab.master`, returned as build.master.
+  const base = page.url().split('/lab')[0];
+  const sessions = await (
+    await page.request.get(`${base}/api/sessions`)
+  ).json();
+  const kernelId = sessions.find((s: any) => s.path === notebook).kernel.id;
+  const environment = await (
+    await page.request.get(`${base}/pexlab/kernels/${kernelId}/environment`)
+  ).json();
+  expect(environment.build?.master).toBe(process.env.PEXLAB_SPARK_MASTER);
+
   await page.menu.clickMenuItem('Run>Run All Cells');
 
   // Wait for the last code cell (where each import came from); stop at the first error.
