@@ -7,14 +7,27 @@ PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 DEMO_VENV := $(CURDIR)/.cache/demo-venv
+# A kernel venv WITHOUT pexlab (ipykernel only), for the panel's "install pexlab" guidance test.
+NOPEXLAB_VENV := $(CURDIR)/.cache/no-pexlab-venv
+# `make lab`'s own state: the working copy of the demo notebook, the embedded cluster's bare
+# worker venv. All git-ignored, so a `make lab` session leaves the clone clean.
+LAB_DIR := $(CURDIR)/.cache/lab
 CHROMIUM ?= /usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# `pip install -e .` / `pip wheel .` run hatch-jupyter-builder, whose npm_builder runs a plain
+# `npm install`: that rewrites package-lock.json (npm re-indents it like package.json and adds
+# back the per-platform optional packages pruned from it). npm reads its `save` setting from the
+# environment too, so every npm started under make, however deep, leaves the lock alone.
+export npm_config_save := false
 # Jupyter state of `make lab` / ui-tests stays inside the repo, not in the user's home.
 export JUPYTER_CONFIG_DIR := $(CURDIR)/.cache/jupyter-config
 export JUPYTER_DATA_DIR := $(CURDIR)/.cache/jupyter-data
 export JUPYTER_RUNTIME_DIR := $(CURDIR)/.cache/jupyter-runtime
-export PEXLAB_CACHE_DIR ?= $(CURDIR)/.cache/pexlab
+# No PEXLAB_CACHE_DIR for `make lab`/`make demo`: JupyterLab, its kernels and a terminal then
+# share the engine's default cache (~/.cache/pexlab), so one environment is built once. Only the
+# test and bench runs build into a cache of their own, not the user's.
+pytest bench ui-test: export PEXLAB_CACHE_DIR ?= $(CURDIR)/.cache/pexlab
 export PATH := $(BIN):$(PATH)
 
 .PHONY: help setup lab test lint typecheck jest pytest ui-test check-auth check-wheel demo bench demo-venv chromium clean
@@ -59,9 +72,11 @@ setup: $(VENV)/.stamp-install lib/.stamp
 # The demo kernel lives in its own venv, as a user's kernel would: pexlab plus a few real
 # packages plus ONE project installed editable (pexlab itself is a normal install there, so the
 # panel shows what a user would see; it is reinstalled whenever its sources change).
-$(DEMO_VENV)/.stamp: $(BIN)/python demo/requirements.txt $(shell find demo/pexlab_demo_project -name '*.py' -o -name '*.toml' 2>/dev/null)
-	rm -rf $(DEMO_VENV)
-	$(PYTHON) -m venv $(DEMO_VENV)
+# The venv is the user's playground: it is created once and only upgraded in place (what they
+# pip-installed there stays). Editing the editable project's sources needs no reinstall; only a
+# change of its pyproject.toml or of the requirements does.
+$(DEMO_VENV)/.stamp: $(BIN)/python demo/requirements.txt demo/pexlab_demo_project/pyproject.toml
+	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
 	$(DEMO_VENV)/bin/pip install -q -U pip
 	$(DEMO_VENV)/bin/pip install -q -r demo/requirements.txt
 	$(DEMO_VENV)/bin/pip install -q -e demo/pexlab_demo_project
@@ -76,6 +91,14 @@ $(DEMO_VENV)/.stamp-pexlab: $(DEMO_VENV)/.stamp $(VENV)/.stamp-install pyproject
 
 demo-venv: $(DEMO_VENV)/.stamp-pexlab
 
+$(NOPEXLAB_VENV)/.stamp:
+	test -x $(NOPEXLAB_VENV)/bin/python || $(PYTHON) -m venv $(NOPEXLAB_VENV)
+	$(NOPEXLAB_VENV)/bin/pip install -q ipykernel
+	touch $@
+
+.PHONY: no-pexlab-venv
+no-pexlab-venv: $(NOPEXLAB_VENV)/.stamp
+
 chromium:
 	@test -x $(CHROMIUM) || { \
 		echo "Installing Debian's chromium for the UI tests"; \
@@ -87,9 +110,17 @@ chromium:
 # Containers and CI machines often run as root, which Jupyter refuses without --allow-root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# JupyterLab on the embedded default cluster: scripts/lab.py starts a local standalone cluster
+# (127.0.0.1, free ports) whose workers' Python is a bare venv, runs JupyterLab with
+# --PexLab.master set to it, and stops the cluster by PID when JupyterLab ends (Ctrl-C, or
+# SIGTERM to make). JupyterLab opens a working copy of the demo notebook under .cache/lab, so
+# its outputs and autosaves never touch the tracked one.
 lab: setup demo-venv
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT) --notebook-dir=$(CURDIR)/demo/notebooks \
-		--LabApp.default_url=/lab/tree/pexlab-demo.ipynb
+	$(BIN)/python scripts/demo_workdir.py --notebook demo/notebooks/pexlab-demo.ipynb \
+		--project demo/pexlab_demo_project --to $(LAB_DIR)/notebooks
+	$(BIN)/python scripts/lab.py --state-dir $(LAB_DIR) -- \
+		$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT) --notebook-dir=$(LAB_DIR)/notebooks \
+		--LabApp.default_url=/lab/tree/pexlab-demo.ipynb '--PexLab.master={master}'
 
 demo: setup demo-venv
 	$(DEMO_VENV)/bin/python demo/run_demo.py
@@ -133,8 +164,15 @@ check-wheel: setup
 	grep -E "^ +pexlab enabled$$" .cache/wheel-check/server.txt
 	grep -E "^ +pexlab [0-9.]+ OK$$" .cache/wheel-check/server.txt
 
-ui-test: setup demo-venv chromium ui-tests/node_modules/.stamp
-	cd ui-tests && npx playwright test
+# UI_TEST_ARGS: e.g. `make ui-test UI_TEST_ARGS=tests/demo.spec.ts` runs one spec.
+ui-test: setup demo-venv no-pexlab-venv chromium ui-tests/node_modules/.stamp
+	cd ui-tests && npx playwright test $(UI_TEST_ARGS)
+
+# The README's screenshots: the Galata run, saving its pictures in ui-tests/screenshots/ (a plain
+# `make ui-test` keeps them in ui-tests/test-results/, so tests leave the clone clean).
+.PHONY: screenshots
+screenshots:
+	$(MAKE) ui-test PEXLAB_SCREENSHOTS_DIR=$(CURDIR)/ui-tests/screenshots
 
 test: lint typecheck jest check-auth pytest check-wheel ui-test
 	@echo "make test: all suites passed"

@@ -3,15 +3,23 @@
 !! Test-only: no token, no XSRF check, JupyterLab objects exposed to the page.
 
 What it sets up, so `npx playwright test` needs nothing else:
+- the server on 127.0.0.1:`$PEXLAB_UI_PORT` (playwright.config.js picks a free port; never a
+  fixed one, so a user's JupyterLab on 8888 does not matter), with no retry on another port;
 - the `pexlab` server extension enabled (the repo must be importable: installed, or on PYTHONPATH);
 - the `pexlab-demo` kernelspec pointing at the demo venv's interpreter
-  (`$PEXLAB_DEMO_PYTHON`, default `<repo>/.cache/demo-venv/bin/python`), written to a
+  (`$PEXLAB_DEMO_PYTHON`, default `<repo>/.cache/demo-venv/bin/python`), and the `pexlab-nopexlab`
+  kernelspec for a venv with ipykernel only (`$PEXLAB_NOPEXLAB_PYTHON`, default
+  `<repo>/.cache/no-pexlab-venv/bin/python`, made by `make no-pexlab-venv`), written to a
   private JUPYTER_PATH entry so nothing outside the repo is touched;
 - the built labextension (`pexlab/labextension`) on the labextensions path, for runs from a
   source tree where it is not installed;
 - a fresh root folder holding a copy of the demo notebook (`$JUPYTERLAB_GALATA_ROOT_DIR`
   when set), and a fresh pexlab cache (`$PEXLAB_UI_CACHE_DIR` to choose one), and `c.PexLab.storage` pointing at a
   fresh `file://` folder (`$PEXLAB_UI_STORAGE` to choose one).
+
+The embedded Spark cluster is not started here but by ../scripts/lab.py, which runs this server
+(see playwright.config.js): it passes `--PexLab.master=<its master>` on the command line, gives
+the kernels `PEXLAB_DEMO_MASTER`, and stops the cluster by PID when the server exits.
 """
 
 import json
@@ -31,31 +39,44 @@ os.environ["JUPYTERLAB_GALATA_ROOT_DIR"] = root
 configure_jupyter_server(c)  # noqa: F821
 
 c.ServerApp.ip = "127.0.0.1"
-c.ServerApp.port = int(os.environ.get("PEXLAB_UI_PORT", "8888"))
+c.ServerApp.port = int(os.environ.get("PEXLAB_UI_PORT", "0"))  # 0: Jupyter picks a free one
+# A taken port is an error, not a silent move to the next one, which Playwright would not find.
+c.ServerApp.port_retries = 0
 c.ServerApp.jpserver_extensions = {"pexlab": True}
 c.ServerApp.allow_root = os.geteuid() == 0  # CI containers run as root
 
-# ---- demo kernel ------------------------------------------------------------------------------
-demo_python = Path(
-    os.environ.get("PEXLAB_DEMO_PYTHON", REPO / ".cache" / "demo-venv" / "bin" / "python")
-)
-if not demo_python.exists():
-    sys.exit(f"pexlab ui-tests: demo interpreter {demo_python} not found (run `make demo-venv`).")
-
+# ---- kernels ----------------------------------------------------------------------------------
 jpath = Path(tempfile.mkdtemp(prefix="pexlab-galata-jupyter-path-"))
-spec_dir = jpath / "kernels" / "pexlab-demo"
-spec_dir.mkdir(parents=True)
-(spec_dir / "kernel.json").write_text(
-    json.dumps(
-        {
-            # An absolute interpreter path: jupyter_client rewrites a bare "python" to the
-            # server's own interpreter, which is exactly what pexlab must not inspect.
-            "argv": [str(demo_python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python (pexlab demo)",
-            "language": "python",
-            "metadata": {"debugger": False},
-        }
+
+
+def kernelspec(name: str, display_name: str, python_var: str, venv: str, make_target: str) -> None:
+    python = Path(os.environ.get(python_var, REPO / ".cache" / venv / "bin" / "python"))
+    if not python.exists():
+        sys.exit(f"pexlab ui-tests: interpreter {python} not found (run `make {make_target}`).")
+    spec_dir = jpath / "kernels" / name
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(
+        json.dumps(
+            {
+                # An absolute interpreter path: jupyter_client rewrites a bare "python" to the
+                # server's own interpreter, which is exactly what pexlab must not inspect.
+                "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": display_name,
+                "language": "python",
+                "metadata": {"debugger": False},
+            }
+        )
     )
+
+
+kernelspec("pexlab-demo", "Python (pexlab demo)", "PEXLAB_DEMO_PYTHON", "demo-venv", "demo-venv")
+# ipykernel only: the panel's guidance for a kernel that lacks pexlab.
+kernelspec(
+    "pexlab-nopexlab",
+    "Python (no pexlab)",
+    "PEXLAB_NOPEXLAB_PYTHON",
+    "no-pexlab-venv",
+    "no-pexlab-venv",
 )
 labext = REPO / "pexlab" / "labextension"
 if (labext / "package.json").exists():

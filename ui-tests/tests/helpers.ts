@@ -10,7 +10,11 @@ export const EDITABLE =
 export const DEMO_PYTHON =
   process.env.PEXLAB_DEMO_PYTHON ||
   path.resolve(__dirname, '..', '..', '.cache', 'demo-venv', 'bin', 'python');
-export const SCREENSHOTS = path.resolve(__dirname, '..', 'screenshots');
+/** Where specs save screenshots: test-results/ unless `make screenshots` asks for the README's
+ * folder (playwright.config.js sets PEXLAB_SCREENSHOTS_DIR), so a test run leaves git clean. */
+export const SCREENSHOTS =
+  process.env.PEXLAB_SCREENSHOTS_DIR ||
+  path.resolve(__dirname, '..', 'screenshots');
 
 export const NOTEBOOK_SOURCE = path.resolve(
   __dirname,
