@@ -361,9 +361,19 @@ test('toolbar button inserts setup cells that run a Spark job', async ({
   await page.notebook.selectCells(at + 1);
   await page.screenshot({ path: path.join(SCREENSHOTS, 'inserted-cells.png') });
 
-  // Run everything: the session starts on the cluster and the job uses the editable package.
-  await page.notebook.run();
+  // Run the inserted setup cell (the demo notebook's own session cell is left alone), then a
+  // job cell that uses the editable package on the cluster's executors.
+  await page.notebook.runCell(at + 1);
+  await page.notebook.addCell(
+    'code',
+    [
+      'import pexlab_demo',
+      'rdd = spark.sparkContext.parallelize(range(10), 2)',
+      "print('sum of squares:', rdd.map(lambda x: pexlab_demo.square(x)).sum())"
+    ].join('\n')
+  );
   const last = (await page.notebook.getCellCount()) - 1;
+  await page.notebook.runCell(last);
   await expect
     .poll(
       async () => (await page.notebook.getCellTextOutput(last))?.join('') ?? '',
