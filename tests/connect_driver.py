@@ -96,25 +96,38 @@ def apps(ui: str) -> list[str]:
 
 
 def ship(url: str, args: dict) -> dict:
+    from pexlab.spark_connect import shipment_of
+
     spark = create(url)
+    s = shipment_of(spark)
     res = {"first": describe(spark), "run": run_udfs(spark)}
     import pexlab_connect_edit
 
     res["driver_edit"] = pexlab_connect_edit.__file__
-    res["sys_path_zips"] = [p for p in sys.path if p.endswith(".zip")]
+    res["sys_path_zips"] = [p for p in sys.path if os.path.basename(p) in s.zip_names]
     again = create(url, progress=False)
     res["same_session"] = again is spark
     return res
 
 
 def bare(url: str, args: dict) -> dict:
+    """The same functions in a plain Connect session (workers' own `python3`, nothing shipped)."""
     from pyspark.sql import SparkSession
+    from pyspark.sql.functions import udf
 
     spark = SparkSession.builder.remote(url).create()
+    res: dict[str, Any] = {}
     try:
-        return {"run": run_udfs(spark)}
+        run_udfs(spark)
+        res["error"] = None
     except Exception as exc:
-        return {"error": f"{type(exc).__name__}: {exc}"[:3000]}
+        res["error"] = f"{type(exc).__name__}: {exc}"[:3000]
+    # Spark 4 runs plain UDFs through Arrow too, and the bare workers have no pyarrow either;
+    # with the pickled (non-Arrow) path the UDF itself runs and its own imports fail.
+    spark.conf.set("spark.sql.execution.pythonUDF.arrow.enabled", "false")
+    rows = spark.range(0, 2, 1, 2).select(udf(where, "string", useArrow=False)("id")).collect()
+    res["pickled"] = [json.loads(r[0]) for r in rows]
+    return res
 
 
 def edit(url: str, args: dict) -> dict:
