@@ -137,17 +137,24 @@ def _files_conf(artifacts: Artifacts, opts: SessionOptions) -> dict[str, str]:
 
 
 def _refuse_connect(opts: SessionOptions) -> NoReturn:
-    # The executors' interpreter of a Spark Connect server is chosen by the server, not by
-    # a client conf: a PEX cannot be made the interpreter from here.
+    # A Connect session gets the environment as session artifacts (pexlab.spark_connect), not
+    # through an application's conf: there is no conf to hand to spark-submit or a JVM.
     raise PexlabSparkError(
-        f"{opts.resolved_master} is a Spark Connect server: its Python workers use the "
-        "server's interpreter. Give pexlab the cluster's master URL instead (spark://, yarn, "
-        "k8s://), or ship the conf from `pexlab spark-args` when starting the Connect server."
+        f"{opts.resolved_master} is a Spark Connect server: call "
+        "pexlab.create_spark_session(remote=...) (it adds the PEX and editable zips to the "
+        "session), or give the cluster's master URL here (spark://, yarn, k8s://)."
     )
 
 
+# The session conf naming a Connect session's Python (a runtime conf, set per session).
+CONNECT_PYTHON_CONF = "spark.sql.execution.pyspark.python"
+
+
 def _connect_conf(artifacts: Artifacts, opts: SessionOptions) -> dict[str, str]:
-    _refuse_connect(opts)
+    """Spark Connect: the session's Python workers start in the session's artifact folder,
+    where the PEX is added as a file, hence `./`.  Editable zips are pyfile artifacts, not
+    conf; executor environment (PEX_ROOT) is the server's, not settable per session."""
+    return {CONNECT_PYTHON_CONF: f"./{PurePosixPath(location(artifacts.pex)).name}"}
 
 
 ConfShape = Callable[["Artifacts", SessionOptions], dict[str, str]]

@@ -34,7 +34,7 @@ in remote mode): no JVM.  What a session gets, and why (checked against pyspark 
 from __future__ import annotations
 
 import os
-import re
+import socket
 import sys
 import threading
 import time
@@ -44,39 +44,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from .notebook_progress import NotebookProgress, format_size
-from .progress import ProgressEvent
+from .notebook_progress import format_size, progress_for
+from .options import BuildOptionsLike
+from .progress import ProgressCallback, report
+from .spark_conf import CONNECT_PYTHON_CONF as PYTHON_CONF
+from .spark_conf import PexlabSparkError, artifacts_conf, master_kind
+from .spark_options import ProgressArg, SessionOptions
+from .spark_session import _MISMATCH as MISMATCH
+from .spark_session import PythonVersionMismatch
 
 if TYPE_CHECKING:  # the client is imported lazily: `import pexlab` must not need it
     from pyspark.sql import SparkSession
 
+    from .cache import Cache
     from .package import Artifacts
-
-PYTHON_CONF = "spark.sql.execution.pyspark.python"
-# The Connect client is the kernel's way to reach the server; executors import the server's
-# pyspark, so neither client distribution goes into the PEX (nor do pyspark/py4j).
-CLIENT_DISTRIBUTIONS = ("pyspark-client", "pyspark-connect")
-
-
-class _Errors:
-    """pexlab's Spark errors, imported lazily (pexlab.spark imports pyspark-free, but this
-    module must not depend on how the Spark layer is split)."""
-
-    @staticmethod
-    def base() -> type[Exception]:
-        from .spark import PexlabSparkError
-
-        return PexlabSparkError
-
-    @staticmethod
-    def mismatch() -> type[Exception]:
-        from .spark import PythonVersionMismatch
-
-        return PythonVersionMismatch
-
-
-def is_connect_url(url: str | None) -> bool:
-    return bool(url) and str(url).strip().startswith("sc://")
 
 
 def validate_remote(url: str) -> str:
@@ -84,20 +65,34 @@ def validate_remote(url: str) -> str:
     text = str(url).strip()
     parsed = urlparse(text)
     if parsed.scheme != "sc" or not parsed.hostname:
-        raise _Errors.base()(
+        raise PexlabSparkError(
             f"{url!r} is not a Spark Connect URL: expected sc://host:port (e.g. "
             "sc://localhost:15002, optionally followed by /;param=value)."
         )
     if parsed.path not in ("", "/") and not parsed.path.startswith("/;"):
-        raise _Errors.base()(
+        raise PexlabSparkError(
             f"{url!r}: a Spark Connect URL has no path; parameters go after '/;' "
             "(e.g. sc://host:15002/;user_id=me)."
         )
-    try:
-        parsed.port  # noqa: B018 - raises for a non-numeric port
-    except ValueError as exc:
-        raise _Errors.base()(f"{url!r}: the port must be a number ({exc}).") from None
+    master_kind(text)  # the one parser of master URLs: a bad port etc. is refused there
     return text
+
+
+DEFAULT_PORT = 15002  # Spark Connect's, when the URL names none
+
+
+def check_reachable(remote: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, before any packaging, if nothing listens at the server's address."""
+    parsed = urlparse(remote)
+    host, port = parsed.hostname or "", parsed.port or DEFAULT_PORT
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise PexlabSparkError(
+            f"The Spark Connect server at {host}:{port} is not reachable ({exc}). Is it "
+            "running, and is the URL right (sc://host:port)?"
+        ) from None
 
 
 def _connect_session_class() -> Any:
@@ -105,29 +100,11 @@ def _connect_session_class() -> Any:
     try:
         from pyspark.sql.connect.session import SparkSession as RemoteSession
     except ImportError as exc:
-        raise _Errors.base()(
+        raise PexlabSparkError(
             "Spark Connect needs a client in this kernel: `%pip install pyspark-client` (no "
             f"Java needed), or full pyspark with its connect extras ({exc})."
         ) from exc
     return RemoteSession
-
-
-def connect_options(options: Any) -> Any:
-    """`options` with the Connect client distributions excluded from the PEX too."""
-    from .pex_build import BuildOptions
-
-    if options is None:
-        opts = BuildOptions()
-    elif isinstance(options, Mapping):
-        opts = BuildOptions.from_json(dict(options))
-    else:
-        opts = options
-    missing = tuple(n for n in CLIENT_DISTRIBUTIONS if n not in opts.exclude)
-    if not missing:
-        return opts
-    from dataclasses import replace
-
-    return replace(opts, exclude=(*opts.exclude, *missing))
 
 
 @dataclass
@@ -139,7 +116,7 @@ class ConnectShipment:
     pex_name: str
     zip_names: tuple[str, ...]
     artifacts: Artifacts
-    pex_upload: str  # "uploaded" | "cloned" (from the base session) | "present"
+    pex_upload: str  # "uploaded" | "cloned" (server-side copy from the base session)
     seconds: float = 0.0
     executors_python: str | None = None
 
@@ -160,17 +137,18 @@ class _Registry:
 
 
 _REGISTRY = _Registry()
+_SHIPMENT_ATTR = "_pexlab"
 
 
 def shipment_of(session: Any) -> ConnectShipment | None:
     """What pexlab shipped to `session` (None for sessions pexlab did not make)."""
-    return getattr(session, "_pexlab", None)
+    shipment = getattr(session, _SHIPMENT_ATTR, None)
+    return shipment if isinstance(shipment, ConnectShipment) else None
 
 
 def _session_alive(session: Any) -> bool:
     try:
-        client = session._client
-        if getattr(client, "is_closed", False):
+        if getattr(session._client, "is_closed", False):
             return False
         session.conf.get(PYTHON_CONF)  # one cheap RPC: the server still knows the session
         return True
@@ -178,17 +156,17 @@ def _session_alive(session: Any) -> bool:
         return False
 
 
-def _add(session: Any, path: str, name: str, *, pyfile: bool) -> bool:
-    """Add one artifact unless the session already holds it; True if it was uploaded."""
+def _add(session: Any, path: str, name: str, *, pyfile: bool) -> None:
+    """Add one artifact unless the session already holds it (re-sending costs a full upload;
+    the server keeps a session's artifacts until the session ends)."""
     held = _REGISTRY.held.setdefault(session.session_id, set())
     if name in held:
-        return False
+        return
     if pyfile:
         session.addArtifacts(path, pyfile=True)
     else:
         session.addArtifacts(path, file=True)
     held.add(name)
-    return True
 
 
 def _unshadow_kernel(zip_paths: list[str]) -> None:
@@ -198,55 +176,55 @@ def _unshadow_kernel(zip_paths: list[str]) -> None:
     sys.path[:] = [e for e in sys.path if os.path.abspath(e) not in drop]
 
 
-def _base_session(remote: str, artifacts: Artifacts, progress: Any) -> tuple[Any, str]:
+def _fill_with_pex(
+    session: Any, artifacts: Artifacts, opts: SessionOptions, progress: ProgressCallback | None
+) -> None:
+    report(progress, "upload", 0.0, f"uploading {artifacts.pex.name} to the Connect server")
+    _add(session, artifacts.pex.local_path, artifacts.pex.name, pyfile=False)
+    report(progress, "upload", 1.0, f"{format_size(artifacts.pex.size)} uploaded")
+    for key, value in artifacts_conf(artifacts, opts).items():
+        session.conf.set(key, value)
+
+
+def _base_session(
+    remote: str, artifacts: Artifacts, opts: SessionOptions, progress: ProgressCallback | None
+) -> tuple[Any, str]:
     """The private session holding only the PEX (made and filled once per server and PEX)."""
     key = (remote, artifacts.pex.name)
     base = _REGISTRY.bases.get(key)
     if base is not None and _session_alive(base):
         return base, "cloned"
-    RemoteSession = _connect_session_class()
     # Not through the builder: the base must not become the kernel's default session.
-    base = RemoteSession(connection=remote)
-    _emit(progress, "upload", 0.0, f"uploading {artifacts.pex.name} to {remote}")
-    _add(base, artifacts.pex.local_path, artifacts.pex.name, pyfile=False)
-    _emit(progress, "upload", 1.0, f"{format_size(artifacts.pex.size)} uploaded")
-    base.conf.set(PYTHON_CONF, f"./{artifacts.pex.name}")
+    base = _connect_session_class()(connection=remote)
+    _fill_with_pex(base, artifacts, opts, progress)
     _REGISTRY.bases[key] = base
     return base, "uploaded"
 
 
-def _new_session(remote: str, artifacts: Artifacts, progress: Any) -> tuple[Any, str]:
-    """A new server-side session with the PEX in it and the Python conf set."""
-    base, how = _base_session(remote, artifacts, progress)
-    try:
-        session = base.cloneSession(str(uuid.uuid4()))
-    except (AttributeError, NotImplementedError) as exc:
-        # A client without cloning: a plain session, and the PEX uploaded into it.
-        session = None
-        reason = str(exc)
-    except Exception as exc:  # the server cannot clone (older Spark): same fallback
-        if "UNIMPLEMENTED" not in str(exc) and "CloneSession" not in str(exc):
-            raise
-        session, reason = None, str(exc)
-    if session is not None:
-        _REGISTRY.held[session.session_id] = set(_REGISTRY.held.get(base.session_id, ()))
-        return session, how
-    RemoteSession = _connect_session_class()
-    session = RemoteSession(connection=remote)
-    _emit(
-        progress,
-        "upload",
-        0.0,
-        f"uploading {artifacts.pex.name} (no session cloning: {reason[:80]})",
+def _cannot_clone(exc: Exception) -> bool:
+    text = str(exc)
+    return isinstance(exc, (AttributeError, NotImplementedError)) or any(
+        s in text for s in ("UNIMPLEMENTED", "CloneSession", "cloneSession")
     )
-    _add(session, artifacts.pex.local_path, artifacts.pex.name, pyfile=False)
-    session.conf.set(PYTHON_CONF, f"./{artifacts.pex.name}")
-    return session, "uploaded"
 
 
-def _emit(progress: Any, phase: str, fraction: float | None, message: str) -> None:
-    if progress is not None:
-        progress(ProgressEvent(phase, fraction, message))
+def _new_session(
+    remote: str, artifacts: Artifacts, opts: SessionOptions, progress: ProgressCallback | None
+) -> tuple[Any, str]:
+    """A new server-side session with the PEX in it and the Python conf set."""
+    base, how = _base_session(remote, artifacts, opts, progress)
+    try:
+        # The server copies the base session's artifacts and conf: no upload from here.
+        session = base.cloneSession(str(uuid.uuid4()))
+    except Exception as exc:
+        if not _cannot_clone(exc):
+            raise
+        # A client or server without cloning (before Spark 4.1): the PEX goes up again.
+        session = _connect_session_class()(connection=remote)
+        _fill_with_pex(session, artifacts, opts, progress)
+        return session, "uploaded"
+    _REGISTRY.held[session.session_id] = set(_REGISTRY.held.get(base.session_id, ()))
+    return session, how
 
 
 def _make_default(session: Any) -> None:
@@ -257,36 +235,34 @@ def _make_default(session: Any) -> None:
         setter(session)
 
 
-# PySpark's worker refuses to run a UDF pickled by another major.minor; its message names both.
-_MISMATCH = re.compile(
-    r"Python in worker has different version:?\s*\(?([0-9]+)[.,\s]+([0-9]+)\)?\s*than that "
-    r"in driver:?\s*\(?([0-9]+)[.,\s]+([0-9]+)",
-    re.S,
-)
+def _major_minor(version: str) -> str:
+    return ".".join(str(version).split(".")[:2])
 
 
 def check_session_python(session: Any, driver_version: str | None = None) -> str:
     """Run a tiny UDF on the session's executors; return their Python version, or raise
-    `PythonVersionMismatch` naming both versions (or PexlabSparkError if workers cannot start)."""
+    `PythonVersionMismatch` naming both versions (PexlabSparkError if workers cannot start)."""
     from pyspark.sql.functions import udf
     from pyspark.sql.types import StringType
 
     driver = driver_version or "{}.{}".format(*sys.version_info[:2])
 
     def probe(_: int) -> str:
+        # Defined here: cloudpickle ships it by value, executors need no pexlab.
         import sys as _sys
 
         return "{}.{}.{}".format(*_sys.version_info[:3])
 
-    # Two tasks: on a typical cluster both first Python workers start now, in parallel.
+    # Two tasks: on a typical cluster the first Python workers of two cores start now, in
+    # parallel, rather than in the user's first job.
     try:
         rows = session.range(0, 2, 1, 2).select(udf(probe, StringType())("id")).collect()
         version = str(rows[0][0])
     except Exception as exc:  # SparkConnectGrpcException, PythonException, ...
         text = str(exc)
-        m = _MISMATCH.search(text)
+        m = MISMATCH.search(text)
         if m:
-            raise _Errors.mismatch()(
+            raise PythonVersionMismatch(
                 f"{m.group(3)}.{m.group(4)}", f"{m.group(1)}.{m.group(2)}"
             ) from None
         python = _safe_conf(session, PYTHON_CONF)
@@ -294,48 +270,30 @@ def check_session_python(session: Any, driver_version: str | None = None) -> str
         interesting = [
             ln for ln in lines if any(s in ln for s in ("Error", "error", "Cannot run", "No such"))
         ][:3] or lines[:3]
-        raise _Errors.base()(
+        raise PexlabSparkError(
             f"The Connect session's executors could not run Python {python!r}: "
             + " | ".join(s[:300] for s in interesting)
         ) from exc
-    if ".".join(version.split(".")[:2]) != driver:
-        raise _Errors.mismatch()(driver, ".".join(version.split(".")[:2]))
+    if _major_minor(version) != driver:
+        raise PythonVersionMismatch(driver, _major_minor(version))
     return version
 
 
 def _safe_conf(session: Any, key: str) -> str | None:
     try:
-        return session.conf.get(key)
+        value = session.conf.get(key)
     except Exception:
         return None
-
-
-def _progress_pair(progress: Any) -> tuple[Any, NotebookProgress | None]:
-    if progress is True:
-        shower = NotebookProgress()
-        return shower, shower
-    if progress in (False, None):
-        return None, None
-    if isinstance(progress, NotebookProgress):
-        return progress, progress
-    return progress, None
-
-
-def _major_minor(version: str) -> str:
-    return ".".join(str(version).split(".")[:2])
+    return None if value is None else str(value)
 
 
 def _summary(s: ConnectShipment, ignored: list[str]) -> str:
     a = s.artifacts
+    where = "uploaded" if s.pex_upload == "uploaded" else "copied on the server"
     head = (
         f"pexlab: Spark Connect {s.remote}: PEX {'reused' if a.reused else 'built'} "
-        f"{s.pex_name} ({format_size(a.pex.size)}"
+        f"{s.pex_name} ({format_size(a.pex.size)}, {where})"
     )
-    head += {
-        "uploaded": ", uploaded",
-        "cloned": ", already on the server",
-        "present": ", already in the session",
-    }[s.pex_upload] + ")"
     if s.zip_names:
         head += (
             f" + {len(s.zip_names)} editable zip(s) "
@@ -345,8 +303,113 @@ def _summary(s: ConnectShipment, ignored: list[str]) -> str:
     if s.executors_python:
         head += f"; executors' Python {s.executors_python}"
     if ignored:
-        head += f"; ignored on Connect: {', '.join(ignored)}"
+        head += f"; not used on Connect: {', '.join(ignored)}"
     return head + f"; ready in {s.seconds:.1f} s"
+
+
+def connect_session(opts: SessionOptions) -> SparkSession:
+    """A Spark Connect session for `opts.remote` (or an `sc://` master) whose Python UDFs run
+    the kernel's environment; see the module docstring.
+
+    `opts.conf` is set on the new session (runtime/SQL conf).  `storage`, `app_name` and
+    `pex_root` have no effect on Connect (artifacts go through the session; the application and
+    the executors' environment are the server's); the summary names them when given."""
+    t0 = time.monotonic()
+    remote = validate_remote(opts.remote or opts.resolved_master)
+    _connect_session_class()  # fail before packaging if there is no client...
+    check_reachable(remote)  # ...or no server
+    callback, shower = progress_for(opts.progress)
+    driver = "{}.{}".format(*sys.version_info[:2])
+    if opts.expected_python is not None and _major_minor(opts.expected_python) != driver:
+        raise PythonVersionMismatch(driver, _major_minor(opts.expected_python))
+    ignored = [
+        name
+        for name, value in (
+            ("storage", opts.storage),
+            ("app_name", opts.app_name),
+            ("pex_root", opts.pex_root),
+        )
+        if value
+    ]
+
+    from .package import package_environment
+
+    # No storage: the client uploads local files only (the server never reads a URL for it).
+    artifacts = package_environment(
+        python=opts.python,
+        options=opts.build_options,
+        include_editable=opts.include_editable,
+        progress=callback,
+        cache=opts.cache,
+    )
+    if _major_minor(artifacts.env.version) != driver:
+        raise PythonVersionMismatch(
+            driver,
+            _major_minor(artifacts.env.version),
+            f"The PEX was built from {artifacts.env.python}; package an interpreter with the "
+            "kernel's version (python=...) or run the notebook in that interpreter.",
+        )
+    zip_names = tuple(z.name for z in artifacts.editables)
+    wanted = frozenset((artifacts.pex.name, *zip_names))
+    user_conf = opts.user_conf
+    user_conf.pop("spark.master", None)  # static; the server's
+
+    with _REGISTRY.lock:
+        last = _REGISTRY.last.get(remote)
+        shipped = shipment_of(last) if last is not None else None
+        if (
+            last is not None
+            and shipped is not None
+            and shipped.names == wanted
+            and _session_alive(last)
+        ):
+            # Nothing changed since the last call: the same session (its workers already
+            # run this code), with the caller's conf applied.
+            for key, value in user_conf.items():
+                last.conf.set(key, value)
+            _make_default(last)
+            if shower is not None:
+                shower.done(
+                    f"pexlab: Spark Connect {remote}: session {shipped.session_id[:8]} already "
+                    f"has {shipped.pex_name}"
+                    + (f" + {len(zip_names)} editable zip(s)" if zip_names else "")
+                    + f"; ready in {time.monotonic() - t0:.1f} s"
+                )
+            return last  # type: ignore[no-any-return]  # the Connect SparkSession
+
+        report(callback, "spark", None, f"new Spark Connect session on {remote}")
+        session, how = _new_session(remote, artifacts, opts, callback)
+        for i, z in enumerate(artifacts.editables):
+            report(callback, "upload", i / len(artifacts.editables), f"adding {z.name}")
+            _add(session, z.local_path, z.name, pyfile=True)
+        _unshadow_kernel([z.local_path for z in artifacts.editables])
+        if artifacts.editables:
+            report(callback, "upload", 1.0, f"{len(artifacts.editables)} editable zip(s) added")
+        for key, value in user_conf.items():
+            session.conf.set(key, value)
+
+        shipment = ConnectShipment(
+            remote=remote,
+            session_id=str(session.session_id),
+            pex_name=artifacts.pex.name,
+            zip_names=zip_names,
+            artifacts=artifacts,
+            pex_upload=how,
+        )
+        setattr(session, _SHIPMENT_ATTR, shipment)  # for the notebook and the next call
+        if opts.check_python:
+            report(callback, "check", None, "one tiny UDF")
+            try:
+                shipment.executors_python = check_session_python(session, driver)
+            except Exception:
+                _release(session)  # unusable, and the user holds no handle to stop it
+                raise
+        _make_default(session)
+        _REGISTRY.last[remote] = session
+    shipment.seconds = time.monotonic() - t0
+    if shower is not None:
+        shower.done(_summary(shipment, ignored))
+    return session  # type: ignore[no-any-return]
 
 
 def create_connect_session(
@@ -356,118 +419,38 @@ def create_connect_session(
     include_editable: bool = True,
     python: str | os.PathLike[str] | None = None,
     expected_python: str | None = None,
-    progress: Any = True,
+    progress: ProgressArg = True,
     check_python: bool = True,
-    options: Any = None,
-    cache: Any = None,
-    storage: str | None = None,
-    storage_options: dict[str, Any] | None = None,
-    app_name: str | None = None,
-    pex_root: str | None = None,
+    options: BuildOptionsLike = None,
+    cache: Cache | None = None,
 ) -> SparkSession:
-    """A Spark Connect session on `remote` whose Python UDFs run this kernel's environment.
-
-    `conf`: session (SQL) conf set on the new session.  `storage`, `app_name` and `pex_root`
-    have no effect on Connect (artifacts go through the session, the application and executor
-    environment are the server's) and are named in the summary if given.
-    """
-    t0 = time.monotonic()
-    remote = validate_remote(remote)
-    _connect_session_class()  # fail before packaging if there is no client
-    callback, shower = _progress_pair(progress)
-    driver = "{}.{}".format(*sys.version_info[:2])
-    if expected_python is not None and _major_minor(expected_python) != driver:
-        raise _Errors.mismatch()(driver, _major_minor(expected_python))
-    ignored = [
-        name
-        for name, value in (("storage", storage), ("app_name", app_name), ("pex_root", pex_root))
-        if value
-    ]
-
-    from .package import package_environment
-
-    artifacts = package_environment(
-        python=python,
-        options=connect_options(options),
-        include_editable=include_editable,
-        progress=callback,
-        cache=cache,
-    )
-    if _major_minor(artifacts.env.version) != driver:
-        raise _Errors.mismatch()(
-            driver,
-            _major_minor(artifacts.env.version),
-            f"The PEX was built from {artifacts.env.python}; package an interpreter with the "
-            "kernel's version (python=...) or run the notebook in that interpreter.",
-        )
-    zip_names = tuple(z.name for z in artifacts.editables)
-    wanted = frozenset((artifacts.pex.name, *zip_names))
-
-    with _REGISTRY.lock:
-        last = _REGISTRY.last.get(remote)
-        shipped = shipment_of(last) if last is not None else None
-        if shipped is not None and shipped.names == wanted and not conf and _session_alive(last):
-            # Nothing changed since the last call: the same session (its workers already run
-            # this code).  Still the current one for the notebook.
-            _make_default(last)
-            if shower is not None:
-                shower.done(
-                    f"pexlab: Spark Connect {remote}: session {shipped.session_id[:8]} already "
-                    f"has {shipped.pex_name}"
-                    + (f" + {len(zip_names)} editable zip(s)" if zip_names else "")
-                    + f"; ready in {time.monotonic() - t0:.1f} s"
-                )
-            return last  # type: ignore[no-any-return]
-
-        if shower is not None:
-            shower.status("Starting Spark", f"new Spark Connect session on {remote}")
-        session, how = _new_session(remote, artifacts, callback)
-        for i, z in enumerate(artifacts.editables):
-            _emit(callback, "upload", i / len(artifacts.editables), f"adding {z.name}")
-            _add(session, z.local_path, z.name, pyfile=True)
-        _unshadow_kernel([z.local_path for z in artifacts.editables])
-        if artifacts.editables:
-            _emit(callback, "upload", 1.0, f"{len(artifacts.editables)} editable zip(s) added")
-        for k, v in (conf or {}).items():
-            session.conf.set(str(k), str(v))
-
-        shipment = ConnectShipment(
+    """`create_spark_session(remote=...)` with only the arguments that matter on Connect."""
+    return connect_session(
+        SessionOptions(
             remote=remote,
-            session_id=session.session_id,
-            pex_name=artifacts.pex.name,
-            zip_names=zip_names,
-            artifacts=artifacts,
-            pex_upload=how,
+            conf=conf,
+            include_editable=include_editable,
+            python=python,
+            expected_python=expected_python,
+            progress=progress,
+            check_python=check_python,
+            options=options,
+            cache=cache,
         )
-        session._pexlab = shipment  # so the notebook (and the next call) see what it holds
-        if check_python:
-            if shower is not None:
-                shower.status("Checking executors' Python", "one tiny UDF")
-            try:
-                shipment.executors_python = check_session_python(session, driver)
-            except Exception:
-                _release(session)
-                raise
-        _make_default(session)
-        _REGISTRY.last[remote] = session
-    shipment.seconds = time.monotonic() - t0
-    summary = _summary(shipment, ignored)
-    if shower is not None:
-        shower.done(summary)
-    return session  # type: ignore[no-any-return]
+    )
 
 
 def _release(session: Any) -> None:
-    """Forget (and release on the server) a session the user never received."""
-    _REGISTRY.held.pop(getattr(session, "session_id", ""), None)
+    """Forget (and close on the server) a session the user never received."""
+    _REGISTRY.held.pop(str(getattr(session, "session_id", "")), None)
     try:
         session.stop()
     except Exception:
-        pass
+        pass  # already gone: nothing to release
 
 
 def reset() -> None:
-    """Forget the base sessions and last sessions (e.g. after the server restarted)."""
+    """Forget the base and last sessions (e.g. after the Connect server restarted)."""
     with _REGISTRY.lock:
         for base in _REGISTRY.bases.values():
             _release(base)
@@ -477,12 +460,11 @@ def reset() -> None:
 
 
 __all__ = [
-    "CLIENT_DISTRIBUTIONS",
+    "PYTHON_CONF",
     "ConnectShipment",
     "check_session_python",
-    "connect_options",
+    "connect_session",
     "create_connect_session",
-    "is_connect_url",
     "reset",
     "shipment_of",
     "validate_remote",

@@ -60,15 +60,18 @@ def run_udfs(spark: Any) -> dict[str, Any]:
 
 
 def create(url: str, **kw: Any) -> Any:
-    """The public entry point; falls back to the Connect module before the Spark layer split."""
     import pexlab
 
-    try:
-        return pexlab.create_spark_session(remote=url, **kw)
-    except TypeError:  # pexlab.create_spark_session without remote= yet
-        from pexlab.spark_connect import create_connect_session
+    return pexlab.create_spark_session(remote=url, **kw)
 
-        return create_connect_session(url, **kw)
+
+def pex_distributions(pex: str) -> list[str]:
+    """Distribution names inside the PEX (its PEX-INFO), to see what was left out."""
+    import zipfile
+
+    with zipfile.ZipFile(pex) as zf:
+        info = json.loads(zf.read("PEX-INFO"))
+    return sorted(info.get("distributions", {}))
 
 
 def describe(spark: Any) -> dict[str, Any]:
@@ -107,6 +110,7 @@ def ship(url: str, args: dict) -> dict:
     res["sys_path_zips"] = [p for p in sys.path if os.path.basename(p) in s.zip_names]
     again = create(url, progress=False)
     res["same_session"] = again is spark
+    res["pex_distributions"] = pex_distributions(s.artifacts.pex.local_path)
     return res
 
 
@@ -139,7 +143,9 @@ def edit(url: str, args: dict) -> dict:
     builds = sorted(os.listdir(args["builds"]))
     with open(args["init"], "w") as f:
         f.write(args["v2"])
-    two = create(url)
+    import pexlab
+
+    two = pexlab.create_spark_session(master=url)  # an sc:// master means the same
     res["two"] = describe(two)
     res["two_run"] = run_udfs(two)
     # Both sessions at once: each sees its own zip.

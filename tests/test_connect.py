@@ -34,7 +34,7 @@ from venvs import (
 from pexlab.local_cluster import LocalCluster
 from pexlab.local_connect import LocalConnectServer
 from pexlab.spark import PexlabSparkError
-from pexlab.spark_connect import CLIENT_DISTRIBUTIONS, connect_options, validate_remote
+from pexlab.spark_connect import validate_remote
 
 DRIVER = Path(__file__).with_name("connect_driver.py")
 # The newest pyspark-client on PyPI; it talks to the pip pyspark 4.3 server the tests start.
@@ -160,6 +160,11 @@ def test_udfs_import_from_the_shipped_pex_and_zip(connect_env: ConnectEnv, first
     assert res["driver_edit"].startswith(str(_edit_project()))
     assert res["sys_path_zips"] == []
     assert res["same_session"] is True, "nothing changed: the same session again"
+    # The client stays out of the PEX (executors import the server's pyspark); its Arrow
+    # dependencies go in (Spark 4 runs Python UDFs through Arrow).
+    dists = " ".join(res["pex_distributions"])
+    assert "pyspark" not in dists and "tabulate" in dists, dists
+    assert "pandas" in dists and "pyarrow" in dists, dists
     assert first["executors_python"].startswith("{}.{}.".format(*sys.version_info[:2]))
     assert "pexlab: Spark Connect" in res["stderr"] and "executors' Python 3." in res["stderr"]
 
@@ -238,9 +243,18 @@ def test_good_remote_urls_pass() -> None:
         assert validate_remote(url) == url
 
 
-def test_client_distributions_stay_out_of_the_pex() -> None:
-    from pexlab.pex_build import BuildOptions
+def test_no_server_fails_before_packaging() -> None:
+    from pexlab import create_spark_session
+    from pexlab.local_cluster import free_port
 
-    for given in (None, {"exclude": ["numpy"]}, BuildOptions()):
-        assert set(CLIENT_DISTRIBUTIONS) <= set(connect_options(given).exclude)
-    assert "numpy" in connect_options({"exclude": ["numpy"]}).exclude
+    url = f"sc://127.0.0.1:{free_port()}"
+    for kw in ({"remote": url}, {"master": url}):
+        with pytest.raises(PexlabSparkError, match="not reachable"):
+            create_spark_session(progress=False, **kw)
+
+
+def test_conf_for_spark_submit_points_to_remote_sessions() -> None:
+    from pexlab.spark import spark_conf
+
+    with pytest.raises(PexlabSparkError, match=r"create_spark_session\(remote="):
+        spark_conf(master="sc://localhost:15002")
