@@ -316,8 +316,8 @@ def connect_session(opts: SessionOptions) -> SparkSession:
     the executors' environment are the server's); the summary names them when given."""
     t0 = time.monotonic()
     remote = validate_remote(opts.remote or opts.resolved_master)
-    _connect_session_class()  # fail before packaging if there is no client...
-    check_reachable(remote)  # ...or no server
+    check_reachable(remote)  # fail before packaging if there is no server...
+    _connect_session_class()  # ...or no client
     callback, shower = progress_for(opts.progress)
     driver = "{}.{}".format(*sys.version_info[:2])
     if opts.expected_python is not None and _major_minor(opts.expected_python) != driver:
