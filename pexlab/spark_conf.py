@@ -21,6 +21,10 @@ What goes into the conf, and why (see DESIGN.md, section Spark):
   `python/lib/pyspark.zip` and py4j, which the PEX (`--inherit-path=fallback`) keeps.
 - `local[*]`: workers run on this machine, so nothing is shipped; the executors' interpreter is
   the one being packaged (default: this one), not whatever `python3` is on PATH.
+- Spark Connect (`sc://`): a session, not an application, gets the environment, as session
+  artifacts (`pexlab.spark_connect`); its conf shape is only the session's Python,
+  `spark.sql.execution.pyspark.python=./<pex>`.  `plan`/`spark_conf` refuse `sc://`: there is
+  no application conf to hand to spark-submit.
 - Kubernetes in cluster mode cannot serve local files from the driver: give `storage=` (an
   object store URL) or set `spark.kubernetes.file.upload.path`.  YARN and standalone fetch local
   paths from the driver.
