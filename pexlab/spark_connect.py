@@ -40,7 +40,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -93,6 +93,11 @@ def check_reachable(remote: str, timeout: float = 5.0) -> None:
             f"The Spark Connect server at {host}:{port} is not reachable ({exc}). Is it "
             "running, and is the URL right (sc://host:port)?"
         ) from None
+
+
+def remote_of(opts: SessionOptions) -> str:
+    """The Connect URL `opts` names: `remote`, else an `sc://` master."""
+    return validate_remote(opts.remote or opts.resolved_master)
 
 
 def _connect_session_class() -> Any:
@@ -182,7 +187,8 @@ def _fill_with_pex(
     report(progress, "upload", 0.0, f"uploading {artifacts.pex.name} to the Connect server")
     _add(session, artifacts.pex.local_path, artifacts.pex.name, pyfile=False)
     report(progress, "upload", 1.0, f"{format_size(artifacts.pex.size)} uploaded")
-    for key, value in artifacts_conf(artifacts, opts).items():
+    # The conf layer's Connect shape (opts may name the server in `remote` only).
+    for key, value in artifacts_conf(artifacts, replace(opts, master=remote_of(opts))).items():
         session.conf.set(key, value)
 
 
@@ -315,7 +321,7 @@ def connect_session(opts: SessionOptions) -> SparkSession:
     `pex_root` have no effect on Connect (artifacts go through the session; the application and
     the executors' environment are the server's); the summary names them when given."""
     t0 = time.monotonic()
-    remote = validate_remote(opts.remote or opts.resolved_master)
+    remote = remote_of(opts)
     check_reachable(remote)  # fail before packaging if there is no server...
     _connect_session_class()  # ...or no client
     callback, shower = progress_for(opts.progress)
