@@ -71,17 +71,18 @@ def _first_result(spark: Any) -> list[str]:
 def client_connect(url: str, init: str, edit_to: str, kernel_python: str) -> dict[str, Any]:
     from pyspark.sql import SparkSession
 
+    import pexlab
     import pexlab.spark_connect as sc
 
     out: dict[str, Any] = {}
     t = time.monotonic()
-    spark = sc.create_connect_session(url, progress=False)
+    spark = pexlab.create_spark_session(remote=url, progress=False)
     assert set(_first_result(spark)) == {"v1"}
     out["connect-first"] = time.monotonic() - t
     with open(init, "w") as f:
         f.write(EDIT.format(edit_to))
     t = time.monotonic()
-    spark2 = sc.create_connect_session(url, progress=False)
+    spark2 = pexlab.create_spark_session(remote=url, progress=False)
     assert set(_first_result(spark2)) == {edit_to}, "the new session runs the edited code"
     out["connect-edit"] = time.monotonic() - t
     out["edit_pex_upload"] = sc.shipment_of(spark2).pex_upload
@@ -147,7 +148,6 @@ def run(reps: int) -> None:
     from pexlab.local_cluster import LocalCluster
     from pexlab.local_connect import LocalConnectServer
     from pexlab.package import package_environment
-    from pexlab.spark_connect import connect_options
 
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     os.environ.setdefault("PEXLAB_CACHE_DIR", str(WORK / "pexlab-cache"))
@@ -156,10 +156,8 @@ def run(reps: int) -> None:
     init = PROJECT / "src" / "pexlab_bench_edit" / "__init__.py"
     init.write_text(EDIT.format("v1"))
     t = time.monotonic()
-    arts = package_environment(python=str(KERNEL / "bin" / "python"), options=connect_options(None))
+    arts = package_environment(python=str(KERNEL / "bin" / "python"))
     prepare_s = time.monotonic() - t
-    # The classic variant's PEX (its options may differ: built here too, not in a measured run).
-    package_environment(python=str(KERNEL / "bin" / "python"))
     HOME.mkdir(parents=True, exist_ok=True)
     times: dict[str, list[float]] = {v: [] for v in VARIANTS}
     uploads: list[str] = []
