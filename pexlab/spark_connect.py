@@ -324,6 +324,9 @@ def connect_session(opts: SessionOptions) -> SparkSession:
     remote = remote_of(opts)
     check_reachable(remote)  # fail before packaging if there is no server...
     _connect_session_class()  # ...or no client
+    # What pyspark's own `builder.remote(...).create()` sets: with full pyspark as the client,
+    # `pyspark.sql.functions` (udf, ...) then build Connect expressions, not classic ones.
+    os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
     callback, shower = progress_for(opts.progress)
     driver = "{}.{}".format(*sys.version_info[:2])
     if opts.expected_python is not None and _major_minor(opts.expected_python) != driver:
