@@ -41,7 +41,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
 
 from .notebook_progress import format_size, progress_for
@@ -384,7 +384,7 @@ def connect_session(opts: SessionOptions) -> SparkSession:
                     + (f" + {len(zip_names)} editable zip(s)" if zip_names else "")
                     + f"; ready in {time.monotonic() - t0:.1f} s"
                 )
-            return last  # type: ignore[no-any-return]  # the Connect SparkSession
+            return cast("SparkSession", last)  # Connect's, duck-typed like the classic one
 
         report(callback, "spark", None, f"new Spark Connect session on {remote}")
         session, how = _new_session(remote, artifacts, opts, callback)
@@ -418,7 +418,7 @@ def connect_session(opts: SessionOptions) -> SparkSession:
     shipment.seconds = time.monotonic() - t0
     if shower is not None:
         shower.done(_summary(shipment, ignored))
-    return session  # type: ignore[no-any-return]
+    return cast("SparkSession", session)
 
 
 def create_connect_session(
