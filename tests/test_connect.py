@@ -258,3 +258,13 @@ def test_conf_for_spark_submit_points_to_remote_sessions() -> None:
 
     with pytest.raises(PexlabSparkError, match=r"create_spark_session\(remote="):
         spark_conf(master="sc://localhost:15002")
+
+
+def test_connect_conf_shape_is_the_sessions_python_only() -> None:
+    from test_spark import _arts
+
+    from pexlab.spark import SessionOptions, artifacts_conf
+
+    for url in (False, True):
+        conf = artifacts_conf(_arts(url), SessionOptions(remote="sc://h:1", master="sc://h:1"))
+        assert conf == {"spark.sql.execution.pyspark.python": "./pexlab-env-abc.pex"}
