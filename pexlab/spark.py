@@ -2,7 +2,8 @@
 
 A facade: the conf layer is `pexlab.spark_conf` (pure: plan, merge, artifacts -> conf), the
 session layer `pexlab.spark_session` (JVM, context reuse, executors' Python), the options
-object `pexlab.spark_options.SessionOptions`; `pexlab spark-args` lives in `pexlab.cli`.  The
+object `pexlab.spark_options.SessionOptions`, Spark Connect sessions `pexlab.spark_connect`
+(`create_spark_session(remote="sc://...")`); `pexlab spark-args` lives in `pexlab.cli`.  The
 names below are the ones users and older code import from here.
 """
 

@@ -21,6 +21,10 @@ What goes into the conf, and why (see DESIGN.md, section Spark):
   `python/lib/pyspark.zip` and py4j, which the PEX (`--inherit-path=fallback`) keeps.
 - `local[*]`: workers run on this machine, so nothing is shipped; the executors' interpreter is
   the one being packaged (default: this one), not whatever `python3` is on PATH.
+- Spark Connect (`sc://`): a session, not an application, gets the environment, as session
+  artifacts (`pexlab.spark_connect`); its conf shape is only the session's Python,
+  `spark.sql.execution.pyspark.python=./<pex>`.  `plan`/`spark_conf` refuse `sc://`: there is
+  no application conf to hand to spark-submit.
 - Kubernetes in cluster mode cannot serve local files from the driver: give `storage=` (an
   object store URL) or set `spark.kubernetes.file.upload.path`.  YARN and standalone fetch local
   paths from the driver.
@@ -137,17 +141,24 @@ def _files_conf(artifacts: Artifacts, opts: SessionOptions) -> dict[str, str]:
 
 
 def _refuse_connect(opts: SessionOptions) -> NoReturn:
-    # The executors' interpreter of a Spark Connect server is chosen by the server, not by
-    # a client conf: a PEX cannot be made the interpreter from here.
+    # A Connect session gets the environment as session artifacts (pexlab.spark_connect), not
+    # through an application's conf: there is no conf to hand to spark-submit or a JVM.
     raise PexlabSparkError(
-        f"{opts.resolved_master} is a Spark Connect server: its Python workers use the "
-        "server's interpreter. Give pexlab the cluster's master URL instead (spark://, yarn, "
-        "k8s://), or ship the conf from `pexlab spark-args` when starting the Connect server."
+        f"{opts.resolved_master} is a Spark Connect server: call "
+        "pexlab.create_spark_session(remote=...) (it adds the PEX and editable zips to the "
+        "session), or give the cluster's master URL here (spark://, yarn, k8s://)."
     )
 
 
+# The session conf naming a Connect session's Python (a runtime conf, set per session).
+CONNECT_PYTHON_CONF = "spark.sql.execution.pyspark.python"
+
+
 def _connect_conf(artifacts: Artifacts, opts: SessionOptions) -> dict[str, str]:
-    _refuse_connect(opts)
+    """Spark Connect: the session's Python workers start in the session's artifact folder,
+    where the PEX is added as a file, hence `./`.  Editable zips are pyfile artifacts, not
+    conf; executor environment (PEX_ROOT) is the server's, not settable per session."""
+    return {CONNECT_PYTHON_CONF: f"./{PurePosixPath(location(artifacts.pex)).name}"}
 
 
 ConfShape = Callable[["Artifacts", SessionOptions], dict[str, str]]

@@ -328,7 +328,10 @@ def context_for(opts: SessionOptions) -> SparkContext:
 
 def _connect_session(opts: SessionOptions) -> SparkSession:
     """A Spark Connect session for `opts.remote` (or an `sc://` master)."""
-    raise PexlabSparkError("Spark Connect support is being added")
+    # Imported here: pexlab.spark_connect imports this module (errors, version check).
+    from .spark_connect import connect_session
+
+    return connect_session(opts)
 
 
 def session_for(opts: SessionOptions) -> SparkSession:

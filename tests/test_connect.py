@@ -1,0 +1,270 @@
+"""pexlab on a REAL Spark Connect server (pip pyspark's SparkConnectServer over a local
+standalone cluster: master + 2 workers).
+
+Set-up, once per session:
+- the workers' own interpreter (`python3` first on their PATH) is a bare venv WITHOUT the test
+  packages, so an import that works in a UDF must come from what pexlab shipped;
+- the workers' HOME is a fresh folder: pex's default PEX_ROOT (`~/.cache/pex`) is where the
+  shipped PEX unpacks on Connect (a client cannot set executor environment variables);
+- the "kernel" venv (cached) has `pyspark-client` (no JVM, no full pyspark), `tabulate` from
+  PyPI and the editable project `pexlab-connect-edit`; clients run in it as subprocesses
+  (tests/connect_driver.py), with pexlab from the repo on PYTHONPATH and pex from the project venv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from venvs import (
+    REPO,
+    Project,
+    Venv,
+    VenvFactory,
+    VenvSpec,
+    setuptools_project,
+    stable_projects_dir,
+)
+
+from pexlab.local_cluster import LocalCluster
+from pexlab.local_connect import LocalConnectServer
+from pexlab.spark import PexlabSparkError
+from pexlab.spark_connect import validate_remote
+
+DRIVER = Path(__file__).with_name("connect_driver.py")
+# The newest pyspark-client on PyPI; it talks to the pip pyspark 4.3 server the tests start.
+CLIENT = "pyspark-client==4.2.0"
+EDIT_V1 = "def answer():\n    return 'v1'\n"
+EDIT_V2 = EDIT_V1.replace("'v1'", "'v2'")
+
+
+def _edit_project() -> Path:
+    base = stable_projects_dir("connect")
+    return setuptools_project(base, "pexlab-connect-edit", "pexlab_connect_edit", body=EDIT_V1)
+
+
+def _edit_init() -> Path:
+    return _edit_project() / "src" / "pexlab_connect_edit" / "__init__.py"
+
+
+def kernel_spec() -> VenvSpec:
+    return VenvSpec(
+        projects=(Project(_edit_project(), editable=True),),
+        requirements=(CLIENT, "tabulate"),
+    )
+
+
+class ConnectEnv:
+    def __init__(
+        self,
+        kernel: Venv,
+        worker_home: Path,
+        cluster: LocalCluster,
+        server: LocalConnectServer,
+        cache: Path,
+    ) -> None:
+        self.kernel = kernel
+        self.worker_home = worker_home
+        self.cluster = cluster
+        self.server = server
+        self.cache = cache
+
+    def drive(self, scenario: str, **args: object) -> dict:
+        env = dict(os.environ)
+        env.update(
+            PYTHONPATH=str(REPO),
+            PEXLAB_CACHE_DIR=str(self.cache),
+            PEXLAB_PEX=f"{sys.executable} -m pex",
+        )
+        for var in ("PYSPARK_PYTHON", "SPARK_HOME", "VIRTUAL_ENV", "SPARK_REMOTE"):
+            env.pop(var, None)
+        proc = subprocess.run(
+            [str(self.kernel.python), str(DRIVER), scenario, self.server.url, json.dumps(args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        assert lines, (
+            f"client crashed (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        )
+        result = json.loads(lines[-1][len("RESULT ") :])
+        result["stderr"] = proc.stderr
+        assert result["ok"], result.get("traceback", "") + proc.stderr[-3000:]
+        return result
+
+
+@pytest.fixture(scope="session")
+def connect_env(
+    venv_factory: VenvFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ConnectEnv]:
+    tmp = tmp_path_factory.mktemp("connect")
+    kernel = venv_factory.get(kernel_spec())
+    workers = tmp / "worker-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(workers)], check=True)
+    home = tmp / "worker-home"
+    home.mkdir()
+    with LocalCluster(
+        workers=2,
+        worker_python=str(workers / "bin" / "python3"),
+        base_dir=tmp / "cluster",
+        env={"HOME": str(home)},
+    ) as cluster:
+        server_conf = {
+            "spark.executor.memory": "512m",
+            "spark.executor.cores": "1",
+            "spark.cores.max": "2",
+        }
+        with LocalConnectServer(cluster.master_url, conf=server_conf, base_dir=tmp / "server") as s:
+            yield ConnectEnv(kernel, home, cluster, s, tmp / "pexlab-cache")
+
+
+@pytest.fixture(scope="session")
+def first_run(connect_env: ConnectEnv) -> dict:
+    return connect_env.drive("ship")
+
+
+def _rows(run: dict) -> list[dict]:
+    return run["udf"] + run["arrow"]
+
+
+# ---- on the Connect server ------------------------------------------------------------------
+
+
+@pytest.mark.spark
+def test_udfs_import_from_the_shipped_pex_and_zip(connect_env: ConnectEnv, first_run: dict) -> None:
+    res = first_run
+    first = res["first"]
+    pex_name = Path(first["pex_path"]).name
+    assert first["python_conf"] == f"./{pex_name}"
+    assert len(first["zips"]) == 1 and first["zips"][0].endswith(".zip")
+    pex_root = str(connect_env.worker_home / ".cache" / "pex")
+    cwds = set()
+    for row in _rows(res["run"]):
+        assert "tabulate_error" not in row and "edit_error" not in row, row
+        # tabulate: from the PEX, unpacked under pex's default PEX_ROOT in the workers' HOME.
+        assert row["tabulate"].startswith(pex_root), row
+        assert row["executable"].startswith(pex_root), row
+        # the project: from the content-hashed zip in the session's artifact folder.
+        assert f"/{first['zips'][0]}/pexlab_connect_edit/" in row["edit"], row
+        assert row["answer"] == "v1"
+        cwds.add(row["cwd"])
+    assert len(cwds) == 2, "both executors ran Python workers"
+    # The kernel keeps importing the live sources, not the zip the client put on sys.path.
+    assert res["driver_edit"].startswith(str(_edit_project()))
+    assert res["sys_path_zips"] == []
+    assert res["same_session"] is True, "nothing changed: the same session again"
+    # The client stays out of the PEX (executors import the server's pyspark); its Arrow
+    # dependencies go in (Spark 4 runs Python UDFs through Arrow).
+    dists = " ".join(res["pex_distributions"])
+    assert "pyspark" not in dists and "tabulate" in dists, dists
+    assert "pandas" in dists and "pyarrow" in dists, dists
+    assert first["executors_python"].startswith("{}.{}.".format(*sys.version_info[:2]))
+    assert "pexlab: Spark Connect" in res["stderr"] and "executors' Python 3." in res["stderr"]
+
+
+@pytest.mark.spark
+def test_plain_connect_session_cannot_import_them(connect_env: ConnectEnv) -> None:
+    res = connect_env.drive("bare")
+    # The Arrow path fails on the workers' own Python before the function runs (no pyarrow).
+    assert "ModuleNotFoundError" in res["error"], res["error"]
+    # The pickled path runs the function: neither the package nor the project is there.
+    for row in res["pickled"]:
+        assert row["tabulate_error"].startswith("ModuleNotFoundError"), row
+        assert row["edit_error"].startswith("ModuleNotFoundError"), row
+        assert not row["executable"].startswith(str(connect_env.worker_home)), row
+
+
+@pytest.mark.spark
+def test_edit_gives_new_session_with_new_code_same_pex_same_app(
+    connect_env: ConnectEnv, first_run: dict
+) -> None:
+    init = _edit_init()
+    try:
+        res = connect_env.drive(
+            "edit",
+            ui=connect_env.cluster.ui_url,
+            init=str(init),
+            v2=EDIT_V2,
+            builds=str(connect_env.cache / "builds"),
+        )
+    finally:
+        init.write_text(EDIT_V1)
+    one, two = res["one"], res["two"]
+    assert {r["answer"] for r in _rows(res["one_run"])} == {"v1"}
+    assert {r["answer"] for r in _rows(res["two_run"])} == {"v2"}
+    # Two sessions alive at once, each with its own zip.
+    assert {r["answer"] for r in _rows(res["one_again"])} == {"v1"}
+    assert two["session_id"] != one["session_id"]
+    assert two["zips"] != one["zips"], "new content, new zip name"
+    # No PEX rebuild: same fingerprint, from the cache, same file, no new build folder.
+    assert two["fingerprint"] == one["fingerprint"] == first_run["first"]["fingerprint"]
+    assert two["reused"] is True and two["pex_mtime"] == one["pex_mtime"]
+    assert res["builds_unchanged"] is True
+    # The PEX did not go through the client again: the new session is a server-side clone.
+    assert two["pex_upload"] == "cloned"
+    # No new Spark application: the Connect server's one application serves every session.
+    assert res["apps_after"] == res["apps_before"] and len(res["apps_after"]) == 1
+    assert res["driver_answer"] == "v2"
+
+
+@pytest.mark.spark
+def test_python_version_mismatch_is_named(connect_env: ConnectEnv) -> None:
+    from test_spark import _other_python
+
+    other, version = _other_python()
+    mine = "{}.{}".format(*sys.version_info[:2])
+    res = connect_env.drive("mismatch", other_python=other, other_version=version)
+    assert f"Python {version}" in res["expected_error"]
+    assert f"Python {mine}" in res["expected_error"]
+    assert res["probe_versions"] == [mine, version], res
+    assert f"Python {version}" in res["probe_error"] and f"Python {mine}" in res["probe_error"]
+
+
+# ---- no server ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["sc://", "sprak://h:1", "sc://host:port", "sc://host:15002/path", "host:15002"]
+)
+def test_bad_remote_urls_are_refused_with_the_expected_shape(url: str) -> None:
+    with pytest.raises(PexlabSparkError, match="sc://"):
+        validate_remote(url)
+
+
+def test_good_remote_urls_pass() -> None:
+    for url in ("sc://localhost:15002", "sc://h", "sc://h:1/;user_id=me;token=x"):
+        assert validate_remote(url) == url
+
+
+def test_no_server_fails_before_packaging() -> None:
+    from pexlab import create_spark_session
+    from pexlab.local_cluster import free_port
+
+    url = f"sc://127.0.0.1:{free_port()}"
+    for kw in ({"remote": url}, {"master": url}):
+        with pytest.raises(PexlabSparkError, match="not reachable"):
+            create_spark_session(progress=False, **kw)
+
+
+def test_conf_for_spark_submit_points_to_remote_sessions() -> None:
+    from pexlab.spark import spark_conf
+
+    with pytest.raises(PexlabSparkError, match=r"create_spark_session\(remote="):
+        spark_conf(master="sc://localhost:15002")
+
+
+def test_connect_conf_shape_is_the_sessions_python_only() -> None:
+    from test_spark import _arts
+
+    from pexlab.spark import SessionOptions, artifacts_conf
+
+    for url in (False, True):
+        conf = artifacts_conf(_arts(url), SessionOptions(remote="sc://h:1", master="sc://h:1"))
+        assert conf == {"spark.sql.execution.pyspark.python": "./pexlab-env-abc.pex"}
