@@ -17,7 +17,7 @@ from .cache import Cache, sha256_file
 from .environment import Environment, inspect_interpreter
 from .pex_build import BuildOptions, build_pex_ex
 from .progress import ProgressCallback, ProgressEvent
-from .storage import upload
+from .storage import preflight, upload
 
 
 @dataclass
@@ -155,6 +155,9 @@ def package_environment(
     t0 = time.monotonic()
     options = options or BuildOptions()
     cache = cache or Cache()
+    if storage:
+        # A storage that cannot take the artifacts fails now, not after a long build.
+        preflight(storage, storage_options)
     _emit(progress, "inspect", None, f"inspecting {python or 'this interpreter'}")
     env, _ = (
         inspect_cached(python, cache) if reuse_inspection else (inspect_interpreter(python), False)
