@@ -186,6 +186,7 @@ class LocalHadoop:
     extra_conf: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict, init=False)
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _container_path: str = field(default="", init=False, repr=False)
     _tmp: Path | None = field(default=None, init=False, repr=False)
     _own_tmp: bool = field(default=False, init=False, repr=False)
 
@@ -219,6 +220,37 @@ class LocalHadoop:
     @property
     def rm_web(self) -> str:
         return f"http://127.0.0.1:{self.ports['rm_web']}"
+
+    def driver_conf(
+        self, pyspark_dir: str | os.PathLike[str] | None = None, deploy_mode: str = "client"
+    ) -> dict[str, str]:
+        """Spark conf for an application on this cluster: 127.0.0.1 everywhere, containers small
+        enough for the one NodeManager, and `spark.yarn.jars=local:<pyspark>/jars/*` so an
+        application does not upload pip pyspark's ~460 MB of jars (the NodeManager runs on this
+        machine and reads them in place).  `pyspark_dir`: the driver's pyspark package folder
+        (default: this interpreter's).  In cluster mode the driver runs in the
+        ApplicationMaster's container, which picks its address from SPARK_LOCAL_IP."""
+        if pyspark_dir is None:
+            import pyspark
+
+            pyspark_dir = Path(pyspark.__file__).parent
+        conf = {
+            "spark.yarn.jars": f"local:{Path(pyspark_dir) / 'jars'}/*",
+            "spark.executorEnv.SPARK_LOCAL_IP": "127.0.0.1",
+            "spark.executor.instances": "2",
+            "spark.executor.cores": "1",
+            "spark.executor.memory": "512m",
+            "spark.driver.memory": "512m",
+            "spark.yarn.am.memory": "512m",
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+        }
+        if deploy_mode == "cluster":
+            conf["spark.yarn.appMasterEnv.SPARK_LOCAL_IP"] = "127.0.0.1"
+        else:
+            conf["spark.driver.host"] = "127.0.0.1"
+            conf["spark.driver.bindAddress"] = "127.0.0.1"
+        return conf
 
     def client_env(self) -> dict[str, str]:
         """What a client process (a kernel, spark-submit) needs to use this cluster."""
@@ -256,6 +288,13 @@ class LocalHadoop:
             "yarn.scheduler.minimum-allocation-mb": "128",
             "yarn.nodemanager.resource.cpu-vcores": "4",
         }
+        if self._container_path:
+            # A whitelisted PATH is written `${PATH:-<NodeManager's>}` into the container's
+            # launch script, which bash runs with PATH already set to its built-in default: the
+            # NodeManager's PATH never arrives.  The admin environment is exported as is.
+            conf["yarn.nodemanager.admin-env"] = (
+                f"MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX,PATH={self._container_path}"
+            )
         conf.update(self.extra_conf)
         return conf
 
@@ -288,6 +327,7 @@ class LocalHadoop:
             python = str(make_bare_python(self.work_dir / "bare-python"))
         if python:
             env["PATH"] = str(Path(python).parent) + os.pathsep + env.get("PATH", "")
+            self._container_path = env["PATH"]
         return env
 
     def start(self) -> LocalHadoop:
@@ -305,6 +345,7 @@ class LocalHadoop:
         self.ports = {n: free_port() for n in names}
         (self.work_dir / "tmp").mkdir(exist_ok=True)
         details = self.work_dir / "details.json"
+        env = self._env()  # before the conf: it decides the containers' PATH
         cmd = [
             str(java_home() / "bin" / "java"),
             f"-Dtest.build.data={self.work_dir / 'data'}",
@@ -331,7 +372,6 @@ class LocalHadoop:
         for k, v in self._conf().items():
             cmd += ["-D", f"{k}={v}"]
         try:
-            env = self._env()
             with open(self.log, "wb") as out:
                 self._proc = subprocess.Popen(
                     cmd,

@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # pyspark is imported lazily: `import pexlab` must not need i
     from .package import Artifacts
 
 # Conf keys holding comma-separated lists: the user's entries are kept and ours added.
-LIST_KEYS = ("spark.files", "spark.submit.pyFiles")
+LIST_KEYS = ("spark.files", "spark.submit.pyFiles", "spark.yarn.dist.files")
 DEFAULT_PEX_ROOT = "./.pex"
 _LOCAL_MASTER = re.compile(r"^local(\[[^\]]*\])?$|^local-cluster\[")
 
@@ -92,8 +92,17 @@ def _location(art: Any) -> str:
     return str(art.url or art.local_path)
 
 
-def artifacts_conf(artifacts: Artifacts, pex_root: str = DEFAULT_PEX_ROOT) -> dict[str, str]:
+def artifacts_conf(
+    artifacts: Artifacts,
+    pex_root: str = DEFAULT_PEX_ROOT,
+    master: str = "",
+    deploy_mode: str = "client",
+) -> dict[str, str]:
     """Spark conf that ships `artifacts` (PEX + editable zips); no user conf merged in."""
+    if master == "yarn":
+        from .yarn import yarn_artifacts_conf
+
+        return yarn_artifacts_conf(artifacts, pex_root, deploy_mode)
     pex_name = PurePosixPath(_location(artifacts.pex)).name
     zips = [_location(z) for z in artifacts.editables]
     conf = {
@@ -160,6 +169,8 @@ def plan(
     pex_root: str = DEFAULT_PEX_ROOT,
     progress: Any = None,
     storage_options: dict[str, Any] | None = None,
+    deploy_mode: str = "client",
+    check_cluster: bool = False,
 ) -> SparkPlan:
     """Package (or reuse) the environment unless the master is local, and compute the conf."""
     resolved = _resolve_master(master, conf)
@@ -172,6 +183,10 @@ def plan(
             "or ship the conf from `pexlab spark-args` when starting the Connect server."
         )
     user = {str(k): str(v) for k, v in (conf or {}).items()}
+    if resolved == "yarn" and check_cluster:
+        from .yarn import check_resource_manager
+
+        check_resource_manager()  # seconds, not YARN's 15 minutes of retries; before packaging
     if is_local_master(resolved):
         local_conf = merge_conf(
             {"spark.master": resolved, "spark.pyspark.python": str(python or sys.executable)},
@@ -193,7 +208,10 @@ def plan(
         cache=cache,
         storage_options=storage_options,
     )
-    defaults = {"spark.master": resolved, **artifacts_conf(artifacts, pex_root)}
+    defaults = {
+        "spark.master": resolved,
+        **artifacts_conf(artifacts, pex_root, resolved, deploy_mode),
+    }
     merged = merge_conf(defaults, user)
     return SparkPlan(
         master=resolved,
@@ -259,6 +277,7 @@ MANAGED_KEYS = (
     "spark.submit.pyFiles",
     "spark.pyspark.python",
     "spark.executorEnv.PEX_ROOT",
+    "spark.yarn.dist.files",
 )
 _applied: dict[str, set[str]] = {}
 
@@ -462,6 +481,7 @@ def create_spark_context(
         pex_root=pex_root,
         progress=callback,
         storage_options=storage_options,
+        check_cluster=True,
     )
     if p.artifacts is not None and _major_minor(p.artifacts.env.version) != driver:
         raise PythonVersionMismatch(
@@ -576,6 +596,8 @@ def cmd_spark_args(args: argparse.Namespace) -> int:
         user.setdefault("spark.pyspark.driver.python", args.driver_python)
     if args.master and is_local_master(args.master):
         print("pexlab: local master, nothing to ship", file=sys.stderr)
+    if args.module and args.format != "args":
+        raise PexlabSparkError("--module adds the application to run: use it with --format args.")
     progress = NotebookProgress(use_display=False) if not args.quiet else None
     conf = spark_conf(
         master=args.master or "spark-submit",  # any non-local master: ship the artifacts
@@ -586,11 +608,25 @@ def cmd_spark_args(args: argparse.Namespace) -> int:
         progress=progress or False,
         pex_root=args.pex_root,
         options=options,
+        deploy_mode=args.deploy_mode,
     )
     if not args.master:
         conf.pop("spark.master", None)  # let spark-submit's --master decide
-    print(format_submit_args(conf, args.format))
+    out = format_submit_args(conf, args.format)
+    if args.module:
+        out += " \\\n" + shlex.quote(_launcher(args.module, args.storage))
+    print(out)
     return 0
+
+
+def _launcher(module: str, storage: str | None) -> str:
+    """spark-submit's primary resource running `module` (uploaded next to the artifacts)."""
+    from .cache import Cache
+    from .storage import upload
+    from .yarn import module_launcher
+
+    path = module_launcher(module, Cache().root / "launchers")
+    return upload(path, storage) if storage else str(path)
 
 
 def register_cli(subparsers: Any) -> argparse.ArgumentParser:
@@ -618,6 +654,17 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--pex-root", default=DEFAULT_PEX_ROOT, help="PEX_ROOT on executors (default ./.pex)"
+    )
+    p.add_argument(
+        "--deploy-mode",
+        choices=("client", "cluster"),
+        default="client",
+        help="cluster: the driver runs in the cluster from the same PEX (YARN)",
+    )
+    p.add_argument(
+        "--module",
+        help="the application's module (in the PEX or an editable project): appends a launcher "
+        "running it as the driver's main, for spark-submit",
     )
     p.add_argument("--format", choices=("args", "json", "properties"), default="args")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
