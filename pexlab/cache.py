@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .inspection import Inspector
+
 RECORD = "build.json"
 
 
@@ -84,6 +86,8 @@ class BuildRecord:
 class Cache:
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_root()
+        # Inspections of interpreters are recorded beside the builds (see pexlab.inspection).
+        self.inspector = Inspector(self.root / "inspect")
 
     # -- layout -----------------------------------------------------------------------------
 

@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from .errors import PexlabError
 
-class ClusterError(RuntimeError):
+
+class ClusterError(PexlabError):
     """The local cluster could not be started (no Java, no pyspark, daemon died, timeout)."""
 
 

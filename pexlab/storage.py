@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PexlabError
-from .progress import ProgressCallback, ProgressEvent
+from .progress import ProgressCallback, report
 
 # fsspec protocol -> pip package providing it, for the "missing backend" message.
 BACKENDS = {
@@ -44,7 +44,7 @@ HDFS_PROTOCOLS = ("hdfs", "webhdfs", "swebhdfs")  # see pexlab.hdfs
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl"}
 
 
-class StorageError(PexlabError, RuntimeError):
+class StorageError(PexlabError):
     """An artifact could not be published; the message says where and why."""
 
 
@@ -120,8 +120,8 @@ class _Callback:
         frac = min(1.0, value / size)
         if frac - self.last >= 0.01 or frac >= 1.0:
             self.last = frac
-            self.progress(
-                ProgressEvent("upload", frac, f"{self.name}: {value / 1e6:.1f}/{size / 1e6:.1f} MB")
+            report(
+                self.progress, "upload", frac, f"{self.name}: {value / 1e6:.1f}/{size / 1e6:.1f} MB"
             )
 
 
@@ -185,8 +185,7 @@ def upload(
     try:
         info = fs.info(target)
         if int(info.get("size") or -1) == size:
-            if progress:
-                progress(ProgressEvent("upload", 1.0, f"{local.name} already at {url}"))
+            report(progress, "upload", 1.0, f"{local.name} already at {url}")
             return url
     except FileNotFoundError:
         pass
@@ -225,6 +224,5 @@ def upload(
         raise StorageError(
             f"Could not upload {local.name} to {destination!r}: {_describe(exc)}"
         ) from exc
-    if progress:
-        progress(ProgressEvent("upload", 1.0, f"{local.name} -> {url}"))
+    report(progress, "upload", 1.0, f"{local.name} -> {url}")
     return url

@@ -50,19 +50,17 @@ def yarn_pex_root(requested: str | None = None) -> str:
     return requested or CONTAINER_PEX_ROOT
 
 
-def _location(art: Any) -> str:
-    return str(art.url or art.local_path)
-
-
 def yarn_artifacts_conf(
     artifacts: Any, pex_root: str | None = None, deploy_mode: str = "client"
 ) -> dict[str, str]:
     """The Spark conf that ships `artifacts` to YARN containers (no user conf merged in)."""
+    from .spark_conf import location
+
     if deploy_mode not in ("client", "cluster"):
         raise YarnError(f"deploy_mode must be 'client' or 'cluster', not {deploy_mode!r}.")
-    pex = _location(artifacts.pex)
+    pex = location(artifacts.pex)
     python = f"./{PurePosixPath(pex).name}"
-    zips = [_location(z) for z in artifacts.editables]
+    zips = [location(z) for z in artifacts.editables]
     root = yarn_pex_root(pex_root)
     conf = {
         "spark.submit.deployMode": deploy_mode,

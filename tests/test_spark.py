@@ -30,18 +30,22 @@ from venvs import (
     stable_projects_dir,
 )
 
+from pexlab.cli import format_submit_args, register_spark_args
 from pexlab.local_cluster import LocalCluster
 from pexlab.notebook_progress import NotebookProgress
+from pexlab.options import BuildOptions
 from pexlab.spark import (
     PexlabSparkError,
     PythonVersionMismatch,
+    SessionOptions,
     artifacts_conf,
     check_executor_python,
     environ,
-    format_submit_args,
     is_local_master,
+    master_kind,
     merge_conf,
-    register_cli,
+    plan,
+    validate_master,
 )
 
 DRIVER = Path(__file__).with_name("spark_driver.py")
@@ -331,7 +335,7 @@ def test_spark_args_formats_and_cli_registration() -> None:
     assert json.loads(format_submit_args(conf, "json")) == conf
     assert "spark.files s3://b/x y.pex" in format_submit_args(conf, "properties").splitlines()
     parser = argparse.ArgumentParser()
-    register_cli(parser.add_subparsers())
+    register_spark_args(parser.add_subparsers())
     ns = parser.parse_args(
         ["spark-args", "--storage", "/tmp/s", "--conf", "a=b", "--format", "json"]
     )
@@ -390,3 +394,87 @@ def test_notebook_progress_updates_one_display_in_a_real_kernel() -> None:
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("local", "local"),
+        ("local[*]", "local"),
+        ("local[4,2]", "local"),
+        ("local-cluster[2,1,1024]", "local"),
+        ("spark://h:7077", "standalone"),
+        ("spark://a:7077,b:7077", "standalone"),
+        ("yarn", "yarn"),
+        ("k8s://https://api:6443", "k8s"),
+        ("sc://localhost:15002", "connect"),
+        ("sc://host:15002/;token=abc", "connect"),
+    ],
+)
+def test_master_kind(url: str, kind: str) -> None:
+    assert master_kind(url) == kind
+    assert validate_master(f" {url} ") == url
+
+
+@pytest.mark.parametrize(
+    "url", ["sprak://h:7077", "spark://", "yarn-client", "local[]", "mesos://h"]
+)
+def test_malformed_master_names_the_url_and_the_expected_forms(url: str) -> None:
+    with pytest.raises(PexlabSparkError, match=r"not a Spark master URL.*spark://HOST:PORT"):
+        validate_master(url)
+    # Refused before anything is packaged or started.
+    from pexlab.spark import spark_conf
+
+    with pytest.raises(PexlabSparkError, match="not a Spark master URL"):
+        spark_conf(master=url)
+
+
+def test_pexlab_spark_conf_is_still_callable_after_the_module_took_its_name() -> None:
+    import pexlab
+    import pexlab.spark_conf
+
+    conf = pexlab.spark_conf(master="local[2]", conf={"k": 1})
+    assert conf["spark.master"] == "local[2]" and conf["k"] == "1"
+    assert pexlab.spark_conf.plan is pexlab.spark.plan
+
+
+def test_plan_ships_through_the_packager_for_cluster_masters() -> None:
+    seen: dict = {}
+
+    def packager(**kw: object) -> _Arts:
+        seen.update(kw)
+        return _Arts(url=True)
+
+    opts = SessionOptions(
+        master="spark://h:7077",
+        conf={"spark.files": "user.txt"},
+        pex_root="/mnt/pex",
+        options={"exclude": ["numpy"]},
+    )
+    p = plan(opts, packager=packager)  # type: ignore[arg-type]
+    assert seen["options"] == BuildOptions(exclude=("numpy",))
+    assert p.conf["spark.files"] == "user.txt,s3://b/p/pexlab-env-abc.pex,s3://b/p/proj-123.zip"
+    assert p.conf["spark.executorEnv.PEX_ROOT"] == "/mnt/pex"
+    assert p.executor_python == "./pexlab-env-abc.pex" and p.py_files == ["proj-123.zip"]
+    local = plan(SessionOptions(master="local[2]"), packager=packager)  # type: ignore[arg-type]
+    assert local.local and "spark.files" not in local.conf
+
+
+def test_create_spark_session_with_a_connect_url_goes_to_spark_connect() -> None:
+    from pexlab import create_spark_session
+
+    for kw in ({"remote": "sc://127.0.0.1:1"}, {"master": "sc://127.0.0.1:1"}):
+        with pytest.raises(PexlabSparkError, match="Spark Connect"):
+            create_spark_session(progress=False, **kw)
+
+
+def test_public_signatures_are_session_options_fields() -> None:
+    """create_* and spark_conf hand their parameters to SessionOptions by name."""
+    import dataclasses
+    import inspect
+
+    from pexlab.spark import create_spark_context, create_spark_session, spark_conf
+
+    fields = {f.name for f in dataclasses.fields(SessionOptions)}
+    for fn in (create_spark_context, create_spark_session, spark_conf):
+        assert set(inspect.signature(fn).parameters) <= fields, fn.__name__
