@@ -100,7 +100,7 @@ def venv_pack_archive() -> tuple[Path, float]:
         return archive, 0.0
     _venv(TOOLS, ("venv-pack",))
     t = time.monotonic()
-    tmp = archive.with_suffix(".tmp.gz")
+    tmp = WORK / "yarn-kernel-venv.tmp.tar.gz"
     subprocess.run(
         [str(TOOLS / "bin" / "venv-pack"), "-p", str(KERNEL), "-o", str(tmp), "-f", "-q"],
         check=True,

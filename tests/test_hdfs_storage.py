@@ -189,3 +189,31 @@ def test_no_permission_to_write_names_the_folder_and_user(
     with pytest.raises(StorageError, match="permission denied"):
         upload(_blob(tmp_path / "x-1.zip", 10), "hdfs:///locked", storage_options={"user": "alice"})
     preflight("hdfs:///locked/pexlab")  # the owner may
+
+
+# ---- the developer command ------------------------------------------------------------------
+
+
+def test_local_hadoop_cli_without_maven_says_what_to_install(tmp_path: Path) -> None:
+    # An empty jar folder and a PATH with java but no mvn: the first fetch cannot happen.
+    java_dir = tmp_path / "bin"
+    java_dir.mkdir()
+    from pexlab.local_hadoop import java_home
+
+    (java_dir / "java").symlink_to(java_home() / "bin" / "java")
+    env = dict(
+        os.environ,
+        PATH=str(java_dir),
+        PEXLAB_HADOOP_HOME=str(tmp_path / "hadoop"),
+        PYTHONPATH=str(REPO),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pexlab.local_hadoop"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "Maven (mvn) is needed" in done.stderr and "apt-get install maven" in done.stderr
+    assert done.stdout == ""  # no HADOOP_CONF_DIR printed for a cluster that did not start
