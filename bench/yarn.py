@@ -62,7 +62,7 @@ def measure(args: argparse.Namespace) -> None:
     conf = json.loads(args.conf)
     python = str(KERNEL / "bin" / "python")
     t0 = time.monotonic()
-    if args.variant == "pexlab":
+    if args.measure == "pexlab":
         import pexlab
 
         sc = pexlab.create_spark_context(
@@ -70,7 +70,7 @@ def measure(args: argparse.Namespace) -> None:
         )
     else:
         sconf = SparkConf(loadDefaults=False).setMaster("yarn").setAll(list(conf.items()))
-        if args.variant == "venv-pack":
+        if args.measure == "venv-pack":
             sconf.set("spark.yarn.dist.archives", f"{args.storage}/environment.tar.gz#environment")
             os.environ["PYSPARK_PYTHON"] = "./environment/bin/python"
         else:

@@ -66,7 +66,9 @@ def conf_dir(environ: dict[str, str] | None = None) -> Path | None:
     return None
 
 
-def load_conf(folder: Path, files: tuple[str, ...] = ("core-site.xml", "hdfs-site.xml")) -> dict:
+def load_conf(
+    folder: Path, files: tuple[str, ...] = ("core-site.xml", "hdfs-site.xml")
+) -> dict[str, str]:
     """The properties of the `*-site.xml` files in `folder` (missing files are skipped)."""
     if not folder.is_dir():
         raise HdfsConfigError(

@@ -142,7 +142,7 @@ def artifacts_of(sc: SparkContext) -> Artifacts | None:
 def _check_active(active: SparkContext, p: SparkPlan) -> None:
     """Reuse a running context only if it ships the same things; else say what to do."""
     running = active.getConf()
-    active_master = active.master
+    active_master = active.master or ""
     python_exec = getattr(active, "pythonExec", None)
     problems = []
     if is_local_master(active_master) != is_local_master(p.master) or (

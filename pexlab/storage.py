@@ -52,7 +52,9 @@ def _protocol(destination: str) -> str:
     return destination.split("://", 1)[0].lower() if "://" in destination else "file"
 
 
-def open_destination(destination: str, storage_options: dict[str, Any] | None = None):
+def open_destination(
+    destination: str, storage_options: dict[str, Any] | None = None
+) -> tuple[Any, str]:
     """`(filesystem, folder path)` for a destination URL, or StorageError."""
     import fsspec.core
 
@@ -64,7 +66,8 @@ def open_destination(destination: str, storage_options: dict[str, Any] | None = 
     if proto == "file" and "://" not in destination:
         destination = os.path.abspath(os.path.expanduser(destination))
     try:
-        return fsspec.core.url_to_fs(destination, **(storage_options or {}))
+        fs, folder = fsspec.core.url_to_fs(destination, **(storage_options or {}))
+        return fs, str(folder)
     except ImportError as exc:
         pkg = BACKENDS.get(proto, f"the fsspec backend for {proto}://")
         raise StorageError(
@@ -98,23 +101,18 @@ def _describe(exc: BaseException) -> str:
 
 
 class _Callback:
-    """Adapter from fsspec's callback protocol to ProgressEvents (throttled to ~1%)."""
+    """Adapter from fsspec's callback protocol to ProgressEvents (throttled to ~1%): fsspec
+    calls each hook of a `Callback` with (size, value) as the transfer goes."""
 
     def __init__(self, progress: ProgressCallback, name: str) -> None:
         from fsspec.callbacks import Callback
 
-        outer = self
-
-        class CB(Callback):
-            def call(self, *args: Any, **kwargs: Any) -> None:
-                outer.report(self.value, self.size)
-
-        self.cb = CB()
+        self.cb = Callback(hooks={"pexlab": self.report})
         self.progress = progress
         self.name = name
         self.last = -1.0
 
-    def report(self, value: int, size: int | None) -> None:
+    def report(self, size: int | None, value: int, **_: Any) -> None:
         if not size:
             return
         frac = min(1.0, value / size)
@@ -136,7 +134,7 @@ def public_url(destination: str, fs: Any, target: str) -> str:
         from .hdfs import resolve
 
         return resolve(destination).child(target.rsplit("/", 1)[-1])
-    return fs.unstrip_protocol(target)
+    return str(fs.unstrip_protocol(target))
 
 
 def preflight(destination: str, storage_options: dict[str, Any] | None = None) -> None:

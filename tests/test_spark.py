@@ -31,9 +31,11 @@ from venvs import (
 )
 
 from pexlab.cli import format_submit_args, register_spark_args
+from pexlab.environment import Environment
 from pexlab.local_cluster import LocalCluster
 from pexlab.notebook_progress import NotebookProgress
 from pexlab.options import BuildOptions
+from pexlab.package import Artifact, Artifacts
 from pexlab.spark import (
     PexlabSparkError,
     PythonVersionMismatch,
@@ -256,27 +258,27 @@ def test_python_version_mismatch_is_named(spark_env: Env) -> None:
 # ---- conf logic, no cluster ----------------------------------------------------------------------
 
 
-class _Art:
-    def __init__(self, kind: str, name: str, url: str | None) -> None:
-        self.kind, self.name, self.url = kind, name, url
-        self.local_path = f"/cache/{name}"
-        self.size = 10
+def _arts(url: bool) -> Artifacts:
+    """Artifacts as package_environment returns them, without building anything."""
+    base = "s3://b/p/" if url else None
 
+    def art(kind: str, name: str) -> Artifact:
+        return Artifact(kind, name, f"/cache/{name}", base and base + name, 10, "0" * 64)
 
-class _Arts:
-    def __init__(self, url: bool) -> None:
-        base = "s3://b/p/" if url else None
-        self.pex = _Art("pex", "pexlab-env-abc.pex", base and base + "pexlab-env-abc.pex")
-        self.editables = [_Art("editable", "proj-123.zip", base and base + "proj-123.zip")]
+    env = Environment(
+        "/venv/bin/python", "/venv", "/usr", "3.11.7", "cpython", "cp311", "x", "venv"
+    )
+    pex = art("pex", "pexlab-env-abc.pex")
+    return Artifacts("abc", env, pex, [art("editable", "proj-123.zip")])
 
 
 def test_artifacts_conf_uses_uploaded_urls_or_local_paths() -> None:
-    remote = artifacts_conf(_Arts(url=True))  # type: ignore[arg-type]
+    remote = artifacts_conf(_arts(url=True))
     assert remote["spark.files"] == "s3://b/p/pexlab-env-abc.pex,s3://b/p/proj-123.zip"
     assert remote["spark.submit.pyFiles"] == "s3://b/p/proj-123.zip"
     assert remote["spark.pyspark.python"] == "./pexlab-env-abc.pex"
     assert remote["spark.executorEnv.PEX_ROOT"] == "./.pex"
-    local = artifacts_conf(_Arts(url=False), pex_root="/mnt/pex")  # type: ignore[arg-type]
+    local = artifacts_conf(_arts(url=False), pex_root="/mnt/pex")
     assert local["spark.files"].split(",") == ["/cache/pexlab-env-abc.pex", "/cache/proj-123.zip"]
     assert local["spark.executorEnv.PEX_ROOT"] == "/mnt/pex"
 
@@ -318,11 +320,11 @@ def test_spark_connect_master_is_refused_clearly() -> None:
 
 def test_expected_python_mismatch_without_cluster() -> None:
     with pytest.raises(PythonVersionMismatch, match=r"Python 3\.9 .*Python 3\.11") as info:
-        check_executor_python(None, expected="3.9", driver_version="3.11")  # type: ignore[arg-type]
+        check_executor_python(None, expected="3.9", driver_version="3.11")
     assert (info.value.driver, info.value.executors) == ("3.11", "3.9")
-    assert check_executor_python(None, expected="3.11.4", driver_version="3.11") == "3.11.4"  # type: ignore[arg-type]
+    assert check_executor_python(None, expected="3.11.4", driver_version="3.11") == "3.11.4"
     with pytest.raises(PexlabSparkError, match="Not a Python version"):
-        check_executor_python(None, expected="eleven", driver_version="3.11")  # type: ignore[arg-type]
+        check_executor_python(None, expected="eleven", driver_version="3.11")
 
 
 def test_spark_args_formats_and_cli_registration() -> None:
@@ -441,9 +443,9 @@ def test_pexlab_spark_conf_is_still_callable_after_the_module_took_its_name() ->
 def test_plan_ships_through_the_packager_for_cluster_masters() -> None:
     seen: dict = {}
 
-    def packager(**kw: object) -> _Arts:
+    def packager(**kw: object) -> Artifacts:
         seen.update(kw)
-        return _Arts(url=True)
+        return _arts(url=True)
 
     opts = SessionOptions(
         master="spark://h:7077",
@@ -451,12 +453,12 @@ def test_plan_ships_through_the_packager_for_cluster_masters() -> None:
         pex_root="/mnt/pex",
         options={"exclude": ["numpy"]},
     )
-    p = plan(opts, packager=packager)  # type: ignore[arg-type]
+    p = plan(opts, packager=packager)
     assert seen["options"] == BuildOptions(exclude=("numpy",))
     assert p.conf["spark.files"] == "user.txt,s3://b/p/pexlab-env-abc.pex,s3://b/p/proj-123.zip"
     assert p.conf["spark.executorEnv.PEX_ROOT"] == "/mnt/pex"
     assert p.executor_python == "./pexlab-env-abc.pex" and p.py_files == ["proj-123.zip"]
-    local = plan(SessionOptions(master="local[2]"), packager=packager)  # type: ignore[arg-type]
+    local = plan(SessionOptions(master="local[2]"), packager=packager)
     assert local.local and "spark.files" not in local.conf
 
 
