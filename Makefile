@@ -30,7 +30,7 @@ export JUPYTER_RUNTIME_DIR := $(CURDIR)/.cache/jupyter-runtime
 pytest bench ui-test: export PEXLAB_CACHE_DIR ?= $(CURDIR)/.cache/pexlab
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup lab test lint typecheck jest pytest ui-test check-auth check-wheel demo bench demo-venv chromium clean
+.PHONY: help setup lab test lint typecheck jest pytest ui-test check-auth check-wheel demo bench demo-venv chromium hadoop clean
 
 help:
 	@echo "make lab    set up everything and start JupyterLab with the demo notebook"
@@ -105,6 +105,15 @@ chromium:
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
+# The Hadoop cluster of the YARN/HDFS tests runs from Maven Central jars, fetched once with mvn
+# into ~/.cache/pexlab/hadoop-<version>/lib (pexlab.local_hadoop.fetch_jars).
+hadoop: $(BIN)/python
+	@command -v mvn >/dev/null || { \
+		echo "Installing Debian's maven to fetch the Hadoop jars"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq maven; }
+	PYTHONPATH=$(CURDIR) $(BIN)/python -c "from pexlab.local_hadoop import fetch_jars; print(fetch_jars())"
+
 # ---- run --------------------------------------------------------------------------------------
 
 # Containers and CI machines often run as root, which Jupyter refuses without --allow-root.
@@ -125,10 +134,11 @@ lab: setup demo-venv
 demo: setup demo-venv
 	$(DEMO_VENV)/bin/python demo/run_demo.py
 
-bench: setup
+bench: setup hadoop
 	$(BIN)/python bench/packaging.py
 	$(BIN)/python bench/executors.py
 	$(BIN)/python bench/connect.py
+	$(BIN)/python bench/yarn.py
 
 # ---- tests ------------------------------------------------------------------------------------
 
@@ -146,7 +156,7 @@ jest: setup
 check-auth: setup
 	$(BIN)/python scripts/check_auth.py
 
-pytest: setup demo-venv
+pytest: setup demo-venv hadoop
 	$(BIN)/python -m pytest -q -ra
 
 # `pip install .` must give a wheel with the labextension inside and the server extension

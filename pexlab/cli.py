@@ -179,6 +179,8 @@ def cmd_spark_args(args: argparse.Namespace) -> int:
         user.setdefault("spark.pyspark.driver.python", args.driver_python)
     if args.master and is_local_master(args.master):
         print("pexlab: local master, nothing to ship", file=sys.stderr)
+    if args.module and args.format != "args":
+        raise OptionsError("--module adds the application to run: use it with --format args.")
     conf = spark_conf(
         master=args.master or SUBMIT_DECIDES,
         storage=args.storage,
@@ -188,11 +190,25 @@ def cmd_spark_args(args: argparse.Namespace) -> int:
         progress=False if args.quiet else TextProgress(),
         pex_root=args.pex_root,
         options=options,
+        deploy_mode=args.deploy_mode,
     )
     if not args.master:
         conf.pop("spark.master", None)  # let spark-submit's --master decide
-    print(format_submit_args(conf, args.format))
+    out = format_submit_args(conf, args.format)
+    if args.module:
+        out += " \\\n" + shlex.quote(_launcher(args.module, args.storage))
+    print(out)
     return 0
+
+
+def _launcher(module: str, storage: str | None) -> str:
+    """spark-submit's primary resource that runs `module` (published next to the artifacts)."""
+    from .cache import Cache
+    from .storage import upload
+    from .yarn import module_launcher
+
+    path = module_launcher(module, Cache().root / "launchers")
+    return upload(path, storage) if storage else str(path)
 
 
 def register_spark_args(subparsers: Any) -> argparse.ArgumentParser:
@@ -226,6 +242,17 @@ def register_spark_args(subparsers: Any) -> argparse.ArgumentParser:
         "--pex-root",
         default=DEFAULT_PEX_ROOT,
         help=f"PEX_ROOT on executors (default {DEFAULT_PEX_ROOT})",
+    )
+    p.add_argument(
+        "--deploy-mode",
+        choices=("client", "cluster"),
+        default="client",
+        help="cluster: the driver runs in the cluster from the same PEX (YARN)",
+    )
+    p.add_argument(
+        "--module",
+        help="the application's module (in the PEX or an editable project): ends the output "
+        "with a launcher that runs it as the driver's __main__ (spark-submit's application)",
     )
     p.add_argument("--format", choices=("args", "json", "properties"), default="args")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")

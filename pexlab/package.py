@@ -15,7 +15,7 @@ from .environment import Environment
 from .options import BuildOptionsLike
 from .pex_build import build_pex
 from .progress import ProgressCallback, report
-from .storage import upload
+from .storage import preflight, upload
 
 
 @dataclass
@@ -78,6 +78,9 @@ def package_environment(
     install, uninstall or upgrade since the last inspection (see `inspect_cached`)."""
     t0 = time.monotonic()
     cache = cache or Cache()
+    if storage:
+        # A storage that cannot take the artifacts fails now, not after a long build.
+        preflight(storage, storage_options)
     report(progress, "inspect", None, f"inspecting {python or 'this interpreter'}")
     env, _ = cache.inspector.inspect(python, reuse=reuse_inspection)
     report(

@@ -28,6 +28,8 @@ What goes into the conf, and why (see DESIGN.md, section Spark):
 - Kubernetes in cluster mode cannot serve local files from the driver: give `storage=` (an
   object store URL) or set `spark.kubernetes.file.upload.path`.  YARN and standalone fetch local
   paths from the driver.
+- YARN ships through its own distribution instead (`spark.yarn.dist.files`, localized and cached
+  by the NodeManagers; client and cluster deploy modes): see `pexlab.yarn`.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ if TYPE_CHECKING:
 MasterKind = Literal["local", "standalone", "yarn", "k8s", "connect"]
 
 # Conf keys holding comma-separated lists: the user's entries are kept and ours added.
-LIST_KEYS = ("spark.files", "spark.submit.pyFiles")
+LIST_KEYS = ("spark.files", "spark.submit.pyFiles", "spark.yarn.dist.files")
 # Keys pexlab sets for a shipped environment (the session layer clears them from a JVM that an
 # earlier context started with them, see pexlab.spark_session).
 MANAGED_KEYS = (
@@ -62,6 +64,7 @@ MANAGED_KEYS = (
     "spark.submit.pyFiles",
     "spark.pyspark.python",
     "spark.executorEnv.PEX_ROOT",
+    "spark.yarn.dist.files",
 )
 DEFAULT_PEX_ROOT = "./.pex"
 # `pexlab spark-args` without --master: ship as for any cluster and let spark-submit's own
@@ -140,6 +143,13 @@ def _files_conf(artifacts: Artifacts, opts: SessionOptions) -> dict[str, str]:
     return conf
 
 
+def _yarn_conf(artifacts: Artifacts, opts: SessionOptions) -> dict[str, str]:
+    """YARN: `spark.yarn.dist.files` (NodeManager-cached), client or cluster deploy mode."""
+    from .yarn import yarn_artifacts_conf
+
+    return yarn_artifacts_conf(artifacts, opts.pex_root, opts.deploy_mode)
+
+
 def _refuse_connect(opts: SessionOptions) -> NoReturn:
     # A Connect session gets the environment as session artifacts (pexlab.spark_connect), not
     # through an application's conf: there is no conf to hand to spark-submit or a JVM.
@@ -165,7 +175,7 @@ ConfShape = Callable[["Artifacts", SessionOptions], dict[str, str]]
 # One conf shape per master kind that ships something (local ships nothing).
 SHAPES: dict[MasterKind, ConfShape] = {
     "standalone": _files_conf,
-    "yarn": _files_conf,
+    "yarn": _yarn_conf,
     "k8s": _files_conf,
     "connect": _connect_conf,
 }
@@ -273,6 +283,7 @@ def spark_conf(
     options: BuildOptionsLike = None,
     cache: Cache | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    deploy_mode: str = "client",
 ) -> dict[str, str]:
     """The Spark configuration (as a dict) that ships this environment to `master`'s executors.
 

@@ -284,6 +284,11 @@ def context_for(opts: SessionOptions) -> SparkContext:
     if opts.expected_python is not None:
         # Known up front: fail before packaging anything.
         check_executor_python(None, opts.expected_python, driver)
+    if master_kind(opts.resolved_master) == "yarn":
+        from .yarn import check_resource_manager
+
+        # Seconds instead of the YARN client's 15 minutes of retries, and before packaging.
+        check_resource_manager()
     p = plan(opts, callback)
     if p.artifacts is not None and _major_minor(p.artifacts.env.version) != driver:
         raise PythonVersionMismatch(

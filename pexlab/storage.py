@@ -1,7 +1,8 @@
 """Publish artifacts to shared storage through fsspec.
 
 A destination is a folder URL: a plain path or `file://...` (default kind), `s3://`, `gs://`,
-`hdfs://`, `abfs://`... when the matching fsspec backend is installed.  Backend options come from
+`abfs://`... when the matching fsspec backend is installed.  `hdfs://`, `hdfs:///` and
+`webhdfs://` go through WebHDFS (pure Python, see `pexlab.hdfs` for why).  Backend options come from
 fsspec's usual configuration (e.g. `FSSPEC_S3_ENDPOINT_URL`, `AWS_ENDPOINT_URL`, credentials from
 the environment) or the `storage_options` argument.
 
@@ -34,13 +35,13 @@ BACKENDS = {
     "s3a": "s3fs",
     "gs": "gcsfs",
     "gcs": "gcsfs",
-    "hdfs": "pyarrow",
     "viewfs": "pyarrow",
     "abfs": "adlfs",
     "abfss": "adlfs",
     "az": "adlfs",
     "adl": "adlfs",
 }
+HDFS_PROTOCOLS = ("hdfs", "webhdfs", "swebhdfs")  # see pexlab.hdfs
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl"}
 
 
@@ -59,6 +60,10 @@ def open_destination(
     import fsspec.core
 
     proto = _protocol(destination)
+    if proto in HDFS_PROTOCOLS:
+        from . import hdfs
+
+        return hdfs.open_location(hdfs.resolve(destination), storage_options)
     if proto == "file" and "://" not in destination:
         destination = os.path.abspath(os.path.expanduser(destination))
     try:
@@ -126,6 +131,43 @@ def remote_path(fs: Any, folder: str, name: str) -> str:
     return folder.rstrip("/") + "/" + name if folder else name
 
 
+def public_url(destination: str, fs: Any, target: str) -> str:
+    """The URL Spark is given for an uploaded file: `hdfs://` stays `hdfs://` (Spark and YARN
+    read HDFS natively; only pexlab's upload goes over WebHDFS)."""
+    if _protocol(destination) in HDFS_PROTOCOLS:
+        from .hdfs import resolve
+
+        return resolve(destination).child(target.rsplit("/", 1)[-1])
+    return str(fs.unstrip_protocol(target))
+
+
+def preflight(destination: str, storage_options: dict[str, Any] | None = None) -> None:
+    """Fail now, naming what to fix, if artifacts could not be published to `destination`
+    (missing/invalid HADOOP_CONF_DIR, NameNode unreachable, folder not writable).
+
+    Called before any packaging work.  Only file systems where checking is cheap and errors
+    are common are checked (HDFS, local folders); object stores are left to the upload."""
+    proto = _protocol(destination)
+    if proto not in HDFS_PROTOCOLS and proto != "file":
+        return
+    fs, folder = open_destination(destination, storage_options)
+    if proto in HDFS_PROTOCOLS:
+        from .hdfs import check_writable
+
+        check_writable(fs, folder, destination)
+        return
+    try:
+        fs.makedirs(folder, exist_ok=True)
+    except Exception as exc:
+        raise StorageError(
+            f"Cannot create storage folder {destination!r}: {_describe(exc)}"
+        ) from exc
+    if not os.access(folder, os.W_OK):
+        raise StorageError(
+            f"No permission to write storage folder {destination!r}: choose a writable folder."
+        )
+
+
 def upload(
     local: Path | str,
     destination: str,
@@ -140,7 +182,7 @@ def upload(
         raise StorageError(f"Nothing to upload: {local} is not a file.")
     fs, folder = open_destination(destination, storage_options)
     target = remote_path(fs, folder, local.name)
-    url = str(fs.unstrip_protocol(target))
+    url = public_url(destination, fs, target)
     size = local.stat().st_size
     try:
         info = fs.info(target)
@@ -166,7 +208,12 @@ def upload(
                 fs.put_file(str(local), tmp, **kw)
                 if proto == "file":  # keep the PEX executable, as spark.files would make it
                     os.chmod(tmp, local.stat().st_mode & 0o777)
-                fs.mv(tmp, target)
+                if proto in HDFS_PROTOCOLS:
+                    from .hdfs import publish
+
+                    publish(fs, tmp, target, size)
+                else:
+                    fs.mv(tmp, target)
             except BaseException:
                 try:
                     fs.rm(tmp)

@@ -17,8 +17,9 @@ from pexlab.environment import Environment, inspect_interpreter  # noqa: E402
 
 # pytest accepts `pytest_plugins` only in the top-level conftest (tests/server/conftest.py may not
 # declare it once the whole suite runs together). buildenv: the packaging suites' shared session
-# fixtures (tests/buildenv.py); pytest_jupyter.jupyter_server: jp_fetch & co for tests/server.
-pytest_plugins = ["buildenv", "pytest_jupyter.jupyter_server"]
+# fixtures (tests/buildenv.py); hadoopenv: the HDFS + YARN cluster; pytest_jupyter.jupyter_server:
+# jp_fetch & co for tests/server.
+pytest_plugins = ["buildenv", "hadoopenv", "pytest_jupyter.jupyter_server"]
 
 
 @pytest.fixture(scope="session")
