@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # Bump when pexlab changes how it calls pex in a way that changes the artifact (flags, layout),
 # so old cache entries stop matching.
-RECIPE_VERSION = "2"  # 2: venv bytecode (without packages' tests/) in the PEX
+RECIPE_VERSION = "3"  # 2: venv bytecode in the PEX; 3: --sh-boot + node-cache preamble
 
 
 def canonical_name(name: str) -> str:

@@ -27,6 +27,11 @@ How the PEX is made (each choice checked against pex 2.105):
   rebuild, files whose name, CRC and size match the previous build of the same interpreter are
   copied already deflated (`recompress(previous=...)`): adding one package re-deflates only it.
 - `--max-install-jobs 0`: parallel first-boot installs on executors.
+- `--sh-boot` (`sh_boot`): the PEX starts with pex's POSIX `sh` launcher, which execs the
+  installed venv's python directly once it exists (no Python bootstrap on a warm start), and
+  pexlab puts the node-cache preamble in front of it (`pexlab.node_cache`): unless PEX_ROOT is
+  set, executors use a per-user, content-keyed folder on their node that later applications
+  reuse.
 - zipapp layout (the default): one file, which is what `spark.files` ships.
 - no entry point: `./env.pex -m module` and `./env.pex -c code` both work, which is what
   `pyspark.daemon` needs.
@@ -34,6 +39,7 @@ How the PEX is made (each choice checked against pex 2.105):
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import os
@@ -47,12 +53,14 @@ import threading
 import time
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from queue import Empty, Queue
 from typing import Any
 
+from . import node_cache
 from .bytecode import Bytecode
 from .cache import BuildRecord, Cache, sha256_file
 from .environment import Environment
@@ -77,6 +85,8 @@ class BuildOptions:
     venv: bool = True  # pex --venv: faster warm start on executors (see module docstring)
     inherit_path: str = "fallback"  # "false" | "prefer" | "fallback"
     max_install_jobs: int = 0
+    # pex --sh-boot + the node-cache launcher preamble (see module docstring and node_cache).
+    sh_boot: bool = True
     extra_args: tuple[str, ...] = field(default=())  # passed to pex as-is, last
 
     @property
@@ -179,6 +189,8 @@ def pex_arguments(env: Environment, options: BuildOptions, output: Path) -> list
     ]
     if options.venv:
         args += ["--venv", "--non-hermetic-venv-scripts"]
+    if options.sh_boot:
+        args.append("--sh-boot")
     args += [*options.extra_args, "-o", str(output)]
     return args
 
@@ -258,6 +270,7 @@ def recompress(
     progress: ProgressCallback | None = None,
     previous: Path | None = None,
     bytecode: Bytecode | None = None,
+    launcher: Callable[[bytes], bytes] | None = None,
 ) -> int:
     """Copy the zipapp `src` to `dst` with every file entry deflated at `level` (0: stored),
     adding, after each `.py` entry of a distribution, its compiled `.pyc` from `bytecode`
@@ -266,7 +279,8 @@ def recompress(
 
     The bytes before the first entry (the PEX's shebang line) are kept, as are names, dates and
     permission bits, so the result is the same PEX — and byte-identical whether or not entries
-    were reused (same zlib, same level)."""
+    were reused (same zlib, same level).  `launcher` may rewrite those leading bytes (the
+    node-cache preamble)."""
     reuse = _Reusable(previous if level > 0 else None)
     reused = 0
     try:
@@ -277,6 +291,8 @@ def recompress(
             total = sum(i.file_size for i in infos) or 1
             with open(src, "rb") as f:
                 prefix = f.read(prefix_len)
+            if launcher is not None:
+                prefix = launcher(prefix)
             done = 0
             next_report = 0.0
             with open(dst, "wb") as out:
@@ -461,11 +477,18 @@ def build_pex_ex(
                 raise BuildError(f"pex exited 0 but wrote no {stored.name}")
             built = tmp / name
             bytecode = Bytecode.of(env) if options.bytecode else None
-            if options.level <= 0 and bytecode is None:
+            launcher = (
+                functools.partial(node_cache.with_preamble, eid=node_cache.env_id(fp))
+                if options.sh_boot
+                else None
+            )
+            if options.level <= 0 and bytecode is None and launcher is None:
                 os.rename(stored, built)
             else:
                 previous = _previous_build(cache, env, options)
-                reused = recompress(stored, built, options.level, progress, previous, bytecode)
+                reused = recompress(
+                    stored, built, options.level, progress, previous, bytecode, launcher
+                )
                 if reused and previous is not None:
                     _emit(progress, 0.95, f"{reused} unchanged files reused from {previous.name}")
                 stored.unlink()

@@ -9,8 +9,13 @@ What goes into the Spark configuration, and why (see DESIGN.md, section Spark):
   created (`spark.pyspark.python` is honoured only by spark-submit's launcher).  We set the
   variable for the creation only and restore the kernel's value afterwards, also on error.
   `spark.pyspark.python` is set too, for `spark-submit` and so the choice is visible in the conf.
-- `spark.executorEnv.PEX_ROOT` points into the executor's working directory (writable under every
-  cluster manager), else pex falls back to a temp dir and extracts again per worker.
+- PEX_ROOT: by default none is set; the PEX's own launcher picks a per-user, content-keyed
+  folder on each node that later applications reuse (`pexlab.node_cache`).  `pex_root=` sets
+  `spark.executorEnv.PEX_ROOT` and wins (e.g. `./.pex`: the executor's work dir, per application).
+- Session start never hangs the kernel (`pexlab.executor_start`): the master URL's form is
+  checked before packaging, a standalone master that does not answer is reported at once, and
+  the probe job runs under a job group that is cancelled when no executor comes within
+  `start_timeout`, with Spark's own reason and what to do.
 - Editable projects ship as zips with content-hashed names in `spark.files` +
   `spark.submit.pyFiles`; PySpark puts pyFiles at `sys.path[1]` on executors, ahead of the PEX.
   Spark refuses to overwrite an added path, hence a new name for new content.
@@ -48,12 +53,39 @@ if TYPE_CHECKING:  # pyspark is imported lazily: `import pexlab` must not need i
 
 # Conf keys holding comma-separated lists: the user's entries are kept and ours added.
 LIST_KEYS = ("spark.files", "spark.submit.pyFiles")
-DEFAULT_PEX_ROOT = "./.pex"
+# PEX_ROOT of PEXes without the node-cache launcher (BuildOptions(sh_boot=False)).
+LEGACY_PEX_ROOT = "./.pex"
 _LOCAL_MASTER = re.compile(r"^local(\[[^\]]*\])?$|^local-cluster\[")
+# Master URL forms Spark accepts (SparkContext.createTaskScheduler + SparkSubmit).
+_MASTER_FORMS = re.compile(
+    r"^(local(\[[^\]]*\])?|local-cluster\[[^\]]+\]|yarn|spark://[^/\s]+|k8s://\S+|mesos://\S+"
+    r"|sc://\S+)$"
+)
 
 
 class PexlabSparkError(RuntimeError):
     """A Spark session could not be set up with the kernel's environment."""
+
+
+class ExecutorStartError(PexlabSparkError):
+    """Executors did not come, or could not start the environment (see pexlab.executor_start)."""
+
+
+def validate_master(master: str) -> str:
+    """`master` if Spark accepts its form; else a PexlabSparkError naming the forms (checked
+    before anything is packaged: a typo must not cost a build)."""
+    url = master.strip()
+    if _MASTER_FORMS.match(url):
+        return url
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    hint = ""
+    for known in ("spark", "k8s", "mesos", "sc"):
+        if scheme and scheme != known and sorted(scheme) == sorted(known):
+            hint = f" Did you mean {known}://{url.split('://', 1)[1]}?"
+    raise PexlabSparkError(
+        f"Not a Spark master URL: {master!r}.{hint} Use local[*], spark://HOST:PORT (standalone), "
+        "yarn, k8s://https://HOST:PORT, or sc://HOST:PORT (Spark Connect)."
+    )
 
 
 class PythonVersionMismatch(PexlabSparkError):
@@ -92,15 +124,21 @@ def _location(art: Any) -> str:
     return str(art.url or art.local_path)
 
 
-def artifacts_conf(artifacts: Artifacts, pex_root: str = DEFAULT_PEX_ROOT) -> dict[str, str]:
-    """Spark conf that ships `artifacts` (PEX + editable zips); no user conf merged in."""
+def artifacts_conf(artifacts: Artifacts, pex_root: str | None = None) -> dict[str, str]:
+    """Spark conf that ships `artifacts` (PEX + editable zips); no user conf merged in.
+
+    `pex_root=None`: the PEX's launcher chooses the node cache itself (no PEX_ROOT set), or
+    `./.pex` for a PEX built without it."""
     pex_name = PurePosixPath(_location(artifacts.pex)).name
     zips = [_location(z) for z in artifacts.editables]
     conf = {
         "spark.files": ",".join([_location(artifacts.pex), *zips]),
         "spark.pyspark.python": f"./{pex_name}",
-        "spark.executorEnv.PEX_ROOT": pex_root,
     }
+    if pex_root is None and not getattr(artifacts, "node_cache", False):
+        pex_root = LEGACY_PEX_ROOT
+    if pex_root is not None:
+        conf["spark.executorEnv.PEX_ROOT"] = pex_root
     if zips:
         conf["spark.submit.pyFiles"] = ",".join(zips)
     return conf
@@ -157,12 +195,12 @@ def plan(
     python: str | os.PathLike[str] | None = None,
     options: Any = None,
     cache: Any = None,
-    pex_root: str = DEFAULT_PEX_ROOT,
+    pex_root: str | None = None,
     progress: Any = None,
     storage_options: dict[str, Any] | None = None,
 ) -> SparkPlan:
     """Package (or reuse) the environment unless the master is local, and compute the conf."""
-    resolved = _resolve_master(master, conf)
+    resolved = validate_master(_resolve_master(master, conf))
     if resolved.startswith("sc://"):
         # The executors' interpreter of a Spark Connect server is chosen by the server, not by
         # a client: a PEX cannot be made the interpreter from here.
@@ -351,50 +389,78 @@ _MISMATCH = re.compile(
 
 
 def check_executor_python(
-    sc: SparkContext, expected: str | None = None, driver_version: str | None = None
+    sc: SparkContext,
+    expected: str | None = None,
+    driver_version: str | None = None,
+    *,
+    start_timeout: float | None = None,
+    log: Any = None,
+    pex_root: str | None = None,
+    notes: list[str] | None = None,
 ) -> str:
     """Fail early, naming both versions, if executors cannot run this driver's Python.
 
     With `expected` (the executors' known major.minor) no job is run.  Otherwise a tiny job
-    runs, one task per core; PySpark's worker refuses a different major.minor before running it, and
-    that refusal is turned into `PythonVersionMismatch`.  Returns the executors' version.
-    """
+    runs, one task per core, under a job group that is cancelled (with Spark's reason) when no
+    executor comes within `start_timeout` (`pexlab.executor_start.run_probe`).  PySpark's
+    worker refuses a different major.minor before running it, and that refusal is turned into
+    `PythonVersionMismatch`; an executor that cannot start the PEX is named with what the PEX
+    printed.  The probe also starts the node cache's upkeep (`pexlab.node_cache`).  `notes`
+    collects what the user should know (an unwritable PEX_ROOT).  Returns the executors'
+    version."""
+    from . import executor_start, node_cache
+
     driver = driver_version or "{}.{}".format(*sys.version_info[:2])
     if expected is not None:
         if _major_minor(expected) != _major_minor(driver):
             raise PythonVersionMismatch(driver, _major_minor(expected))
         return expected
 
-    def probe(_: Any) -> str:
-        # Defined here, not at module level: cloudpickle then ships it by value, and executors
-        # need no pexlab installed.
-        import sys as _sys
-
-        return "{}.{}.{}".format(*_sys.version_info[:3])
-
+    try:
+        cap = node_cache.parse_size(
+            sc.getConf().get(node_cache.MAX_SIZE_CONF, node_cache.DEFAULT_MAX_SIZE)
+        )
+    except node_cache.NodeCacheError as exc:
+        raise PexlabSparkError(str(exc)) from None
     # One task per core (capped): every executor starts its Python now, in parallel, so a first
     # run's PEX extraction happens here rather than one executor after the other in the
     # user's first job.
     slices = max(1, min(int(sc.defaultParallelism or 1), 64))
-    try:
-        return str(sc.parallelize(range(slices), slices).map(probe).collect()[0])
-    except Exception as exc:  # Py4JJavaError, PySparkRuntimeError, ...
-        text = str(exc)
-        m = _MISMATCH.search(text)
-        if m:
-            raise PythonVersionMismatch(
-                f"{m.group(3)}.{m.group(4)}", f"{m.group(1)}.{m.group(2)}"
-            ) from None
+    outcome = executor_start.run_probe(
+        sc,
+        executor_start.make_probe(cap),
+        slices,
+        master=str(sc.master),
+        log=log,
+        start_timeout=start_timeout,
+        error=ExecutorStartError,
+    )
+    if outcome.error is None:
+        results = outcome.results or []
+        if notes is not None:
+            notes.extend(executor_start.misplaced(results, pex_root))
+        return str(results[0]["version"])
+    exc = outcome.error
+    text = str(exc)
+    m = _MISMATCH.search(text)
+    if m:
+        raise PythonVersionMismatch(
+            f"{m.group(3)}.{m.group(4)}", f"{m.group(1)}.{m.group(2)}"
+        ) from None
+    who = executor_start.failed_executor(text)
+    said = executor_start.worker_stderr(text)
+    if not said:
         lines = [ln for ln in text.splitlines() if ln.strip()]
-        interesting = [
-            ln
+        said = [
+            ln.strip()[:300]
             for ln in lines
             if any(s in ln for s in ("Error", "error", "No such file", "Cannot run program"))
-        ][:3] or lines[:3]
-        raise PexlabSparkError(
-            f"Executors could not run Python with interpreter {getattr(sc, 'pythonExec', '?')!r}: "
-            + " | ".join(s.strip()[:300] for s in interesting)
-        ) from exc
+        ][:3] or [ln.strip()[:300] for ln in lines[:3]]
+    where = f"executor {who[1]} on {who[0]}" if who else "Executors"
+    raise ExecutorStartError(
+        f"{where} could not start Python with interpreter "
+        f"{getattr(sc, 'pythonExec', '?')!r}: " + " | ".join(said)
+    ) from exc
 
 
 def _summary(p: SparkPlan, seconds: float, executors_python: str | None) -> str:
@@ -430,10 +496,11 @@ def create_spark_context(
     expected_python: str | None = None,
     progress: Any = True,
     check_python: bool = True,
-    pex_root: str = DEFAULT_PEX_ROOT,
+    pex_root: str | None = None,
     options: Any = None,
     cache: Any = None,
     storage_options: dict[str, Any] | None = None,
+    start_timeout: float | None = None,
 ) -> SparkContext:
     """A SparkContext whose executors run this kernel's environment (see module docstring).
 
@@ -441,16 +508,31 @@ def create_spark_context(
     executors fetch artifacts (fsspec URL; default: served from the driver); `conf`: extra
     Spark conf, winning over pexlab's; `python`: interpreter to package (default: this one);
     `expected_python`: executors' major.minor if known (skips the probe task); `progress`: True
-    for notebook/stderr feedback, False for none, or a ProgressCallback.
+    for notebook/stderr feedback, False for none, or a ProgressCallback; `pex_root`: PEX_ROOT
+    on executors (default: the node cache, see pexlab.node_cache); `start_timeout`: seconds
+    the cluster may take to grant the first executor (default 60).
     """
     t0 = time.monotonic()
     from pyspark import SparkContext
+
+    from . import executor_start
 
     callback, shower = _progress_callback(progress)
     driver = "{}.{}".format(*sys.version_info[:2])
     if expected_python is not None:
         # Known up front: fail before packaging anything.
         check_executor_python(None, expected_python, driver)  # type: ignore[arg-type]
+    # Before packaging: a typo or a master that does not answer must not cost a build.
+    target = validate_master(_resolve_master(master, conf))
+    if SparkContext._active_spark_context is None:
+        down = executor_start.master_unreachable(target)
+        if down:
+            raise ExecutorStartError(
+                f"Cannot reach the Spark master {target} ({down}); Spark would retry for a "
+                "minute and then report 'All masters are unresponsive'. Check the host and "
+                "port (a standalone master listens on 7077 by default; 8080 is its web UI) and "
+                "that the master is running."
+            )
     p = plan(
         master,
         storage,
@@ -475,6 +557,12 @@ def create_spark_context(
     p.conf.setdefault("spark.app.name", "pexlab")
 
     active = SparkContext._active_spark_context
+    log = None
+    if active is not None and getattr(active, "_jsc", None) is None:
+        raise ExecutorStartError(
+            "An earlier session start is still being given up by Spark (its master did not "
+            "answer); try again in a minute."
+        )
     if active is not None:
         _check_active(active, p)
         sc = active
@@ -483,23 +571,52 @@ def create_spark_context(
         if shower is not None:
             shower.status("Starting Spark", p.master)
         with environ(PYSPARK_PYTHON=p.executor_python):
-            # Inside the block: SparkConf needs the JVM, which starts here the first time.
-            sc = SparkContext(conf=_build_conf(p))
+            conf_obj = _build_conf(p)
+            # Start the JVM with this conf (driver JVM options apply only at launch), then
+            # listen to Spark's log before the context exists: its reasons are only there.
+            SparkContext._ensure_initialized(conf=conf_obj)
+            log = executor_start.StartLog.install(SparkContext._jvm)
+            try:
+                sc = executor_start.create_context(
+                    lambda: SparkContext(conf=conf_obj),
+                    master=p.master,
+                    log=log,
+                    timeout=start_timeout,
+                    error=ExecutorStartError,
+                )
+            except BaseException:
+                log.remove()
+                raise
         created = True
         _unshadow_driver(p)
         # So the notebook (and a later reuse check) can see what this context ships.
         sc._pexlab_plan = p  # type: ignore[attr-defined]
 
     executors_python = None
-    if check_python and not p.local:
-        if shower is not None:
-            shower.status("Checking executors' Python", "one probe task")
-        try:
-            executors_python = check_executor_python(sc, expected_python, driver)
-        except PexlabSparkError:
-            if created:
-                sc.stop()  # unusable, and the user holds no handle to stop it
-            raise
+    notes: list[str] = []
+    try:
+        if check_python and not p.local:
+            if shower is not None:
+                shower.status("Checking executors' Python", "one probe task")
+            try:
+                executors_python = check_executor_python(
+                    sc,
+                    expected_python,
+                    driver,
+                    start_timeout=start_timeout,
+                    log=log,
+                    pex_root=p.conf.get("spark.executorEnv.PEX_ROOT"),
+                    notes=notes,
+                )
+            except (PexlabSparkError, KeyboardInterrupt):
+                if created:
+                    sc.stop()  # unusable, and the user holds no handle to stop it
+                raise
+    finally:
+        if log is not None:
+            log.remove()
+    for note in notes:
+        print(f"pexlab: warning: {note}", file=sys.stderr)
     summary = _summary(p, time.monotonic() - t0, executors_python)
     if shower is not None:
         shower.done(summary)
@@ -516,10 +633,11 @@ def create_spark_session(
     expected_python: str | None = None,
     progress: Any = True,
     check_python: bool = True,
-    pex_root: str = DEFAULT_PEX_ROOT,
+    pex_root: str | None = None,
     options: Any = None,
     cache: Any = None,
     storage_options: dict[str, Any] | None = None,
+    start_timeout: float | None = None,
 ) -> SparkSession:
     """A SparkSession on top of `create_spark_context(...)` (same arguments)."""
     from pyspark.sql import SparkSession
@@ -538,6 +656,7 @@ def create_spark_session(
         options=options,
         cache=cache,
         storage_options=storage_options,
+        start_timeout=start_timeout,
     )
     # The builder finds the context we just made (SQL confs come from its SparkConf).
     return SparkSession.builder.getOrCreate() if sc is not None else None  # type: ignore[return-value]
@@ -617,7 +736,9 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
         "--driver-python", help="driver interpreter for client mode (spark.pyspark.driver.python)"
     )
     p.add_argument(
-        "--pex-root", default=DEFAULT_PEX_ROOT, help="PEX_ROOT on executors (default ./.pex)"
+        "--pex-root",
+        default=None,
+        help="PEX_ROOT on executors (default: the PEX picks a per-user node cache)",
     )
     p.add_argument("--format", choices=("args", "json", "properties"), default="args")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
