@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from buildenv import run_pex_file
 
 from pexlab import node_cache
 from pexlab.cache import BuildRecord, Cache
@@ -24,9 +23,7 @@ WHERE = "import os, sys; print(sys.prefix); print(os.environ.get('PEXLAB_NODE_EN
 
 def venvs_in(folder: Path) -> list[str]:
     """Every venv (a folder with pyvenv.cfg) below `folder`, symlinks not followed."""
-    return sorted(
-        os.path.realpath(d) for d, _, files in os.walk(folder) if "pyvenv.cfg" in files
-    )
+    return sorted(os.path.realpath(d) for d, _, files in os.walk(folder) if "pyvenv.cfg" in files)
 
 
 def _run(pex: Path, cwd: Path, **env: str) -> tuple[str, str]:
