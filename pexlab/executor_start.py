@@ -141,8 +141,12 @@ def unreachable_master(master: str, spark_says: str) -> str:
 
 
 def no_executors(sc: SparkContext, master: str, waited: float, spark_says: str) -> str:
+    try:
+        app = f" to application {sc.applicationId}"
+    except Exception:  # noqa: BLE001
+        app = ""
     return (
-        f"The cluster at {master} granted no executor within {waited:.0f} s"
+        f"The cluster at {master} granted no executor{app} within {waited:.0f} s"
         + (f" (Spark: {spark_says})" if spark_says else "")
         + ". Its cores or memory are probably all taken by other applications, or one executor "
         "asks for more than a worker offers (spark.executor.cores="
@@ -322,7 +326,28 @@ def worker_stderr(text: str, limit: int = 6) -> list[str]:
     if not m:
         return []
     lines = [ln.strip() for ln in m.group(1).splitlines() if ln.strip()]
+    if any(ln.startswith("Traceback") for ln in lines):
+        # A Python traceback: its last line is the cause; the frames are pex internals.
+        lines = [ln for ln in lines if not ln.startswith(("Traceback", "File ", "^"))][-1:]
     return [ln[:300] for ln in lines[:limit]]
+
+
+def start_hint(said: str, pex_root: str | None, driver_python: str) -> str:
+    """What to do about a PEX that could not start, from what it printed."""
+    if "Failed to find any of these python binaries" in said:
+        return (
+            f"The node has no python{driver_python} (the PEX needs this driver's Python "
+            "version): install it on the executors' nodes or put it on their PATH, or run the "
+            "notebook with the Python the nodes have."
+        )
+    if pex_root and pex_root in said:
+        return (
+            f"PEX_ROOT {pex_root} is not writable there: pass a pex_root= every executor can "
+            "write, or leave it unset (pexlab's per-user node cache, see the README)."
+        )
+    if "Permission denied" in said or "Read-only file system" in said:
+        return "A folder the PEX writes to is not writable on that node (see PEX_ROOT above)."
+    return "See that executor's stderr in the Spark UI for the whole output."
 
 
 # ---- the probe (runs on executors; shipped by value, so executors need no pexlab) -------------

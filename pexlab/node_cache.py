@@ -124,7 +124,8 @@ if [ -z "${{PEX_ROOT:-}}" ]; then
   {ENV_VAR}="$PEX_ROOT"
   export PEX_ROOT {ENV_VAR}
   mkdir -p "$PEX_ROOT" 2>/dev/null
-  : > "$PEX_ROOT/{USED_FILE}" 2>/dev/null || true
+  # `true`, not `:`: a failed redirection of a special builtin would end the script.
+  [ -d "$PEX_ROOT" ] && true > "$PEX_ROOT/{USED_FILE}" 2>/dev/null
 fi
 """
 

@@ -457,9 +457,11 @@ def check_executor_python(
             if any(s in ln for s in ("Error", "error", "No such file", "Cannot run program"))
         ][:3] or [ln.strip()[:300] for ln in lines[:3]]
     where = f"executor {who[1]} on {who[0]}" if who else "Executors"
+    reason = " | ".join(said)
     raise ExecutorStartError(
         f"{where} could not start Python with interpreter "
-        f"{getattr(sc, 'pythonExec', '?')!r}: " + " | ".join(said)
+        f"{getattr(sc, 'pythonExec', '?')!r}: {reason}. "
+        + executor_start.start_hint(reason, pex_root, _major_minor(driver))
     ) from exc
 
 

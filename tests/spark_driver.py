@@ -335,10 +335,16 @@ def start_errors(master: str, args: dict) -> dict:
     except PexlabSparkError as exc:
         res["no_python"] = str(exc)
 
-    # The kernel is still usable, and an unwritable PEX_ROOT is named (on stderr), not fatal.
-    sc = pexlab.create_spark_context(
-        master=master, conf=args["conf"], pex_root="/proc/pexlab-not-writable", progress=True
-    )
+    # A PEX_ROOT the executors cannot create.
+    try:
+        pexlab.create_spark_context(
+            master=master, conf=args["conf"], pex_root="/proc/pexlab-not-writable", progress=False
+        )
+    except PexlabSparkError as exc:
+        res["unwritable"] = str(exc)
+
+    # The kernel is still usable.
+    sc = pexlab.create_spark_context(master=master, conf=args["conf"], progress=False)
     res["after"] = sc.parallelize(range(2), 2).map(where).collect()
     sc.stop()
     return res
