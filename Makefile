@@ -17,7 +17,7 @@ export JUPYTER_RUNTIME_DIR := $(CURDIR)/.cache/jupyter-runtime
 export PEXLAB_CACHE_DIR ?= $(CURDIR)/.cache/pexlab
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup lab test lint jest pytest ui-test check-auth check-wheel demo bench demo-venv chromium clean
+.PHONY: help setup lab test lint typecheck jest pytest ui-test check-auth check-wheel demo bench demo-venv chromium clean
 
 help:
 	@echo "make lab    set up everything and start JupyterLab with the demo notebook"
@@ -104,6 +104,10 @@ lint: setup
 	$(BIN)/ruff check pexlab tests bench demo scripts
 	npm run lint:check
 
+# mypy --strict on pexlab/ (configured in pyproject.toml [tool.mypy]).
+typecheck: setup
+	$(BIN)/mypy
+
 jest: setup
 	npm test -- --ci
 
@@ -132,7 +136,7 @@ check-wheel: setup
 ui-test: setup demo-venv chromium ui-tests/node_modules/.stamp
 	cd ui-tests && npx playwright test
 
-test: lint jest check-auth pytest check-wheel ui-test
+test: lint typecheck jest check-auth pytest check-wheel ui-test
 	@echo "make test: all suites passed"
 
 clean:

@@ -16,6 +16,7 @@ absent.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import hashlib
@@ -28,6 +29,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .inspection import Inspector
 
 RECORD = "build.json"
 
@@ -84,6 +87,8 @@ class BuildRecord:
 class Cache:
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_root()
+        # Inspections of interpreters are recorded beside the builds (see pexlab.inspection).
+        self.inspector = Inspector(self.root / "inspect")
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -129,6 +134,7 @@ class Cache:
             return None
         return record
 
+    # `list` below this method means it, not the builtin: annotations say `builtins.list`.
     def list(self) -> list[BuildRecord]:
         """Valid cached builds, newest first."""
         if not self.builds_dir.is_dir():
@@ -208,13 +214,13 @@ class Cache:
             shutil.rmtree(trash, ignore_errors=True)
         return True
 
-    def prune(self, keep: int = 1, older_than_days: float | None = None) -> list[str]:
+    def prune(self, keep: int = 1, older_than_days: float | None = None) -> builtins.list[str]:
         """Remove old builds and leftovers; return the fingerprints removed.
 
         Keeps the `keep` newest builds of each interpreter (0 removes all of them) and, when
         `older_than_days` is given, only removes builds older than that.  Invalid entries and
         abandoned temporary folders (no live lock holder) are always removed."""
-        removed: list[str] = []
+        removed: builtins.list[str] = []
         now = time.time()
         seen: dict[str, int] = {}
         for record in self.list():

@@ -1,4 +1,4 @@
-"""`pexlab` command line: inspect, build, cache list|prune (and spark-args, from pexlab.spark).
+"""`pexlab` command line: inspect, build, cache list|prune, spark-args.
 
 Output: human text on stdout, or JSON with `--json`.  Progress goes to stderr: a status line for
 anything slower than a second, or with `--events` one JSON ProgressEvent per line prefixed
@@ -9,42 +9,22 @@ message on stderr, 2 bad usage.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import shlex
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
-from .progress import EVENT_PREFIX
+from .errors import PexlabError
+from .options import DEFAULT_EXCLUDES, BuildOptions, OptionsError
+from .progress import EVENT_PREFIX, ProgressEvent, TextProgress
 
 
-class _StderrProgress:
-    """Human progress on stderr, silent for the first second so fast calls print nothing."""
-
-    def __init__(self, events: bool) -> None:
-        self.events = events
-        self.start = time.monotonic()
-        self.tty = sys.stderr.isatty()
-        self.last = ""
-
-    def __call__(self, event: Any) -> None:
-        if self.events:
-            print(event.to_line(), file=sys.stderr, flush=True)
-            return
-        if time.monotonic() - self.start < 1.0:
-            return
-        frac = "" if event.fraction is None else f" {event.fraction * 100:3.0f}%"
-        line = f"[{event.phase}{frac}] {event.message}"
-        if line == self.last:
-            return
-        self.last = line
-        if self.tty:
-            print("\r\033[K" + line[:150], end="", file=sys.stderr, flush=True)
-        else:
-            print(line, file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.tty and self.last:
-            print(file=sys.stderr)
+def _print_event(event: ProgressEvent) -> None:
+    """`--events`: the machine-readable line the server extension parses."""
+    print(event.to_line(), file=sys.stderr, flush=True)
 
 
 def _print_json(data: Any) -> None:
@@ -80,9 +60,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _options(args: argparse.Namespace):
-    from .pex_build import BuildOptions
-
+def _options(args: argparse.Namespace) -> BuildOptions:
+    """`--options-json` (the wire format, possibly partial), then the single flags on top."""
+    base = BuildOptions()
+    if args.options_json is not None:
+        try:
+            data = json.loads(args.options_json)
+        except ValueError as exc:
+            raise OptionsError(f"--options-json is not JSON: {exc}") from exc
+        base = BuildOptions.from_json(data)
     kw: dict[str, Any] = {}
     if args.exclude is not None:
         kw["exclude"] = tuple(args.exclude)
@@ -96,25 +82,27 @@ def _options(args: argparse.Namespace):
         kw["bytecode"] = False
     if args.zip_level is not None:
         kw["zip_level"] = args.zip_level
-    return BuildOptions(**kw)
+    return dataclasses.replace(base, **kw)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     from .cache import Cache
     from .package import package_environment
 
-    progress = _StderrProgress(args.events)
+    # Human progress stays quiet for a second, so a warm (cached) build prints nothing.
+    text = None if args.events else TextProgress(quiet_for=1.0)
     try:
         arts = package_environment(
             python=args.python,
             storage=args.storage,
             options=_options(args),
             include_editable=not args.no_editables,
-            progress=progress,
+            progress=text or _print_event,
             cache=Cache(args.cache_dir) if args.cache_dir else None,
         )
     finally:
-        progress.close()
+        if text is not None:
+            text.close()
     if args.json:
         _print_json(arts.to_json())
         return 0
@@ -161,6 +149,94 @@ def cmd_cache_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- spark-args ---------------------------------------------------------------------------------
+
+
+def _parse_conf_items(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise OptionsError(f"--conf expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = value
+    return out
+
+
+def format_submit_args(conf: Mapping[str, str], fmt: str = "args") -> str:
+    if fmt == "json":
+        return json.dumps(dict(conf), indent=2, sort_keys=True)
+    if fmt == "properties":  # spark-defaults.conf
+        return "\n".join(f"{k} {v}" for k, v in sorted(conf.items()))
+    return " \\\n".join(f"--conf {shlex.quote(f'{k}={v}')}" for k, v in sorted(conf.items()))
+
+
+def cmd_spark_args(args: argparse.Namespace) -> int:
+    from .spark_conf import SUBMIT_DECIDES, is_local_master, spark_conf
+
+    options = None
+    if args.exclude is not None:
+        options = BuildOptions(exclude=tuple(args.exclude))
+    user = _parse_conf_items(args.conf)
+    if args.driver_python:
+        # Client mode: spark-submit would otherwise start the driver with ./<pex> too.
+        user.setdefault("spark.pyspark.driver.python", args.driver_python)
+    if args.master and is_local_master(args.master):
+        print("pexlab: local master, nothing to ship", file=sys.stderr)
+    conf = spark_conf(
+        master=args.master or SUBMIT_DECIDES,
+        storage=args.storage,
+        conf=user,
+        include_editable=not args.no_editable,
+        python=args.python,
+        progress=False if args.quiet else TextProgress(),
+        pex_root=args.pex_root,
+        options=options,
+    )
+    if not args.master:
+        conf.pop("spark.master", None)  # let spark-submit's --master decide
+    print(format_submit_args(conf, args.format))
+    return 0
+
+
+def register_spark_args(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `spark-args` to the `pexlab` CLI."""
+    from .spark_conf import DEFAULT_PEX_ROOT
+
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "spark-args",
+        help="print the spark-submit --conf flags that ship this environment",
+        description="Build (or reuse) the PEX and editable zips, upload them if --storage is "
+        "given, and print the Spark conf for spark-submit.",
+    )
+    p.add_argument("--python", help="interpreter to package (default: this one)")
+    p.add_argument("--storage", help="fsspec URL executors can read (s3://..., hdfs://..., a path)")
+    p.add_argument(
+        "--master", help="Spark master; local[*] ships nothing; default: leave to spark-submit"
+    )
+    p.add_argument("--no-editable", action="store_true", help="do not ship editable projects")
+    p.add_argument(
+        "--exclude",
+        nargs="*",
+        help=f"distributions to leave out (default: {' '.join(DEFAULT_EXCLUDES)})",
+    )
+    p.add_argument(
+        "--conf", action="append", metavar="KEY=VALUE", help="extra conf, wins over pexlab's"
+    )
+    p.add_argument(
+        "--driver-python", help="driver interpreter for client mode (spark.pyspark.driver.python)"
+    )
+    p.add_argument(
+        "--pex-root",
+        default=None,
+        help="PEX_ROOT on executors (default: the PEX's launcher picks a per-user node cache; "
+        f"{DEFAULT_PEX_ROOT} for a PEX built without it)",
+    )
+    p.add_argument("--format", choices=("args", "json", "properties"), default="args")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=cmd_spark_args)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pexlab",
@@ -195,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--exclude",
         nargs="*",
         metavar="NAME",
-        help="distributions to leave out of the PEX (default: pyspark py4j; give none to exclude nothing)",
+        help=f"distributions to leave out of the PEX (default: {' '.join(DEFAULT_EXCLUDES)}; "
+        "give none to exclude nothing)",
     )
     p.add_argument(
         "--include",
@@ -203,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         default=[],
         help="distributions to put in even if excluded (e.g. pyspark)",
+    )
+    p.add_argument(
+        "--options-json",
+        metavar="JSON",
+        help="build options as JSON (BuildOptions' wire format; keys left out keep their "
+        "defaults); the flags above win over it",
     )
     p.add_argument(
         "--compress", action="store_true", help="deflate at level 6 (smaller, slower to build)"
@@ -261,15 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_cache_prune)
 
-    # ---- hook for the Spark engineer: `pexlab spark-args` lives in pexlab.spark ----------
-    # pexlab.spark may define `register_spark_args(subparsers)`, adding its subparser and
-    # setting `func` on it. Imported lazily so the CLI works without pyspark installed.
-    try:
-        from .spark import register_spark_args  # type: ignore[attr-defined]
-    except Exception:  # pexlab.spark missing, or pyspark not importable there
-        register_spark_args = None
-    if register_spark_args is not None:
-        register_spark_args(sub)
+    register_spark_args(sub)
     return parser
 
 
@@ -281,25 +356,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:
-        if not _is_pexlab_error(exc):
-            raise
+    except PexlabError as exc:
+        # Raised on purpose, with a message for the user; anything else is a bug and keeps its
+        # traceback.
         print(f"pexlab: error: {exc}", file=sys.stderr)
         if getattr(args, "json", False):  # callers reading stdout (the server) get it there too
             print(json.dumps({"error": str(exc), "type": type(exc).__name__}))
         return 1
-
-
-def _is_pexlab_error(exc: BaseException) -> bool:
-    """Errors pexlab raises on purpose carry a message for the user; anything else is a bug
-    and keeps its traceback."""
-    from .environment import InspectionError
-    from .pex_build import BuildError
-    from .storage import StorageError
-
-    if isinstance(exc, (InspectionError, BuildError, StorageError)):
-        return True
-    return type(exc).__module__.startswith("pexlab.") and type(exc).__name__.endswith("Error")
 
 
 if __name__ == "__main__":

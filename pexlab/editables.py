@@ -17,8 +17,9 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from pexlab.environment import Distribution
-from pexlab.progress import ProgressCallback, report
+from .environment import Distribution
+from .errors import PexlabError
+from .progress import ProgressCallback, report
 
 # Never code: caches, VCS data, tool environments.
 EXCLUDED_DIRS = frozenset(
@@ -49,7 +50,7 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold
 _FORMAT = b"pexlab-editable-zip-v1\0"  # bump when the layout changes, to change every name
 
 
-class EditableError(RuntimeError):
+class EditableError(PexlabError):
     """An editable project cannot be zipped (not editable, or its code is gone)."""
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -16,15 +15,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import PexlabError
+from .names import canonical_name
+
 PROBE = Path(__file__).with_name("_probe.py")
 
 
-def canonical_name(name: str) -> str:
-    """PEP 503 normalised project name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-class InspectionError(RuntimeError):
+class InspectionError(PexlabError):
     """The target interpreter could not be inspected (missing, not Python, probe failed)."""
 
 

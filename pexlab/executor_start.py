@@ -111,14 +111,14 @@ class StartLog:
 def executor_count(sc: SparkContext) -> int:
     """Executors registered with this driver now (the driver itself not counted)."""
     try:
-        return max(0, int(sc._jsc.sc().getExecutorMemoryStatus().size()) - 1)  # type: ignore[union-attr]
+        return max(0, int(sc._jsc.sc().getExecutorMemoryStatus().size()) - 1)
     except Exception:  # noqa: BLE001 (context stopping)
         return 0
 
 
 def is_stopped(sc: SparkContext) -> bool:
     try:
-        return bool(sc._jsc.sc().isStopped())  # type: ignore[union-attr]
+        return bool(sc._jsc.sc().isStopped())
     except Exception:  # noqa: BLE001
         return True
 
@@ -361,7 +361,7 @@ def make_probe(max_bytes: int | None) -> Callable[[Any], dict[str, str]]:
     from . import node_cache
 
     # Shipped by value: executors import nothing of pexlab.  node_cache is stdlib-only.
-    cloudpickle.register_pickle_by_value(node_cache)
+    cloudpickle.register_pickle_by_value(node_cache)  # type: ignore[no-untyped-call]
     maintain = node_cache.maintain_detached
     env_var = node_cache.ENV_VAR
 

@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import TYPE_CHECKING
 
 from .environment import Environment
+from .names import canonical_name
 
 if TYPE_CHECKING:
-    from .pex_build import BuildOptions
+    from .options import BuildOptions
 
 # Bump when pexlab changes how it calls pex in a way that changes the artifact (flags, layout),
 # so old cache entries stop matching.
 RECIPE_VERSION = "3"  # 2: venv bytecode in the PEX; 3: --sh-boot + node-cache preamble
-
-
-def canonical_name(name: str) -> str:
-    """PEP 503 normalisation, so `Scikit_Learn` and `scikit-learn` compare equal."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def selected_distributions(env: Environment, options: BuildOptions) -> list[tuple[str, str]]:

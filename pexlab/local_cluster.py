@@ -29,9 +29,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
+
+from .errors import PexlabError
 
 
-class ClusterError(RuntimeError):
+class ClusterError(PexlabError):
     """The local cluster could not be started (no Java, no pyspark, daemon died, timeout)."""
 
 
@@ -149,10 +152,11 @@ class LocalCluster:
         self._daemons.append(daemon)
         return daemon
 
-    def _state(self) -> dict | None:
+    def _state(self) -> dict[str, Any] | None:
         try:
             with urllib.request.urlopen(self.ui_url + "/json/", timeout=2) as resp:
-                return json.loads(resp.read().decode())
+                state = json.loads(resp.read().decode())
+                return state if isinstance(state, dict) else None
         except (urllib.error.URLError, OSError, ValueError):
             return None
 

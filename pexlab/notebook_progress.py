@@ -1,35 +1,19 @@
 """Packaging feedback where the user is looking: the notebook cell output, else stderr.
 
-`NotebookProgress` is a `ProgressCallback` (it takes `ProgressEvent`-like objects with `phase`,
-`fraction` and `message`).  In an IPython kernel it keeps ONE display updated in place (via a
-display id) so a build's many events do not flood the cell; elsewhere it writes a line per
-phase change / 10% step to stderr.  IPython is used only if it is already imported by the running
-process: the engine never imports Jupyter itself.
+`NotebookProgress` is a `ProgressCallback`.  In an IPython kernel it keeps ONE display updated
+in place (via a display id) so a build's many events do not flood the cell; elsewhere it hands
+the events to `pexlab.progress.TextProgress` (stderr).  IPython is used only if the running
+process has already imported it: the engine never imports Jupyter itself.
 """
 
 from __future__ import annotations
 
 import html
 import sys
-import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
-
-class _Event(Protocol):
-    phase: str
-    fraction: float | None
-    message: str
-
-
-PHASE_LABELS = {
-    "inspect": "Inspecting the environment",
-    "build": "Building the PEX",
-    "zip": "Zipping editable projects",
-    "upload": "Uploading",
-    "spark": "Starting Spark",
-    "check": "Checking executors' Python",
-}
+from .progress import PHASE_LABELS, ProgressCallback, ProgressEvent, TextProgress
 
 
 def _ipython_display() -> Any | None:
@@ -70,35 +54,18 @@ class NotebookProgress:
     use_display: bool | None = None  # None: auto-detect an IPython kernel
     _display: Any = field(default=None, init=False, repr=False)
     _handle: Any = field(default=None, init=False, repr=False)
-    _last: tuple[str, int] | None = field(default=None, init=False, repr=False)
-    _started: float = field(default_factory=time.monotonic, init=False, repr=False)
+    _text: TextProgress = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.use_display is not False:
-            self._display = _ipython_display()
-        if self.use_display is True and self._display is None:
-            self._display = None  # asked for, but no kernel: fall back to text
+            self._display = _ipython_display()  # None outside a kernel: text instead
+        self._text = TextProgress(self.stream)
 
-    @property
-    def _out(self) -> TextIO:
-        return self.stream or sys.stderr
-
-    def __call__(self, event: _Event) -> None:
-        phase = str(getattr(event, "phase", ""))
-        fraction = getattr(event, "fraction", None)
-        message = str(getattr(event, "message", ""))
-        label = PHASE_LABELS.get(phase, phase)
-        if self._display is not None:
-            self._show(label, fraction, message)
+    def __call__(self, event: ProgressEvent) -> None:
+        if self._display is None:
+            self._text(event)
             return
-        # Text: one line per phase change or 10% step, so logs stay readable.
-        step = -1 if fraction is None else int(max(0.0, min(1.0, fraction)) * 10)
-        key = (phase, step)
-        if key == self._last:
-            return
-        self._last = key
-        pct = "" if fraction is None else f" {fraction * 100:3.0f}%"
-        print(f"pexlab: {label}{pct}  {message}".rstrip(), file=self._out, flush=True)
+        self._show(PHASE_LABELS.get(event.phase, event.phase), event.fraction, event.message)
 
     def _bundle(self, label: str, fraction: float | None, message: str) -> dict[str, str]:
         pct = "" if fraction is None else f" {fraction * 100:.0f}%"
@@ -121,21 +88,28 @@ class NotebookProgress:
         else:
             self._handle.update(bundle, raw=True)
 
-    def status(self, label: str, message: str = "") -> None:
-        """A step of our own (not an engine ProgressEvent phase), e.g. starting Spark."""
-        if self._display is not None:
-            self._show(label, None, message)
-            return
-        self._last = (label, -1)
-        print(f"pexlab: {label}  {message}".rstrip(), file=self._out, flush=True)
-
     def done(self, summary: str) -> None:
         """Replace the progress display with the one-line summary."""
-        if self._display is not None:
-            bundle = {"text/plain": summary, "text/html": f"<div>{html.escape(summary)}</div>"}
-            if self._handle is None:
-                self._display.display(bundle, raw=True)
-            else:
-                self._handle.update(bundle, raw=True)
+        if self._display is None:
+            self._text.line(summary)
             return
-        print(summary, file=self._out, flush=True)
+        bundle = {"text/plain": summary, "text/html": f"<div>{html.escape(summary)}</div>"}
+        if self._handle is None:
+            self._display.display(bundle, raw=True)
+        else:
+            self._handle.update(bundle, raw=True)
+
+
+def progress_for(
+    progress: bool | ProgressCallback | NotebookProgress | None,
+) -> tuple[ProgressCallback | None, NotebookProgress | None]:
+    """The engine callback for a user's `progress=` argument, and the NotebookProgress that
+    also shows pexlab's own steps and summary (None when the caller passed its own callback)."""
+    if progress is True:
+        shower = NotebookProgress()
+        return shower, shower
+    if progress is False or progress is None:
+        return None, None
+    if isinstance(progress, NotebookProgress):
+        return progress, progress
+    return progress, None

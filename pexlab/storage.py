@@ -24,7 +24,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .progress import ProgressCallback, ProgressEvent
+from .errors import PexlabError
+from .progress import ProgressCallback, report
 
 # fsspec protocol -> pip package providing it, for the "missing backend" message.
 BACKENDS = {
@@ -42,7 +43,7 @@ BACKENDS = {
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl"}
 
 
-class StorageError(RuntimeError):
+class StorageError(PexlabError):
     """An artifact could not be published; the message says where and why."""
 
 
@@ -50,7 +51,9 @@ def _protocol(destination: str) -> str:
     return destination.split("://", 1)[0].lower() if "://" in destination else "file"
 
 
-def open_destination(destination: str, storage_options: dict[str, Any] | None = None):
+def open_destination(
+    destination: str, storage_options: dict[str, Any] | None = None
+) -> tuple[Any, str]:
     """`(filesystem, folder path)` for a destination URL, or StorageError."""
     import fsspec.core
 
@@ -58,7 +61,8 @@ def open_destination(destination: str, storage_options: dict[str, Any] | None = 
     if proto == "file" and "://" not in destination:
         destination = os.path.abspath(os.path.expanduser(destination))
     try:
-        return fsspec.core.url_to_fs(destination, **(storage_options or {}))
+        fs, folder = fsspec.core.url_to_fs(destination, **(storage_options or {}))
+        return fs, str(folder)
     except ImportError as exc:
         pkg = BACKENDS.get(proto, f"the fsspec backend for {proto}://")
         raise StorageError(
@@ -92,30 +96,25 @@ def _describe(exc: BaseException) -> str:
 
 
 class _Callback:
-    """Adapter from fsspec's callback protocol to ProgressEvents (throttled to ~1%)."""
+    """Adapter from fsspec's callback protocol to ProgressEvents (throttled to ~1%): fsspec
+    calls each hook of a `Callback` with (size, value) as the transfer goes."""
 
     def __init__(self, progress: ProgressCallback, name: str) -> None:
         from fsspec.callbacks import Callback
 
-        outer = self
-
-        class CB(Callback):
-            def call(self, *args: Any, **kwargs: Any) -> None:
-                outer.report(self.value, self.size)
-
-        self.cb = CB()
+        self.cb = Callback(hooks={"pexlab": self.report})
         self.progress = progress
         self.name = name
         self.last = -1.0
 
-    def report(self, value: int, size: int | None) -> None:
+    def report(self, size: int | None, value: int, **_: Any) -> None:
         if not size:
             return
         frac = min(1.0, value / size)
         if frac - self.last >= 0.01 or frac >= 1.0:
             self.last = frac
-            self.progress(
-                ProgressEvent("upload", frac, f"{self.name}: {value / 1e6:.1f}/{size / 1e6:.1f} MB")
+            report(
+                self.progress, "upload", frac, f"{self.name}: {value / 1e6:.1f}/{size / 1e6:.1f} MB"
             )
 
 
@@ -137,13 +136,12 @@ def upload(
         raise StorageError(f"Nothing to upload: {local} is not a file.")
     fs, folder = open_destination(destination, storage_options)
     target = remote_path(fs, folder, local.name)
-    url = fs.unstrip_protocol(target)
+    url = str(fs.unstrip_protocol(target))
     size = local.stat().st_size
     try:
         info = fs.info(target)
         if int(info.get("size") or -1) == size:
-            if progress:
-                progress(ProgressEvent("upload", 1.0, f"{local.name} already at {url}"))
+            report(progress, "upload", 1.0, f"{local.name} already at {url}")
             return url
     except FileNotFoundError:
         pass
@@ -177,6 +175,5 @@ def upload(
         raise StorageError(
             f"Could not upload {local.name} to {destination!r}: {_describe(exc)}"
         ) from exc
-    if progress:
-        progress(ProgressEvent("upload", 1.0, f"{local.name} -> {url}"))
+    report(progress, "upload", 1.0, f"{local.name} -> {url}")
     return url

@@ -93,18 +93,20 @@ def offline() -> AbstractContextManager[None]:
     return environ(**OFFLINE_ENV)
 
 
+def pex_wrapper(script: Path, body: str) -> str:
+    """A `$PEXLAB_PEX` command: a shell script around the real pex (`$PEX` in `body`)."""
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text('#!/bin/sh\nPEX="' + sys.executable + ' -m pex"\n' + body)
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return str(script)
+
+
 def counting_pex(folder: Path) -> tuple[str, Path]:
     """A `$PEXLAB_PEX` command that logs each build it runs, then runs the real pex."""
-    folder.mkdir(parents=True, exist_ok=True)
     log = folder / "pex-calls.log"
-    script = folder / "counting-pex"
     # `pex --version` (asked once per process for the fingerprint) is not a build.
-    script.write_text(
-        f'#!/bin/sh\n[ "$1" = "--version" ] || echo "$$" >> "{log}"\n'
-        f'exec "{sys.executable}" -m pex "$@"\n'
-    )
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    return str(script), log
+    body = f'[ "$1" = "--version" ] || echo "$$" >> "{log}"\nexec $PEX "$@"\n'
+    return pex_wrapper(folder / "counting-pex", body), log
 
 
 def calls(log: Path) -> int:
@@ -142,7 +144,7 @@ def built(
     """The main venv's PEX, built once per test module that asks, with every index off."""
     cache = Cache(tmp_path_factory.mktemp("pexlab-cache"))
     with offline():
-        record = build_pex(main_env, BuildOptions(), cache)
+        record = build_pex(main_env, BuildOptions(), cache).record
     return record, cache
 
 

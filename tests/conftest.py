@@ -13,6 +13,8 @@ if str(TESTS) not in sys.path:
 
 from venvs import Venv, VenvFactory, shapes_spec, stable_projects_dir  # noqa: E402
 
+from pexlab.environment import Environment, inspect_interpreter  # noqa: E402
+
 # pytest accepts `pytest_plugins` only in the top-level conftest (tests/server/conftest.py may not
 # declare it once the whole suite runs together). buildenv: the packaging suites' shared session
 # fixtures (tests/buildenv.py); pytest_jupyter.jupyter_server: jp_fetch & co for tests/server.
@@ -30,3 +32,9 @@ def shapes_venv(venv_factory: VenvFactory) -> Venv:
     .pth and exact, PEP 420 namespaces, packages that explode on import). Cached across
     sessions; never mutate it (ask `venv_factory.get(spec, fresh=True)` for a private one)."""
     return venv_factory.get(shapes_spec(stable_projects_dir("inspect")))
+
+
+@pytest.fixture(scope="session")
+def shapes_env(shapes_venv: Venv) -> Environment:
+    """What the probe reports for `shapes_venv` (frozen: safe to share)."""
+    return inspect_interpreter(shapes_venv.python)

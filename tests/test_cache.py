@@ -6,19 +6,18 @@ from __future__ import annotations
 import json
 import os
 import signal
-import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from buildenv import calls, counting_pex, offline, plain_project
+from buildenv import calls, counting_pex, offline, pex_wrapper, plain_project
 from venvs import Project, Venv, VenvFactory, VenvSpec
 
 from pexlab.cache import BuildRecord, Cache
 from pexlab.environment import inspect_interpreter
-from pexlab.pex_build import BuildOptions, build_pex, build_pex_ex
+from pexlab.pex_build import BuildOptions, build_pex
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECTS = REPO / ".cache" / "test-projects" / "cache"
@@ -45,12 +44,10 @@ def test_unchanged_environment_is_not_rebuilt(
     cache = Cache(tmp_path / "cache")
     env = inspect_interpreter(small_venv.python)
     with offline():
-        first, reused1 = build_pex_ex(env, BuildOptions(), cache)
+        first, reused1 = build_pex(env, BuildOptions(), cache)
         mtime = first.path.stat().st_mtime_ns
         # A new inspection (as a new process would do) finds the same build.
-        second, reused2 = build_pex_ex(
-            inspect_interpreter(small_venv.python), BuildOptions(), cache
-        )
+        second, reused2 = build_pex(inspect_interpreter(small_venv.python), BuildOptions(), cache)
     assert (reused1, reused2) == (False, True)
     assert calls(counted) == 1
     assert second.fingerprint == first.fingerprint and second.pex_path == first.pex_path
@@ -76,17 +73,17 @@ def test_version_change_invalidates(tmp_path: Path, counted: Path) -> None:
     venv = VenvFactory(tmp_path).get(VenvSpec(projects=(Project(v1),)), fresh=True)
     cache = Cache(tmp_path / "cache")
     with offline():
-        old = build_pex(inspect_interpreter(venv.python), BuildOptions(), cache)
+        old, _ = build_pex(inspect_interpreter(venv.python), BuildOptions(), cache)
     venv.pip("install", str(v2))  # test set-up: may fetch setuptools for the build
     events = []
     with offline():
-        new, reused = build_pex_ex(
+        new, reused = build_pex(
             inspect_interpreter(venv.python), BuildOptions(), cache, events.append
         )
         # The same build with nothing to reuse from: byte-identical to the incremental one.
         scratch = build_pex(
             inspect_interpreter(venv.python), BuildOptions(), Cache(tmp_path / "c2")
-        )
+        ).record
     assert not reused and new.fingerprint != old.fingerprint
     assert calls(counted) == 3
     assert any("unchanged files reused" in e.message for e in events)
@@ -128,12 +125,11 @@ def test_killed_build_leaves_nothing_valid(small_venv: Venv, tmp_path: Path) -> 
     # A pex that finishes writing its output, then hangs: we kill pexlab at the worst moment,
     # with a complete-looking PEX in the build folder but the build not yet published.
     mark = tmp_path / "pex-finished"
-    hang = tmp_path / "hanging-pex"
-    hang.write_text(
-        f'#!/bin/sh\n[ "$1" = "--version" ] && exec "{sys.executable}" -m pex --version\n'
-        f'"{sys.executable}" -m pex "$@" || exit 1\ntouch "{mark}"\nsleep 300\n'
+    hang = pex_wrapper(
+        tmp_path / "hanging-pex",
+        f'[ "$1" = "--version" ] && exec $PEX --version\n'
+        f'$PEX "$@" || exit 1\ntouch "{mark}"\nsleep 300\n',
     )
-    hang.chmod(hang.stat().st_mode | stat.S_IXUSR)
     cache = Cache(tmp_path / "cache")
     args = ("build", "--python", str(small_venv.python), "--cache-dir", str(cache.root), "--json")
     with offline():
@@ -153,7 +149,7 @@ def test_killed_build_leaves_nothing_valid(small_venv: Venv, tmp_path: Path) -> 
     assert not cache.builds_dir.exists() or not any(cache.builds_dir.iterdir())
     env = inspect_interpreter(small_venv.python)
     with offline():
-        record, reused = build_pex_ex(env, BuildOptions(), cache)
+        record, reused = build_pex(env, BuildOptions(), cache)
     assert not reused and cache.get(record.fingerprint, verify=True) is not None
     assert not any(p.exists() for p in leftovers)  # cleaned by the next build of that fingerprint
 

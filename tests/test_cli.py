@@ -97,7 +97,7 @@ def test_build_without_events_prints_progress_only_for_slow_work(tmp_path: Path,
         "build", "--python", str(main_venv.python), "--cache-dir", str(tmp_path), "--no-editables"
     )
     assert r.returncode == 0, r.stderr
-    assert "[build" in r.stderr and "built in" in r.stdout
+    assert "pexlab: Building the PEX" in r.stderr and "built in" in r.stdout
     assert EVENT_PREFIX not in r.stderr
 
 

@@ -18,6 +18,7 @@ from venvs import (
     bare_venv,
     egg_link_install,
     hatchling_project,
+    pyproject,
     setuptools_flat_with_module,
     stable_projects_dir,
     write,
@@ -29,11 +30,6 @@ from pexlab.environment import Distribution, Environment, inspect_interpreter
 from pexlab.progress import EVENT_PREFIX, ProgressEvent
 
 PROJECTS = stable_projects_dir("inspect")
-
-
-@pytest.fixture(scope="module")
-def shapes_env(shapes_venv: Venv) -> Environment:
-    return inspect_interpreter(shapes_venv.python)
 
 
 def editable(env: Environment, name: str) -> Distribution:
@@ -350,17 +346,10 @@ def test_package_dir_renamed_is_zipped_under_its_import_name(
     """setuptools `package-dir = {fancy = "lib/impl"}`: the code lives in lib/impl but imports as
     `fancy`; the finder's MAPPING says so, and the zip follows the import name."""
     project = stable_projects_dir("inspect-renamed") / "insp-renamed"
-    write(
-        project / "pyproject.toml",
-        """
-        [build-system]
-        requires = ["setuptools>=64"]
-        build-backend = "setuptools.build_meta"
-
-        [project]
-        name = "insp-renamed"
-        version = "0.1.0"
-
+    pyproject(
+        project,
+        "insp-renamed",
+        tool="""
         [tool.setuptools]
         packages = ["fancy"]
         package-dir = {fancy = "lib/impl"}

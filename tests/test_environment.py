@@ -37,11 +37,6 @@ from pexlab.environment import (
 PROJECTS = stable_projects_dir("inspect")
 
 
-@pytest.fixture(scope="module")
-def shapes_env(shapes_venv: Venv) -> Environment:
-    return inspect_interpreter(shapes_venv.python)
-
-
 def dist(env: Environment, name: str) -> Distribution:
     found = env.get(name)
     assert found is not None, f"{name} not in {[d.name for d in env.distributions]}"
@@ -494,3 +489,15 @@ def test_same_distributions_as_importlib_metadata_in_the_target(
         [str(shapes_venv.python), "-I", "-c", code], capture_output=True, text=True, check=True
     )
     assert {d.name: d.version for d in shapes_env.distributions} == json.loads(proc.stdout)
+
+
+def test_the_probes_name_normalisation_is_pexlabs() -> None:
+    """The probe runs in another interpreter and cannot import pexlab: its one-line copy of
+    canonical_name must agree with the one the engine uses everywhere else."""
+    import runpy
+
+    from pexlab.names import canonical_name
+
+    probe = runpy.run_path(str(Path(__import__("pexlab").__file__).with_name("_probe.py")))
+    for name in ("Scikit_Learn", "zope.interface", "a--b__c..d", "PySpark-Connect", "x"):
+        assert probe["canonical"](name) == canonical_name(name)

@@ -194,7 +194,7 @@ def test_sizes_and_master_urls() -> None:
         assert validate_master(ok) == ok
     with pytest.raises(PexlabSparkError, match=r"Did you mean spark://127\.0\.0\.1:7077"):
         validate_master("sprak://127.0.0.1:7077")
-    with pytest.raises(PexlabSparkError, match="Not a Spark master URL"):
+    with pytest.raises(PexlabSparkError, match="is not a Spark master URL"):
         validate_master("127.0.0.1:7077")
 
 

@@ -102,7 +102,7 @@ def test_options_flow_into_the_build(main_venv, tmp_path) -> None:
 
 
 def test_inspection_is_reused_until_the_environment_changes(tmp_path) -> None:
-    from pexlab.package import _MEMO, inspect_cached
+    from pexlab.package import inspect_cached
 
     tiny = plain_project(tmp_path / "p", "tinylib", "tinylib", "1.0.0")
     other = plain_project(tmp_path / "p", "otherlib", "otherlib", "0.3.0")
@@ -111,8 +111,9 @@ def test_inspection_is_reused_until_the_environment_changes(tmp_path) -> None:
     env1, reused1 = inspect_cached(venv.python, cache)
     env2, reused2 = inspect_cached(venv.python, cache)
     assert (reused1, reused2) == (False, True) and env2 == env1
-    _MEMO.clear()  # a new process: the record on disk is used
-    assert inspect_cached(venv.python, cache)[1] is True
+    # A new process (a new Cache, with its own Inspector): the record on disk is used.
+    assert inspect_cached(venv.python, Cache(cache.root))[1] is True
+    assert Cache(cache.root).inspector.inspect(venv.python, reuse=False)[1] is False
     venv.pip("install", str(other))
     env3, reused3 = inspect_cached(venv.python, cache)
     assert reused3 is False and "otherlib" in {d.name for d in env3.distributions}
@@ -129,7 +130,7 @@ def test_a_recorded_inspection_is_reused_only_in_the_current_format(tmp_path: Pa
     cache = Cache(tmp_path / "cache")
     _, reused = package.inspect_cached(sys.executable, cache)
     assert not reused
-    package._MEMO.clear()  # as a new process: only the record on disk is left
+    cache = Cache(cache.root)  # as a new process: only the record on disk is left
     env, reused = package.inspect_cached(sys.executable, cache)
     assert reused and env.cache_tag == sys.implementation.cache_tag
 
@@ -137,6 +138,6 @@ def test_a_recorded_inspection_is_reused_only_in_the_current_format(tmp_path: Pa
     old = json.loads(record.read_text())
     del old["format"], old["env"]["cache_tag"]
     record.write_text(json.dumps(old))
-    package._MEMO.clear()
+    cache = Cache(cache.root)
     env, reused = package.inspect_cached(sys.executable, cache)
     assert not reused and env.cache_tag == sys.implementation.cache_tag

@@ -31,18 +31,24 @@ from venvs import (
     stable_projects_dir,
 )
 
+from pexlab.cli import format_submit_args, register_spark_args
+from pexlab.environment import Environment
 from pexlab.local_cluster import LocalCluster
 from pexlab.notebook_progress import NotebookProgress
+from pexlab.options import BuildOptions
+from pexlab.package import Artifact, Artifacts
 from pexlab.spark import (
     PexlabSparkError,
     PythonVersionMismatch,
+    SessionOptions,
     artifacts_conf,
     check_executor_python,
     environ,
-    format_submit_args,
     is_local_master,
+    master_kind,
     merge_conf,
-    register_cli,
+    plan,
+    validate_master,
 )
 
 DRIVER = Path(__file__).with_name("spark_driver.py")
@@ -343,31 +349,31 @@ def test_session_start_errors_are_clear_and_the_kernel_stays_usable(
 # ---- conf logic, no cluster ----------------------------------------------------------------------
 
 
-class _Art:
-    def __init__(self, kind: str, name: str, url: str | None) -> None:
-        self.kind, self.name, self.url = kind, name, url
-        self.local_path = f"/cache/{name}"
-        self.size = 10
+def _arts(url: bool) -> Artifacts:
+    """Artifacts as package_environment returns them, without building anything."""
+    base = "s3://b/p/" if url else None
 
+    def art(kind: str, name: str) -> Artifact:
+        return Artifact(kind, name, f"/cache/{name}", base and base + name, 10, "0" * 64)
 
-class _Arts:
-    def __init__(self, url: bool) -> None:
-        base = "s3://b/p/" if url else None
-        self.pex = _Art("pex", "pexlab-env-abc.pex", base and base + "pexlab-env-abc.pex")
-        self.editables = [_Art("editable", "proj-123.zip", base and base + "proj-123.zip")]
+    env = Environment(
+        "/venv/bin/python", "/venv", "/usr", "3.11.7", "cpython", "cp311", "x", "venv"
+    )
+    pex = art("pex", "pexlab-env-abc.pex")
+    return Artifacts("abc", env, pex, [art("editable", "proj-123.zip")])
 
 
 def test_artifacts_conf_uses_uploaded_urls_or_local_paths() -> None:
-    remote = artifacts_conf(_Arts(url=True))  # type: ignore[arg-type]
+    remote = artifacts_conf(_arts(url=True))
     assert remote["spark.files"] == "s3://b/p/pexlab-env-abc.pex,s3://b/p/proj-123.zip"
     assert remote["spark.submit.pyFiles"] == "s3://b/p/proj-123.zip"
     assert remote["spark.pyspark.python"] == "./pexlab-env-abc.pex"
     # A PEX without the node-cache launcher keeps the per-application ./.pex.
     assert remote["spark.executorEnv.PEX_ROOT"] == "./.pex"
-    node = _Arts(url=True)
-    node.node_cache = True  # type: ignore[attr-defined]
-    assert "spark.executorEnv.PEX_ROOT" not in artifacts_conf(node)  # type: ignore[arg-type]
-    local = artifacts_conf(_Arts(url=False), pex_root="/mnt/pex")  # type: ignore[arg-type]
+    node = _arts(url=True)
+    node.node_cache = True
+    assert "spark.executorEnv.PEX_ROOT" not in artifacts_conf(node)
+    local = artifacts_conf(_arts(url=False), pex_root="/mnt/pex")
     assert local["spark.files"].split(",") == ["/cache/pexlab-env-abc.pex", "/cache/proj-123.zip"]
     assert local["spark.executorEnv.PEX_ROOT"] == "/mnt/pex"
 
@@ -409,11 +415,11 @@ def test_spark_connect_master_is_refused_clearly() -> None:
 
 def test_expected_python_mismatch_without_cluster() -> None:
     with pytest.raises(PythonVersionMismatch, match=r"Python 3\.9 .*Python 3\.11") as info:
-        check_executor_python(None, expected="3.9", driver_version="3.11")  # type: ignore[arg-type]
+        check_executor_python(None, expected="3.9", driver_version="3.11")
     assert (info.value.driver, info.value.executors) == ("3.11", "3.9")
-    assert check_executor_python(None, expected="3.11.4", driver_version="3.11") == "3.11.4"  # type: ignore[arg-type]
+    assert check_executor_python(None, expected="3.11.4", driver_version="3.11") == "3.11.4"
     with pytest.raises(PexlabSparkError, match="Not a Python version"):
-        check_executor_python(None, expected="eleven", driver_version="3.11")  # type: ignore[arg-type]
+        check_executor_python(None, expected="eleven", driver_version="3.11")
 
 
 def test_spark_args_formats_and_cli_registration() -> None:
@@ -426,7 +432,7 @@ def test_spark_args_formats_and_cli_registration() -> None:
     assert json.loads(format_submit_args(conf, "json")) == conf
     assert "spark.files s3://b/x y.pex" in format_submit_args(conf, "properties").splitlines()
     parser = argparse.ArgumentParser()
-    register_cli(parser.add_subparsers())
+    register_spark_args(parser.add_subparsers())
     ns = parser.parse_args(
         ["spark-args", "--storage", "/tmp/s", "--conf", "a=b", "--format", "json"]
     )
@@ -485,3 +491,87 @@ def test_notebook_progress_updates_one_display_in_a_real_kernel() -> None:
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("local", "local"),
+        ("local[*]", "local"),
+        ("local[4,2]", "local"),
+        ("local-cluster[2,1,1024]", "local"),
+        ("spark://h:7077", "standalone"),
+        ("spark://a:7077,b:7077", "standalone"),
+        ("yarn", "yarn"),
+        ("k8s://https://api:6443", "k8s"),
+        ("sc://localhost:15002", "connect"),
+        ("sc://host:15002/;token=abc", "connect"),
+    ],
+)
+def test_master_kind(url: str, kind: str) -> None:
+    assert master_kind(url) == kind
+    assert validate_master(f" {url} ") == url
+
+
+@pytest.mark.parametrize(
+    "url", ["sprak://h:7077", "spark://", "yarn-client", "local[]", "mesos://h"]
+)
+def test_malformed_master_names_the_url_and_the_expected_forms(url: str) -> None:
+    with pytest.raises(PexlabSparkError, match=r"not a Spark master URL.*spark://HOST:PORT"):
+        validate_master(url)
+    # Refused before anything is packaged or started.
+    from pexlab.spark import spark_conf
+
+    with pytest.raises(PexlabSparkError, match="not a Spark master URL"):
+        spark_conf(master=url)
+
+
+def test_pexlab_spark_conf_is_still_callable_after_the_module_took_its_name() -> None:
+    import pexlab
+    import pexlab.spark_conf
+
+    conf = pexlab.spark_conf(master="local[2]", conf={"k": 1})
+    assert conf["spark.master"] == "local[2]" and conf["k"] == "1"
+    assert pexlab.spark_conf.plan is pexlab.spark.plan
+
+
+def test_plan_ships_through_the_packager_for_cluster_masters() -> None:
+    seen: dict = {}
+
+    def packager(**kw: object) -> Artifacts:
+        seen.update(kw)
+        return _arts(url=True)
+
+    opts = SessionOptions(
+        master="spark://h:7077",
+        conf={"spark.files": "user.txt"},
+        pex_root="/mnt/pex",
+        options={"exclude": ["numpy"]},
+    )
+    p = plan(opts, packager=packager)
+    assert seen["options"] == BuildOptions(exclude=("numpy",))
+    assert p.conf["spark.files"] == "user.txt,s3://b/p/pexlab-env-abc.pex,s3://b/p/proj-123.zip"
+    assert p.conf["spark.executorEnv.PEX_ROOT"] == "/mnt/pex"
+    assert p.executor_python == "./pexlab-env-abc.pex" and p.py_files == ["proj-123.zip"]
+    local = plan(SessionOptions(master="local[2]"), packager=packager)
+    assert local.local and "spark.files" not in local.conf
+
+
+def test_create_spark_session_with_a_connect_url_goes_to_spark_connect() -> None:
+    from pexlab import create_spark_session
+
+    for kw in ({"remote": "sc://127.0.0.1:1"}, {"master": "sc://127.0.0.1:1"}):
+        with pytest.raises(PexlabSparkError, match="Spark Connect"):
+            create_spark_session(progress=False, **kw)
+
+
+def test_public_signatures_are_session_options_fields() -> None:
+    """create_* and spark_conf hand their parameters to SessionOptions by name."""
+    import dataclasses
+    import inspect
+
+    from pexlab.spark import create_spark_context, create_spark_session, spark_conf
+
+    fields = {f.name for f in dataclasses.fields(SessionOptions)}
+    for fn in (create_spark_context, create_spark_session, spark_conf):
+        assert set(inspect.signature(fn).parameters) <= fields, fn.__name__

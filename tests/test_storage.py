@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pexlab.local_cluster import free_port
 from pexlab.progress import ProgressEvent
 from pexlab.storage import StorageError, upload
 
@@ -80,16 +81,10 @@ def test_unwritable_destination_is_a_storage_error(tmp_path: Path) -> None:
 # -- S3 (moto server) ---------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's S3-compatible server on 127.0.0.1 (not a mock of pexlab: a real HTTP S3 API)."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -166,7 +161,7 @@ def test_s3_unreachable_endpoint_is_a_storage_error(tmp_path: Path) -> None:
         "key": "k",
         "secret": "s",
         "client_kwargs": {
-            "endpoint_url": f"http://127.0.0.1:{_free_port()}",
+            "endpoint_url": f"http://127.0.0.1:{free_port()}",
             "region_name": "us-east-1",
         },
         "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2},

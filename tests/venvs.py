@@ -181,6 +181,34 @@ def write(path: Path, text: str) -> None:
         path.write_text(content)
 
 
+BACKENDS = {
+    "setuptools": ('["setuptools>=64"]', "setuptools.build_meta"),
+    "hatchling": ('["hatchling"]', "hatchling.build"),
+}
+
+
+def pyproject(
+    root: Path,
+    name: str,
+    version: str = "0.1.0",
+    backend: str = "setuptools",
+    deps: tuple[str, ...] = (),
+    tool: str = "",
+) -> None:
+    """The one writer of a test project's pyproject.toml; `tool` is appended as is (dedented)."""
+    requires, build_backend = BACKENDS[backend]
+    listed = ", ".join(f'"{d}"' for d in deps)
+    dependencies = f"\ndependencies = [{listed}]" if deps else ""
+    text = (
+        f'[build-system]\nrequires = {requires}\nbuild-backend = "{build_backend}"\n\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"{dependencies}\n'
+    )
+    write(
+        root / "pyproject.toml",
+        text + ("\n" + textwrap.dedent(tool).strip() + "\n" if tool else ""),
+    )
+
+
 def setuptools_project(
     base: Path,
     name: str,
@@ -193,20 +221,7 @@ def setuptools_project(
     """A setuptools project (src layout by default) with one package `module`."""
     root = base / name
     pkg_root = root / "src" if src_layout else root
-    listed = ", ".join(f'"{d}"' for d in deps)
-    dependencies = f"\n        dependencies = [{listed}]" if deps else ""
-    write(
-        root / "pyproject.toml",
-        f"""
-        [build-system]
-        requires = ["setuptools>=64"]
-        build-backend = "setuptools.build_meta"
-
-        [project]
-        name = "{name}"
-        version = "{version}"{dependencies}
-        """,
-    )
+    pyproject(root, name, version, deps=deps)
     write(
         pkg_root / module / "__init__.py",
         body or f"def where():\n    return __file__\n\nVERSION = {version!r}\n",
@@ -218,20 +233,12 @@ def hatchling_project(
     base: Path, name: str, module: str, version: str = "0.1.0", body: str = ""
 ) -> Path:
     root = base / name
-    write(
-        root / "pyproject.toml",
-        f"""
-        [build-system]
-        requires = ["hatchling"]
-        build-backend = "hatchling.build"
-
-        [project]
-        name = "{name}"
-        version = "{version}"
-
-        [tool.hatch.build.targets.wheel]
-        packages = ["{module}"]
-        """,
+    pyproject(
+        root,
+        name,
+        version,
+        "hatchling",
+        tool=f'[tool.hatch.build.targets.wheel]\npackages = ["{module}"]',
     )
     write(root / module / "__init__.py", body or "def where():\n    return __file__\n")
     return root
@@ -242,17 +249,11 @@ def namespace_project(
 ) -> Path:
     """A PEP 420 namespace package `namespace.sub` (no __init__.py in `namespace`)."""
     root = base / name
-    write(
-        root / "pyproject.toml",
-        f"""
-        [build-system]
-        requires = ["setuptools>=64"]
-        build-backend = "setuptools.build_meta"
-
-        [project]
-        name = "{name}"
-        version = "{version}"
-
+    pyproject(
+        root,
+        name,
+        version,
+        tool=f"""
         [tool.setuptools.packages.find]
         where = ["src"]
         include = ["{namespace}*"]
@@ -278,17 +279,11 @@ def setuptools_flat_with_module(base: Path, name: str, package: str, module: str
     """Flat layout + a top-level module: setuptools installs it editable through a finder
     module with a MAPPING (not a plain .pth)."""
     root = base / name
-    write(
-        root / "pyproject.toml",
-        f"""
-        [build-system]
-        requires = ["setuptools>=64"]
-        build-backend = "setuptools.build_meta"
-
-        [project]
-        name = "{name}"
-        version = "0.3.0"
-
+    pyproject(
+        root,
+        name,
+        "0.3.0",
+        tool=f"""
         [tool.setuptools]
         packages = ["{package}", "{package}.sub"]
         py-modules = ["{module}"]
@@ -304,17 +299,10 @@ def setuptools_flat_with_module(base: Path, name: str, package: str, module: str
 def setuptools_flat_namespace(base: Path, name: str, namespace: str, sub: str) -> Path:
     """A PEP 420 namespace package in a flat layout (setuptools: finder with NAMESPACES)."""
     root = base / name
-    write(
-        root / "pyproject.toml",
-        f"""
-        [build-system]
-        requires = ["setuptools>=64"]
-        build-backend = "setuptools.build_meta"
-
-        [project]
-        name = "{name}"
-        version = "0.1.0"
-
+    pyproject(
+        root,
+        name,
+        tool=f"""
         [tool.setuptools.packages.find]
         include = ["{namespace}*"]
         namespaces = true

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from traitlets import Integer, List, Unicode, validate
 from traitlets.config import Configurable
@@ -56,17 +57,17 @@ class PexLab(Configurable):
     log_tail_lines = Integer(200, config=True, help="Log lines kept per build job.")
 
     @validate("max_concurrent_builds")
-    def _check_concurrency(self, proposal):  # type: ignore[no-untyped-def]
+    def _check_concurrency(self, proposal: dict[str, Any]) -> int:
         if proposal["value"] < 1:
             raise ValueError("PexLab.max_concurrent_builds must be at least 1")
-        return proposal["value"]
+        return int(proposal["value"])
 
     @validate("default_excludes")
-    def _check_excludes(self, proposal):  # type: ignore[no-untyped-def]
+    def _check_excludes(self, proposal: dict[str, Any]) -> list[str]:
         for name in proposal["value"]:
             if not PACKAGE_NAME.match(name):
                 raise ValueError(f"PexLab.default_excludes: {name!r} is not a package name")
-        return proposal["value"]
+        return list(proposal["value"])
 
     def cache_root(self) -> Path:
         """The cache folder the engine will use (mirrors the engine's default)."""

@@ -6,15 +6,11 @@ through `getattr` (it is a dataclass) and its options decide which distributions
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pexlab.environment import Environment
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+from pexlab.names import canonical_name as canonical
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,11 @@ from .config import PACKAGE_NAME
 from .kernels import KernelQueryError, UnknownKernel
 
 if TYPE_CHECKING:
+    from pexlab.environment import Environment
+
     from . import PexLabService
+    from .jobs import Job
+    from .kernels import KernelInterpreter
 
 KERNEL_ID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 JOB_ID = r"[0-9a-f]{32}"
@@ -39,7 +43,8 @@ _OPTION_KEYS = {"exclude", "include", "compress", "include_editable"}
 class PexLabHandler(APIHandler):
     @property
     def service(self) -> PexLabService:
-        return self.settings["pexlab"]
+        service: PexLabService = self.settings["pexlab"]
+        return service
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code == 405:
@@ -75,7 +80,7 @@ class PexLabHandler(APIHandler):
             raise HTTPError(400, "kernel_id must be a kernel id (a UUID).")
         return kernel_id.lower()
 
-    async def kernel_environment(self, kernel_id: str):  # type: ignore[no-untyped-def]
+    async def kernel_environment(self, kernel_id: str) -> tuple[KernelInterpreter, Environment]:
         try:
             return await self.service.kernels.environment(kernel_id)
         except UnknownKernel:
@@ -183,7 +188,7 @@ class BuildsHandler(PexLabHandler):
 
 
 class BuildHandler(PexLabHandler):
-    def _job(self, job_id: str):  # type: ignore[no-untyped-def]
+    def _job(self, job_id: str) -> Job:
         job = self.service.jobs.get(job_id) if _JOB_RE.match(job_id) else None
         if job is None:
             raise HTTPError(404, f"No build with id {job_id}.")
@@ -196,7 +201,7 @@ class BuildHandler(PexLabHandler):
     @tornado.web.authenticated
     async def delete(self, job_id: str) -> None:
         job = self._job(job_id)
-        job = await self.service.jobs.cancel(job.id)
+        job = await self.service.jobs.cancel(job.id) or job
         self.write_json(self.service.job_json(job))
 
 

@@ -12,6 +12,7 @@ still lists finished builds and reports the ones that were running as `interrupt
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import json
 import os
@@ -198,7 +199,7 @@ class JobManager:
         self._tasks[job.id].add_done_callback(lambda _t: self._tasks.pop(job.id, None))
         return job
 
-    def command(self, job: Job) -> list[str]:
+    def command(self, job: Job) -> builtins.list[str]:  # `list` here is JobManager.list
         cmd = [
             sys.executable,
             "-m",
@@ -294,8 +295,9 @@ class JobManager:
         self._finish(job, "succeeded", message="Done.")
 
     async def _collect(self, job: Job, proc: asyncio.subprocess.Process) -> tuple[bytes, int]:
-        out = asyncio.ensure_future(proc.stdout.read())  # type: ignore[union-attr]
-        err = asyncio.ensure_future(self._read_stderr(job, proc.stderr))  # type: ignore[arg-type]
+        assert proc.stdout is not None and proc.stderr is not None  # started with PIPEs
+        out = asyncio.ensure_future(proc.stdout.read())
+        err = asyncio.ensure_future(self._read_stderr(job, proc.stderr))
         readers = asyncio.gather(out, err)
         # Watch the CLI itself, not only its pipes: if it dies (e.g. SIGKILL) a pex/pip child it
         # started may still hold the pipes open and keep writing; such orphans are stopped.

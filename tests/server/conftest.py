@@ -17,7 +17,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from venvs import Project, Venv, VenvFactory, VenvSpec, setuptools_project  # noqa: E402
 
-# pytest_jupyter.jupyter_server is declared by the top-level tests/conftest.py.
+# pytest_jupyter.jupyter_server and `venv_factory` come from the top-level tests/conftest.py.
 
 
 def on_server_loop(fn):  # type: ignore[no-untyped-def]
@@ -56,11 +56,6 @@ def kernel_venv_spec() -> VenvSpec:
         projects=(Project(lib), Project(edit, editable=True)),
         requirements=("ipykernel",),
     )
-
-
-@pytest.fixture(scope="session")
-def venv_factory(tmp_path_factory: pytest.TempPathFactory) -> VenvFactory:
-    return VenvFactory(tmp_path_factory.mktemp("venvs"))
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import on_server_loop, wait_for, write_kernelspec
+from live import group_alive
 from tornado.httpclient import HTTPClientError
 from venvs import setuptools_project
 
@@ -60,14 +61,6 @@ async def wait_running_pex(jp_fetch, job_id: str) -> dict:  # type: ignore[no-un
         return job if job["phase"] == "build" and job["pid"] else None
 
     return await wait_for(building, timeout=120, interval=0.05)
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @on_server_loop

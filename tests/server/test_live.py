@@ -10,17 +10,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from live import REPO, kill_kernel_processes, live_server
+from live import REPO, group_alive, kill_kernel_processes, live_server
 
 pytestmark = pytest.mark.slow
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_restart_lists_artifacts_and_reports_interrupted_builds(
