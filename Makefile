@@ -97,6 +97,7 @@ demo: setup demo-venv
 bench: setup
 	$(BIN)/python bench/packaging.py
 	$(BIN)/python bench/executors.py
+	$(BIN)/python bench/executors.py --boot-options
 
 # ---- tests ------------------------------------------------------------------------------------
 

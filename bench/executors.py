@@ -429,12 +429,80 @@ def env_json(p: Prepared, runs: dict[str, list[Run]]) -> dict[str, Any]:
     }
 
 
+# -- pex's first-boot options (no Spark) ------------------------------------------------------
+
+# name -> BuildOptions overrides; the first is pexlab's default.
+BOOT_VARIANTS: dict[str, dict[str, Any]] = {
+    "default (--sh-boot, pre-installed wheels, bytecode)": {},
+    "without --sh-boot": {"sh_boot": False},
+    "--no-pre-install-wheels --max-install-jobs 0": {"extra_args": ["--no-pre-install-wheels"]},
+    "without pexlab's bytecode": {"bytecode": False},
+}
+_BOOT_CODE = "import pandas, pyarrow; from sklearn.linear_model import LinearRegression"
+
+
+def boot_options(reps: int) -> None:
+    """Cold start (empty PEX_ROOT) and warm start of each variant's PEX of the notebook env,
+    each running the notebook job's imports; interleaved; bench/results/boot-options.md."""
+    from pexlab.package import package_environment
+
+    env = ENVS["notebook"]
+    ensure_kernel(env)
+    pexes = {
+        name: Path(package_environment(python=str(env.python), options=o).pex.local_path)
+        for name, o in BOOT_VARIANTS.items()
+    }
+    times: dict[str, list[dict[str, float]]] = {n: [] for n in pexes}
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PEX")}
+    for rep in range(reps):
+        for name, pex in pexes.items():
+            root = WORK / "boot-pex-root"
+            shutil.rmtree(root, ignore_errors=True)
+            run = {}
+            for phase in ("cold", "warm"):
+                t = time.monotonic()
+                subprocess.run(
+                    [str(pex), "-c", _BOOT_CODE], check=True, env={**base, "PEX_ROOT": str(root)}
+                )
+                run[phase] = time.monotonic() - t
+            times[name].append(run)
+            print(f"boot rep {rep + 1} {name}: cold {run['cold']:.2f} s, warm {run['warm']:.2f} s")
+    shutil.rmtree(WORK / "boot-pex-root", ignore_errors=True)
+    rows = []
+    for name, runs in times.items():
+        cold = [r["cold"] for r in runs]
+        warm = [r["warm"] for r in runs]
+        rows.append(
+            f"| {name} | {statistics.median(cold):.2f} | {min(cold):.2f}–{max(cold):.2f} | "
+            f"{statistics.median(warm):.2f} | {pexes[name].stat().st_size / 1e6:.0f} |"
+        )
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    text = f"""# pex first-boot options, notebook environment
+
+`bench/executors.py --boot-options`, {when}, {reps} runs per variant (interleaved), one process
+per start, no Spark, on a shared {os.cpu_count()}-core machine. Each start runs
+`{_BOOT_CODE}`; "cold" starts from an empty PEX_ROOT (the PEX is extracted into a venv),
+"warm" right after, from the venv.
+
+| PEX | cold (s), median | range (s) | warm (s) | size (MB) |
+| --- | --- | --- | --- | --- |
+{chr(10).join(rows)}
+"""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "boot-options.md").write_text(text)
+    (RESULTS / "boot-options.json").write_text(json.dumps({"date": when, "runs": times}, indent=2))
+    print(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "--envs", default=",".join(ENVS), help="comma-separated: small,minimal,notebook"
     )
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument(
+        "--boot-options", action="store_true", help="measure pex's first-boot options instead"
+    )
     parser.add_argument("--measure", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--env", choices=list(ENVS), default="small", help=argparse.SUPPRESS)
     parser.add_argument("--master", help=argparse.SUPPRESS)
@@ -443,6 +511,10 @@ def main() -> None:
     if args.measure:
         args.variant = args.measure
         measure(args)
+    elif args.boot_options:
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ.setdefault("PEXLAB_CACHE_DIR", str(WORK / "pexlab-cache"))
+        boot_options(args.reps)
     else:
         run(args)
 
