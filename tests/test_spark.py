@@ -14,6 +14,7 @@ import argparse
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -321,8 +322,14 @@ def test_session_start_errors_are_clear_and_the_kernel_stays_usable(
 ) -> None:
     from pexlab.local_cluster import free_port
 
-    empty = tmp_path / "empty-bin"
+    # A node without Python: the executors' PATH has the usual tools (Spark's Hadoop code runs
+    # `chmod` and `bash` from it) and no interpreter.
+    empty = tmp_path / "no-python-bin"
     empty.mkdir()
+    for tool in ("sh", "bash", "chmod", "mkdir", "id", "ls", "cat", "env", "uname", "dirname"):
+        found = shutil.which(tool)
+        if found:
+            (empty / tool).symlink_to(found)
     res = spark_env.drive("start_errors", closed_port=free_port(), timeout=25, empty_dir=str(empty))
     assert "Did you mean spark://" in res["bad"] and res["bad_events"] == [], "nothing packaged"
     assert "Cannot reach the Spark master" in res["unreachable"]
@@ -336,7 +343,7 @@ def test_session_start_errors_are_clear_and_the_kernel_stays_usable(
     assert res["active_after_errors"] is False
     no_python = res["no_python"]
     assert "executor " in no_python and " on 127.0.0.1" in no_python, no_python
-    assert "Failed to find any of these python binaries" in no_python
+    assert "Failed to find any of these python binaries" in no_python, no_python
     assert "has no python3." in no_python
     unwritable = res["unwritable"]
     assert "executor " in unwritable and " on 127.0.0.1" in unwritable, unwritable
