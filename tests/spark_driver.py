@@ -328,10 +328,16 @@ def start_errors(master: str, args: dict) -> dict:
         holder.wait(timeout=120)
     res["active_after_errors"] = SparkContext._active_spark_context is not None
 
-    # No python3.X on the node: the executors' PATH has no interpreter at all.
+    # No python3.X on a node that has not seen this environment yet (a PEX new to the node
+    # cache: a warm one would start its venv's interpreter by absolute path): the executors'
+    # PATH has no interpreter at all.
+    from pexlab.options import BuildOptions
+
     broken = dict(args["conf"], **{"spark.executorEnv.PATH": args["empty_dir"]})
     try:
-        pexlab.create_spark_context(master=master, conf=broken, progress=False)
+        pexlab.create_spark_context(
+            master=master, conf=broken, progress=False, options=BuildOptions(zip_level=3)
+        )
     except PexlabSparkError as exc:
         res["no_python"] = str(exc)
 
