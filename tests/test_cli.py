@@ -113,3 +113,33 @@ def test_errors_are_one_line_with_exit_1(tmp_path: Path) -> None:
     assert r.returncode == 1 and "not a virtual environment" in json.loads(r.stdout)["error"]
     r = pexlab("frobnicate")
     assert r.returncode == 2
+
+
+def test_options_json_is_the_wire_format_and_flags_win_over_it() -> None:
+    from pexlab.cli import _options, build_parser
+    from pexlab.options import BuildOptions
+
+    def parsed(*argv: str) -> BuildOptions:
+        return _options(build_parser().parse_args(["build", *argv]))
+
+    assert parsed() == BuildOptions()
+    wire = BuildOptions(exclude=("numpy",), zip_level=0).to_json()
+    assert parsed("--options-json", json.dumps(wire)) == BuildOptions.from_json(wire)
+    partial = parsed("--options-json", '{"bytecode": false}', "--compress")
+    assert partial == BuildOptions(bytecode=False, compress=True)
+
+
+def test_bad_options_json_and_conf_are_user_errors(tmp_path: Path) -> None:
+    r = pexlab("build", "--cache-dir", str(tmp_path), "--options-json", '{"exlcude": []}')
+    assert r.returncode == 1 and "Unknown build option" in r.stderr and "Traceback" not in r.stderr
+    r = pexlab("build", "--cache-dir", str(tmp_path), "--options-json", "{nope")
+    assert r.returncode == 1 and "--options-json is not JSON" in r.stderr
+    r = pexlab("spark-args", "--master", "sprak://h:7077", "--quiet")
+    assert r.returncode == 1 and "not a Spark master URL" in r.stderr
+    r = pexlab("spark-args", "--conf", "novalue", "--quiet")
+    assert r.returncode == 1 and "--conf expects KEY=VALUE" in r.stderr
+
+
+def test_spark_args_is_always_registered() -> None:
+    r = pexlab("spark-args", "--help")
+    assert r.returncode == 0 and "--storage" in r.stdout
