@@ -139,6 +139,7 @@ bench: setup hadoop
 	$(BIN)/python bench/executors.py
 	$(BIN)/python bench/connect.py
 	$(BIN)/python bench/yarn.py
+	$(BIN)/python bench/executors.py --boot-options
 
 # ---- tests ------------------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+import tools  # noqa: E402 (bench/tools.py: installs venv-pack)
 
 REQUIREMENTS = ["numpy", "pandas", "pyarrow", "scikit-learn", "pyspark"]
 SMALL_PACKAGE = "tabulate"  # pure Python, ~35 kB, not a dependency of the above
@@ -225,7 +226,7 @@ def bench_venv_pack(env_py: Path, work: Path) -> dict:
     out = work / "venv-pack" / "env.tar.gz"
     shutil.rmtree(out.parent, ignore_errors=True)
     out.parent.mkdir(parents=True)
-    venv_pack = Path(sys.executable).with_name("venv-pack")
+    venv_pack = tools.venv_pack()
     log("venv-pack (editable project uninstalled for it: venv-pack refuses editables)")
     sh(env_py, "-m", "pip", "uninstall", "-q", "-y", "benchproj")
     try:

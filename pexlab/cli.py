@@ -240,8 +240,9 @@ def register_spark_args(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--pex-root",
-        default=DEFAULT_PEX_ROOT,
-        help=f"PEX_ROOT on executors (default {DEFAULT_PEX_ROOT})",
+        default=None,
+        help="PEX_ROOT on executors (default: the PEX's launcher picks a per-user node cache; "
+        f"{DEFAULT_PEX_ROOT} for a PEX built without it)",
     )
     p.add_argument(
         "--deploy-mode",

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # Bump when pexlab changes how it calls pex in a way that changes the artifact (flags, layout),
 # so old cache entries stop matching.
-RECIPE_VERSION = "2"  # 2: venv bytecode (without packages' tests/) in the PEX
+RECIPE_VERSION = "3"  # 2: venv bytecode in the PEX; 3: --sh-boot + node-cache preamble
 
 
 def selected_distributions(env: Environment, options: BuildOptions) -> list[tuple[str, str]]:
@@ -40,6 +40,12 @@ def selected_distributions(env: Environment, options: BuildOptions) -> list[tupl
     return sorted(set(chosen))
 
 
+def launcher_digest() -> str:
+    from .node_cache import sh_preamble
+
+    return hashlib.sha256(sh_preamble("0").encode()).hexdigest()[:16]
+
+
 def fingerprint(env: Environment, options: BuildOptions, pex_version: str) -> str:
     """Hex sha256 of the PEX-deciding facts of `env` (see module docstring)."""
     doc = {
@@ -50,6 +56,8 @@ def fingerprint(env: Environment, options: BuildOptions, pex_version: str) -> st
         "python": env.python_major_minor,
         "distributions": [f"{n}=={v}" for n, v in selected_distributions(env, options)],
         "options": options.fingerprint_fields(),
+        # The node-cache launcher is part of the file: a changed launcher is a new PEX.
+        "launcher": launcher_digest() if options.sh_boot else None,
         "pex": pex_version,
     }
     blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()

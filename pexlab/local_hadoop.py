@@ -193,6 +193,11 @@ class LocalHadoop:
     # -- addresses -------------------------------------------------------------------------
 
     @property
+    def node_cache_dir(self) -> Path:
+        """PEXLAB_NODE_CACHE of this cluster's containers."""
+        return self.work_dir / "node-cache"
+
+    @property
     def work_dir(self) -> Path:
         assert self._tmp is not None, "cluster not started"
         return self._tmp
@@ -288,13 +293,18 @@ class LocalHadoop:
             "yarn.scheduler.minimum-allocation-mb": "128",
             "yarn.nodemanager.resource.cpu-vcores": "4",
         }
+        # This cluster's containers keep their pexlab node cache (pexlab.node_cache) in its
+        # work dir, not in the home of the user running it; stopping the cluster removes it.
+        admin_env = [
+            "MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX",
+            f"PEXLAB_NODE_CACHE={self.node_cache_dir}",
+        ]
         if self._container_path:
             # A whitelisted PATH is written `${PATH:-<NodeManager's>}` into the container's
             # launch script, which bash runs with PATH already set to its built-in default: the
             # NodeManager's PATH never arrives.  The admin environment is exported as is.
-            conf["yarn.nodemanager.admin-env"] = (
-                f"MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX,PATH={self._container_path}"
-            )
+            admin_env.append(f"PATH={self._container_path}")
+        conf["yarn.nodemanager.admin-env"] = ",".join(admin_env)
         conf.update(self.extra_conf)
         return conf
 

@@ -40,6 +40,8 @@ class BuildOptions:
     venv: bool = True  # pex --venv: faster warm start on executors (see pexlab.pex_build)
     inherit_path: str = "fallback"  # "false" | "prefer" | "fallback"
     max_install_jobs: int = 0
+    # pex --sh-boot + the node-cache launcher preamble (see pexlab.pex_build, pexlab.node_cache).
+    sh_boot: bool = True
     extra_args: tuple[str, ...] = field(default=())  # passed to pex as-is, last
 
     @property

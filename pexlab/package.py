@@ -39,6 +39,8 @@ class Artifacts:
     seconds: float = 0.0
     storage: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # The PEX picks a node-level PEX_ROOT itself (pexlab.node_cache): the conf sets none.
+    node_cache: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +55,7 @@ class Artifacts:
             "seconds": round(self.seconds, 3),
             "storage": self.storage,
             "warnings": list(self.warnings),
+            "node_cache": self.node_cache,
         }
 
 
@@ -140,4 +143,5 @@ def package_environment(
         seconds=time.monotonic() - t0,
         storage=storage,
         warnings=warnings,
+        node_cache=bool((record.options or {}).get("sh_boot")),
     )

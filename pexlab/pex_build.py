@@ -27,6 +27,11 @@ How the PEX is made (each choice checked against pex 2.105):
   rebuild, files whose name, CRC and size match the previous build of the same interpreter are
   copied already deflated (`rewrite(previous=...)`): adding one package re-deflates only it.
 - `--max-install-jobs 0`: parallel first-boot installs on executors.
+- `--sh-boot` (`sh_boot`): the PEX starts with pex's POSIX `sh` launcher, which execs the
+  installed venv's python directly once it exists (no Python bootstrap on a warm start), and
+  pexlab puts the node-cache preamble in front of it (`pexlab.node_cache`): unless PEX_ROOT is
+  set, executors use a per-user, content-keyed folder on their node that later applications
+  reuse.
 - zipapp layout (the default): one file, which is what `spark.files` ships.
 - no entry point: `./env.pex -m module` and `./env.pex -c code` both work, which is what
   `pyspark.daemon` needs.
@@ -34,6 +39,7 @@ How the PEX is made (each choice checked against pex 2.105):
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import os
@@ -48,6 +54,7 @@ from pathlib import Path
 from queue import Empty, Queue
 from typing import NamedTuple
 
+from . import node_cache
 from .bytecode import Bytecode
 from .cache import BuildRecord, Cache, sha256_file
 from .environment import Environment
@@ -153,6 +160,8 @@ def pex_arguments(env: Environment, options: BuildOptions, output: Path) -> list
     ]
     if options.venv:
         args += ["--venv", "--non-hermetic-venv-scripts"]
+    if options.sh_boot:
+        args.append("--sh-boot")
     args += [*options.extra_args, "-o", str(output)]
     return args
 
@@ -266,7 +275,12 @@ def build_pex(
                 raise BuildError(f"pex exited 0 but wrote no {stored.name}")
             built = tmp / name
             bytecode = Bytecode.of(env) if options.bytecode else None
-            if options.level <= 0 and bytecode is None:
+            launcher = (
+                functools.partial(node_cache.with_preamble, eid=node_cache.env_id(fp))
+                if options.sh_boot
+                else None
+            )
+            if options.level <= 0 and bytecode is None and launcher is None:
                 os.rename(stored, built)
             else:
                 previous = _previous_build(cache, env, options)
@@ -279,6 +293,7 @@ def build_pex(
                     lambda f: report(
                         progress, "build", 0.8 + 0.15 * f, f"compressing the PEX ({f:.0%})"
                     ),
+                    launcher,
                 )
                 if reused and previous is not None:
                     report(

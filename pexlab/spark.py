@@ -26,6 +26,7 @@ from .spark_conf import (
 )
 from .spark_options import SessionOptions
 from .spark_session import (
+    ExecutorStartError,
     PythonVersionMismatch,
     artifacts_of,
     check_executor_python,
@@ -36,6 +37,7 @@ from .spark_session import (
 
 __all__ = [
     "DEFAULT_PEX_ROOT",
+    "ExecutorStartError",
     "LIST_KEYS",
     "MANAGED_KEYS",
     "MasterKind",

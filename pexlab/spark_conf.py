@@ -12,8 +12,10 @@ What goes into the conf, and why (see DESIGN.md, section Spark):
 - `spark.pyspark.python` names that interpreter.  PySpark itself reads `PYSPARK_PYTHON` once,
   when the SparkContext is created (the session layer sets it from `SparkPlan.executor_python`);
   the conf key is for `spark-submit` and so the choice is visible in the conf.
-- `spark.executorEnv.PEX_ROOT` points into the executor's working directory (writable under every
-  cluster manager), else pex falls back to a temp dir and extracts again per worker.
+- PEX_ROOT: by default none is set; the PEX's own launcher picks a per-user, content-keyed
+  folder on each node that later applications reuse (`pexlab.node_cache`).  `pex_root=` sets
+  `spark.executorEnv.PEX_ROOT` and wins (e.g. `./.pex`: the executor's work dir, per
+  application); a PEX built without the launcher (`sh_boot=False`) gets `./.pex`.
 - Editable projects ship as zips with content-hashed names in `spark.files` +
   `spark.submit.pyFiles`; PySpark puts pyFiles at `sys.path[1]` on executors, ahead of the PEX.
   Spark refuses to overwrite an added path, hence a new name for new content.
@@ -66,6 +68,7 @@ MANAGED_KEYS = (
     "spark.executorEnv.PEX_ROOT",
     "spark.yarn.dist.files",
 )
+# PEX_ROOT of a PEX built without the node-cache launcher (BuildOptions(sh_boot=False)).
 DEFAULT_PEX_ROOT = "./.pex"
 # `pexlab spark-args` without --master: ship as for any cluster and let spark-submit's own
 # --master decide (the spark.files shape works under every cluster manager).
@@ -99,10 +102,15 @@ def master_kind(url: str) -> MasterKind:
     for kind, pattern in _KINDS:
         if pattern.match(master):
             return kind
-    scheme = master.split("://", 1)[0] if "://" in master else ""
+    scheme, _, rest = master.partition("://") if "://" in master else ("", "", master)
     why = "Spark 4 dropped Mesos" if scheme == "mesos" else "malformed or unknown scheme"
+    hint = ""
+    for known in ("spark", "yarn", "k8s", "local", "sc"):
+        # A transposed or mistyped scheme (sprak://, spakr://): say which one was meant.
+        if scheme and scheme != known and sorted(scheme) == sorted(known):
+            hint = f" Did you mean {known}://{rest}?"
     raise PexlabSparkError(
-        f"{url!r} is not a Spark master URL ({why}): expected {_EXPECTED}. "
+        f"{url!r} is not a Spark master URL ({why}): expected {_EXPECTED}.{hint} "
         "Fix the `master` argument or the spark.master conf."
     )
 
@@ -136,8 +144,12 @@ def _files_conf(artifacts: Artifacts, opts: SessionOptions) -> dict[str, str]:
     conf = {
         "spark.files": ",".join([location(artifacts.pex), *zips]),
         "spark.pyspark.python": f"./{pex_name}",
-        "spark.executorEnv.PEX_ROOT": opts.pex_root or DEFAULT_PEX_ROOT,
     }
+    pex_root = opts.pex_root
+    if pex_root is None and not artifacts.node_cache:
+        pex_root = DEFAULT_PEX_ROOT
+    if pex_root is not None:
+        conf["spark.executorEnv.PEX_ROOT"] = pex_root
     if zips:
         conf["spark.submit.pyFiles"] = ",".join(zips)
     return conf

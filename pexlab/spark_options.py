@@ -39,7 +39,9 @@ class SessionOptions:
     options: BuildOptionsLike = None
     cache: Cache | None = None
     deploy_mode: str = "client"
-    start_timeout: float | None = None  # seconds to wait for the context; None: Spark's own
+    # Seconds the cluster may take to start the context and grant the first executor;
+    # None: pexlab.executor_start.DEFAULT_START_TIMEOUT.
+    start_timeout: float | None = None
 
     @property
     def build_options(self) -> BuildOptions:

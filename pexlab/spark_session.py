@@ -14,6 +14,10 @@ does:
   (`spark.pexlab.managed`), so they can be dropped later without any Python-side global.
 - Spark allows one context per process: a running one is reused only if it ships the same
   artifacts to the same master; the plan a context was made from lives on the context.
+- Session start never hangs the kernel (`pexlab.executor_start`): a standalone master that does
+  not answer is reported before packaging; the constructor and the probe job are watched with
+  `start_timeout` (the probe under its own job group, cancelled on a timeout or Ctrl-C), and a
+  failure quotes Spark's own log lines, names the executor, and says what to do.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from . import executor_start, node_cache
 from .notebook_progress import format_size, progress_for
 from .options import BuildOptionsLike
 from .progress import report
@@ -39,6 +44,7 @@ from .spark_conf import (
     master_kind,
     plan,
     shipped_names,
+    validate_master,
 )
 from .spark_options import ProgressArg, SessionOptions
 
@@ -53,6 +59,10 @@ if TYPE_CHECKING:  # pyspark is imported lazily: `import pexlab` must not need i
 MANAGED_MARKER = "spark.pexlab.managed"
 # Attribute of a SparkContext made by pexlab: the SparkPlan it was made from.
 _PLAN_ATTR = "_pexlab_plan"
+
+
+class ExecutorStartError(PexlabSparkError):
+    """Executors did not come, or could not start the environment (see pexlab.executor_start)."""
 
 
 class PythonVersionMismatch(PexlabSparkError):
@@ -200,14 +210,25 @@ _MISMATCH = re.compile(
 
 
 def check_executor_python(
-    sc: SparkContext | None, expected: str | None = None, driver_version: str | None = None
+    sc: SparkContext | None,
+    expected: str | None = None,
+    driver_version: str | None = None,
+    *,
+    start_timeout: float | None = None,
+    log: executor_start.StartLog | None = None,
+    pex_root: str | None = None,
+    notes: list[str] | None = None,
 ) -> str:
     """Fail early, naming both versions, if executors cannot run this driver's Python.
 
     With `expected` (the executors' known major.minor) no job is run and `sc` may be None.
-    Otherwise a tiny job runs, one task per core; PySpark's worker refuses a different
-    major.minor before running it, and that refusal is turned into `PythonVersionMismatch`.
-    Returns the executors' version.
+    Otherwise a tiny job runs, one task per core, under a job group that is cancelled (with
+    Spark's reason) when no executor comes within `start_timeout`
+    (`pexlab.executor_start.run_probe`).  PySpark's worker refuses a different major.minor
+    before running it, and that refusal is turned into `PythonVersionMismatch`; an executor that
+    cannot start the PEX is named, with what the PEX printed.  The probe also starts the node
+    cache's upkeep (`pexlab.node_cache`).  `notes` collects what the user should know (an
+    environment pex had to put in a temporary folder).  Returns the executors' version.
     """
     driver = driver_version or "{}.{}".format(*sys.version_info[:2])
     if expected is not None:
@@ -216,37 +237,54 @@ def check_executor_python(
         return expected
     if sc is None:
         raise PexlabSparkError("check_executor_python needs a SparkContext or `expected`.")
-
-    def probe(_: Any) -> str:
-        # Defined here, not at module level: cloudpickle then ships it by value, and executors
-        # need no pexlab installed.
-        import sys as _sys
-
-        return "{}.{}.{}".format(*_sys.version_info[:3])
-
+    try:
+        cap = node_cache.parse_size(
+            sc.getConf().get(node_cache.MAX_SIZE_CONF, node_cache.DEFAULT_MAX_SIZE)
+            or node_cache.DEFAULT_MAX_SIZE
+        )
+    except node_cache.NodeCacheError as exc:
+        raise PexlabSparkError(str(exc)) from None
     # One task per core (capped): every executor starts its Python now, in parallel, so a first
     # run's PEX extraction happens here rather than one executor after the other in the
     # user's first job.
     slices = max(1, min(int(sc.defaultParallelism or 1), 64))
-    try:
-        return str(sc.parallelize(range(slices), slices).map(probe).collect()[0])
-    except Exception as exc:  # Py4JJavaError, PySparkRuntimeError, ...
-        text = str(exc)
-        m = _MISMATCH.search(text)
-        if m:
-            raise PythonVersionMismatch(
-                f"{m.group(3)}.{m.group(4)}", f"{m.group(1)}.{m.group(2)}"
-            ) from None
+    outcome = executor_start.run_probe(
+        sc,
+        executor_start.make_probe(cap),
+        slices,
+        master=str(sc.master),
+        log=log,
+        start_timeout=start_timeout,
+        error=ExecutorStartError,
+    )
+    if outcome.error is None:
+        results = outcome.results or []
+        if notes is not None:
+            notes.extend(executor_start.misplaced(results, pex_root))
+        return str(results[0]["version"])
+    failure = outcome.error
+    text = str(failure)
+    m = _MISMATCH.search(text)
+    if m:
+        raise PythonVersionMismatch(
+            f"{m.group(3)}.{m.group(4)}", f"{m.group(1)}.{m.group(2)}"
+        ) from None
+    who = executor_start.failed_executor(text)
+    said = executor_start.worker_stderr(text)
+    if not said:
         lines = [ln for ln in text.splitlines() if ln.strip()]
-        interesting = [
-            ln
+        said = [
+            ln.strip()[:300]
             for ln in lines
             if any(s in ln for s in ("Error", "error", "No such file", "Cannot run program"))
-        ][:3] or lines[:3]
-        raise PexlabSparkError(
-            f"Executors could not run Python with interpreter {getattr(sc, 'pythonExec', '?')!r}: "
-            + " | ".join(s.strip()[:300] for s in interesting)
-        ) from exc
+        ][:3] or [ln.strip()[:300] for ln in lines[:3]]
+    where = f"executor {who[1]} on {who[0]}" if who else "Executors"
+    reason = " | ".join(said)
+    raise ExecutorStartError(
+        f"{where} could not start Python with interpreter "
+        f"{getattr(sc, 'pythonExec', '?')!r}: {reason}. "
+        + executor_start.start_hint(reason, pex_root, _major_minor(driver))
+    ) from failure
 
 
 def _summary(p: SparkPlan, seconds: float, executors_python: str | None) -> str:
@@ -284,11 +322,22 @@ def context_for(opts: SessionOptions) -> SparkContext:
     if opts.expected_python is not None:
         # Known up front: fail before packaging anything.
         check_executor_python(None, opts.expected_python, driver)
+    # Before packaging: a typo or a master that does not answer must not cost a build.
+    target = validate_master(opts.resolved_master)
     if master_kind(opts.resolved_master) == "yarn":
         from .yarn import check_resource_manager
 
         # Seconds instead of the YARN client's 15 minutes of retries, and before packaging.
         check_resource_manager()
+    if SparkContext._active_spark_context is None:
+        down = executor_start.master_unreachable(target)
+        if down:
+            raise ExecutorStartError(
+                f"Cannot reach the Spark master {target} ({down}); Spark would retry for a "
+                "minute and then report 'All masters are unresponsive'. Check the host and "
+                "port (a standalone master listens on 7077 by default; 8080 is its web UI) and "
+                "that the master is running."
+            )
     p = plan(opts, callback)
     if p.artifacts is not None and _major_minor(p.artifacts.env.version) != driver:
         raise PythonVersionMismatch(
@@ -302,6 +351,12 @@ def context_for(opts: SessionOptions) -> SparkContext:
     p.conf.setdefault("spark.app.name", "pexlab")
 
     active = SparkContext._active_spark_context
+    log: executor_start.StartLog | None = None
+    if active is not None and getattr(active, "_jsc", None) is None:
+        raise ExecutorStartError(
+            "An earlier session start is still being given up by Spark (its master did not "
+            "answer); try again in a minute."
+        )
     if active is not None:
         _check_active(active, p)
         sc = active
@@ -309,22 +364,51 @@ def context_for(opts: SessionOptions) -> SparkContext:
     else:
         report(callback, "spark", None, p.master)
         with environ(PYSPARK_PYTHON=p.executor_python):
-            # Inside the block: SparkConf needs the JVM, which starts here the first time.
-            sc = SparkContext(conf=_context_conf(p))
+            # Start the JVM with this plan's conf (driver JVM options apply at launch only),
+            # then listen to Spark's log before the context exists: its reasons are only there.
+            conf = _context_conf(p)
+            SparkContext._ensure_initialized(conf=conf)
+            log = executor_start.StartLog.install(SparkContext._jvm)
+            try:
+                sc = executor_start.create_context(
+                    lambda: SparkContext(conf=conf),
+                    master=p.master,
+                    log=log,
+                    timeout=opts.start_timeout,
+                    error=ExecutorStartError,
+                )
+            except BaseException:
+                log.remove()
+                raise
         created = True
         _unshadow_driver(p)
         # So the notebook (and a later reuse check) can see what this context ships.
         setattr(sc, _PLAN_ATTR, p)
 
     executors_python = None
-    if opts.check_python and not p.local:
-        report(callback, "check", None, "one probe task")
-        try:
-            executors_python = check_executor_python(sc, opts.expected_python, driver)
-        except PexlabSparkError:
-            if created:
-                sc.stop()  # unusable, and the user holds no handle to stop it
-            raise
+    notes: list[str] = []
+    try:
+        if opts.check_python and not p.local:
+            report(callback, "check", None, "one probe task")
+            try:
+                executors_python = check_executor_python(
+                    sc,
+                    opts.expected_python,
+                    driver,
+                    start_timeout=opts.start_timeout,
+                    log=log,
+                    pex_root=p.conf.get("spark.executorEnv.PEX_ROOT"),
+                    notes=notes,
+                )
+            except (PexlabSparkError, KeyboardInterrupt):
+                if created:
+                    sc.stop()  # unusable, and the user holds no handle to stop it
+                raise
+    finally:
+        if log is not None:
+            log.remove()
+    for note in notes:
+        print(f"pexlab: warning: {note}", file=sys.stderr)
     summary = _summary(p, time.monotonic() - t0, executors_python)
     if shower is not None:
         shower.done(summary)
@@ -364,6 +448,7 @@ def create_spark_context(
     options: BuildOptionsLike = None,
     cache: Cache | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    start_timeout: float | None = None,
 ) -> SparkContext:
     """A SparkContext whose executors run this kernel's environment (see pexlab.spark_conf).
 
@@ -372,7 +457,10 @@ def create_spark_context(
     Spark conf, winning over pexlab's; `python`: interpreter to package (default: this one);
     `expected_python`: executors' major.minor if known (skips the probe task); `progress`: True
     for notebook/stderr feedback, False for none, or a ProgressCallback; `options`: build
-    options (a BuildOptions or a dict of the fields to change).
+    options (a BuildOptions or a dict of the fields to change); `pex_root`: executors'
+    PEX_ROOT (default: the per-user node cache, see pexlab.node_cache); `start_timeout`:
+    seconds the cluster may take to start the context and grant the first executor (default
+    60; the error then quotes Spark's reason).
     """
     # The parameters are SessionOptions' fields, by name.
     return context_for(SessionOptions(**locals()))
@@ -393,6 +481,7 @@ def create_spark_session(
     cache: Cache | None = None,
     storage_options: Mapping[str, Any] | None = None,
     remote: str | None = None,
+    start_timeout: float | None = None,
 ) -> SparkSession:
     """A SparkSession on top of `create_spark_context(...)` (same arguments).
 

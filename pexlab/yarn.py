@@ -34,9 +34,10 @@ from typing import Any
 from .errors import PexlabError
 from .hdfs import conf_dir, load_conf
 
-# The default PEX_ROOT in YARN containers: the container's working directory is always
-# writable (pex-tool/pex#905: otherwise pex extracts to a temp dir for every worker).  Kept in
-# this one function so the node-level cache default (pexlab.nodecache) can replace it.
+# PEX_ROOT in YARN containers for a PEX without the node-cache launcher (BuildOptions(
+# sh_boot=False)): the container's working directory is always writable (pex-tool/pex#905:
+# otherwise pex extracts to a temp dir for every worker).  A PEX with the launcher picks its
+# node-level, per-user root itself (pexlab.node_cache), so later applications on the node reuse it.
 CONTAINER_PEX_ROOT = "./.pex"
 DEFAULT_RM_PORT = 8032
 
@@ -45,9 +46,12 @@ class YarnError(PexlabError, RuntimeError):
     """Spark cannot reach YARN with this machine's Hadoop client configuration."""
 
 
-def yarn_pex_root(requested: str | None = None) -> str:
-    """PEX_ROOT for the driver (cluster mode) and executors in YARN containers."""
-    return requested or CONTAINER_PEX_ROOT
+def yarn_pex_root(requested: str | None = None, node_cache: bool = False) -> str | None:
+    """PEX_ROOT for the driver (cluster mode) and executors in YARN containers; None leaves it
+    to the PEX's node-cache launcher.  A user's `pex_root=` always wins."""
+    if requested:
+        return requested
+    return None if node_cache else CONTAINER_PEX_ROOT
 
 
 def yarn_artifacts_conf(
@@ -61,18 +65,20 @@ def yarn_artifacts_conf(
     pex = location(artifacts.pex)
     python = f"./{PurePosixPath(pex).name}"
     zips = [location(z) for z in artifacts.editables]
-    root = yarn_pex_root(pex_root)
+    root = yarn_pex_root(pex_root, bool(getattr(artifacts, "node_cache", False)))
     conf = {
         "spark.submit.deployMode": deploy_mode,
         "spark.yarn.dist.files": ",".join([pex, *zips] if deploy_mode == "client" else [pex]),
         "spark.pyspark.python": python,
-        "spark.executorEnv.PEX_ROOT": root,
     }
+    if root is not None:
+        conf["spark.executorEnv.PEX_ROOT"] = root
     if zips:
         conf["spark.submit.pyFiles"] = ",".join(zips)
     if deploy_mode == "cluster":
         conf["spark.pyspark.driver.python"] = python
-        conf["spark.yarn.appMasterEnv.PEX_ROOT"] = root
+        if root is not None:
+            conf["spark.yarn.appMasterEnv.PEX_ROOT"] = root
         conf["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] = python
     return conf
 

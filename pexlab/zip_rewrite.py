@@ -168,6 +168,7 @@ def rewrite(
     previous: Path | None = None,
     bytecode: PycSource | None = None,
     progress: RewriteProgress | None = None,
+    launcher: Callable[[bytes], bytes] | None = None,
 ) -> int:
     """Copy the zipapp `src` to `dst` with every file entry deflated at `level` (0: stored),
     adding, after each `.py` entry, its compiled `.pyc` from `bytecode` when there is a valid
@@ -175,7 +176,8 @@ def rewrite(
     zip written at that level).
 
     The bytes before the first entry (a PEX's shebang line) are kept, as are names, dates and
-    permission bits, so the result is the same zipapp."""
+    permission bits, so the result is the same zipapp.  `launcher` may rewrite those leading
+    bytes (the node-cache preamble, `pexlab.node_cache.with_preamble`)."""
     check_zipfile_internals()
     reuse = Reusable(previous if level > 0 else None)
     reused = 0
@@ -187,6 +189,8 @@ def rewrite(
             total = sum(i.file_size for i in infos) or 1
             with open(src, "rb") as f:
                 prefix = f.read(prefix_len)
+            if launcher is not None:
+                prefix = launcher(prefix)
             done = 0
             next_report = 0.0
             with open(dst, "wb") as out:

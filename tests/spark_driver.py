@@ -24,6 +24,8 @@ def where(_: object) -> dict[str, str]:
         "executable": _sys.executable,
         "cwd": _os.getcwd(),
         "pex_root": _os.environ.get("PEX_ROOT", ""),
+        "prefix": _os.path.realpath(_sys.prefix),
+        "node_env": _os.environ.get("PEXLAB_NODE_ENV", ""),
     }
     import pyspark
 
@@ -187,9 +189,179 @@ def mismatch(master: str, args: dict) -> dict:
     return res
 
 
+def _wait_executors(sc, n: int, seconds: float = 180) -> None:
+    import time
+
+    from pexlab.executor_start import executor_count
+
+    deadline = time.monotonic() + seconds
+    while executor_count(sc) < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"fewer than {n} executors after {seconds} s")
+        time.sleep(0.5)
+
+
+def concurrent(master: str, args: dict) -> dict:
+    """Two executors start the same NEW PEX at the same moment (a barrier stage launches both
+    tasks together, and no probe ran before)."""
+    import pexlab
+    from pexlab.pex_build import BuildOptions
+    from pexlab.spark import artifacts_of
+
+    sc = pexlab.create_spark_context(
+        master=master,
+        conf=args["conf"],
+        options=BuildOptions(zip_level=2),  # another fingerprint: new to the node cache
+        check_python=False,
+        progress=False,
+    )
+    _wait_executors(sc, 2)
+    rows = sc.parallelize(range(2), 2).barrier().mapPartitions(lambda it: [where(0)]).collect()
+    res = {"rdd": rows, "fingerprint": artifacts_of(sc).fingerprint}
+    sc.stop()
+    return res
+
+
+def _fake_env(root: str, eid: str, age: float) -> str:
+    import time
+
+    from pexlab import node_cache
+
+    d = os.path.join(root, "envs", eid)
+    os.makedirs(os.path.join(d, "venvs"))
+    with open(os.path.join(d, "venvs", "blob"), "wb") as f:
+        f.write(os.urandom(1 << 20))
+    used = os.path.join(d, node_cache.USED_FILE)
+    open(used, "w").close()
+    os.utime(used, (time.time() - age, time.time() - age))
+    return d
+
+
+def evict(master: str, args: dict) -> dict:
+    import time
+
+    import pexlab
+    from pexlab import node_cache
+
+    root = args["root"]
+    stale = _fake_env(root, "0000000000stale1", 7200)
+    # Cap of 1 byte: the probe's upkeep must evict everything that is not in use.
+    conf = dict(args["conf"], **{node_cache.MAX_SIZE_CONF: "1"})
+    sc = pexlab.create_spark_context(master=master, conf=conf, progress=False)
+    res: dict = {"rdd": sc.parallelize(range(2), 2).map(where).collect()}
+    deadline = time.monotonic() + 120
+    while os.path.exists(stale) and time.monotonic() < deadline:
+        time.sleep(0.5)  # the upkeep runs detached from the probe task
+    res["stale_left"] = os.path.exists(stale)
+    mine = res["rdd"][0]["node_env"]
+    # This application's executors are running: make their environment the least recently
+    # used of all and evict from another process on the node, as a later session's probe would.
+    older = _fake_env(root, "0000000000stale2", 3600)
+    past = time.time() - 86400
+    os.utime(os.path.join(mine, node_cache.USED_FILE), (past, past))
+    res["report"] = node_cache.evict(root, 0, grace=0).to_json()
+    res["older_left"] = os.path.exists(older)
+    res["mine_left"] = os.path.exists(mine)
+    res["after"] = sc.parallelize(range(2), 2).map(where).collect()
+    res["envs"] = sorted(os.listdir(os.path.join(root, "envs")))
+    sc.stop()
+    return res
+
+
+def hold(master: str, args: dict) -> None:
+    """Another application that takes every core of the cluster until stdin closes."""
+    from pyspark import SparkConf, SparkContext
+
+    sc = SparkContext(conf=SparkConf().setMaster(master).setAll(list(args["conf"].items())))
+    _wait_executors(sc, 2)
+    print("HELD", flush=True)
+    sys.stdin.read()
+    sc.stop()
+
+
+def start_errors(master: str, args: dict) -> dict:
+    import subprocess
+    import time
+
+    from pyspark import SparkContext
+
+    import pexlab
+    from pexlab.spark import PexlabSparkError
+
+    res: dict = {}
+    events: list = []
+    try:
+        pexlab.create_spark_context(
+            master="sprak://" + master.split("://", 1)[1], conf=args["conf"], progress=events.append
+        )
+    except PexlabSparkError as exc:
+        res["bad"] = str(exc)
+    res["bad_events"] = [e.phase for e in events]
+
+    try:
+        pexlab.create_spark_context(
+            master=f"spark://127.0.0.1:{args['closed_port']}", conf=args["conf"], progress=False
+        )
+    except PexlabSparkError as exc:
+        res["unreachable"] = str(exc)
+
+    holder = subprocess.Popen(
+        [sys.executable, __file__, "hold", master, json.dumps(args)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in holder.stdout:  # type: ignore[union-attr]
+            if line.startswith("HELD"):
+                break
+        t0 = time.monotonic()
+        try:
+            pexlab.create_spark_context(
+                master=master, conf=args["conf"], progress=False, start_timeout=args["timeout"]
+            )
+        except PexlabSparkError as exc:
+            res["full"] = str(exc)
+        res["full_seconds"] = time.monotonic() - t0
+    finally:
+        holder.stdin.close()  # type: ignore[union-attr]
+        holder.wait(timeout=120)
+    res["active_after_errors"] = SparkContext._active_spark_context is not None
+
+    # No python3.X on a node that has not seen this environment yet (a PEX new to the node
+    # cache: a warm one would start its venv's interpreter by absolute path): the executors'
+    # PATH has no interpreter at all.
+    from pexlab.options import BuildOptions
+
+    broken = dict(args["conf"], **{"spark.executorEnv.PATH": args["empty_dir"]})
+    try:
+        pexlab.create_spark_context(
+            master=master, conf=broken, progress=False, options=BuildOptions(zip_level=3)
+        )
+    except PexlabSparkError as exc:
+        res["no_python"] = str(exc)
+
+    # A PEX_ROOT the executors cannot create.
+    try:
+        pexlab.create_spark_context(
+            master=master, conf=args["conf"], pex_root="/proc/pexlab-not-writable", progress=False
+        )
+    except PexlabSparkError as exc:
+        res["unwritable"] = str(exc)
+
+    # The kernel is still usable.
+    sc = pexlab.create_spark_context(master=master, conf=args["conf"], progress=False)
+    res["after"] = sc.parallelize(range(2), 2).map(where).collect()
+    sc.stop()
+    return res
+
+
 def main() -> None:
     scenario, master, raw = sys.argv[1], sys.argv[2], sys.argv[3]
     args = json.loads(raw)
+    if scenario == "hold":
+        hold(master, args)
+        return
     try:
         result = {"ok": True, **globals()[scenario](master, args)}
     except Exception as exc:

@@ -14,12 +14,14 @@ import argparse
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_node_cache import venvs_in
 from venvs import (
     REPO,
     Project,
@@ -90,12 +92,23 @@ def _other_python() -> tuple[str, str]:
 
 class Env:
     def __init__(
-        self, kernel: Venv, worker_python: Path, cluster: LocalCluster, cache: Path
+        self,
+        kernel: Venv,
+        worker_python: Path,
+        cluster: LocalCluster,
+        cache: Path,
+        node_home: Path,
     ) -> None:
         self.kernel = kernel
         self.worker_python = worker_python
         self.cluster = cluster
         self.cache = cache
+        # The workers' XDG cache home: the default node cache lives below it.
+        self.node_home = node_home
+
+    @property
+    def node_cache(self) -> Path:
+        return self.node_home / "pexlab" / "node-cache"
 
     def drive(self, scenario: str, **args: object) -> dict:
         args.setdefault("conf", self.cluster.driver_conf())
@@ -140,10 +153,16 @@ def spark_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     workers = tmp / "worker-venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(workers)], check=True)
     worker_python = workers / "bin" / "python3"
+    # Both workers stand for two executors on ONE node (one user, one home): the node cache is
+    # shared by them, as on a real node.  XDG_CACHE_HOME keeps it out of this machine's home.
+    node_home = tmp / "node-home-cache"
     with LocalCluster(
-        workers=2, worker_python=str(worker_python), base_dir=tmp / "cluster"
+        workers=2,
+        worker_python=str(worker_python),
+        base_dir=tmp / "cluster",
+        env={"XDG_CACHE_HOME": str(node_home)},
     ) as cluster:
-        yield Env(kernel, worker_python, cluster, tmp / "pexlab-cache")
+        yield Env(kernel, worker_python, cluster, tmp / "pexlab-cache", node_home)
 
 
 @pytest.fixture(scope="session")
@@ -161,27 +180,30 @@ def test_executors_import_from_shipped_pex_and_zip(spark_env: Env, first_run: di
     assert res["python_exec"] == f"./{pex_name}"
     assert len(res["zips"]) == 1 and res["zips"][0].endswith(".zip")
     cwds = set()
+    env_dir = spark_env.node_cache / "envs" / res["fingerprint"][:16]
     for row in res["rdd"]:
         assert "tabulate_error" not in row and "edit_error" not in row, row
-        # tabulate: from the PEX extracted under the executor's PEX_ROOT (./.pex in its work dir).
-        assert row["tabulate"].startswith(os.path.join(row["cwd"], ".pex")), row
+        # tabulate: from the PEX extracted in the node cache (shared by later applications).
+        assert row["node_env"] == str(env_dir), row
+        assert os.path.realpath(row["tabulate"]).startswith(str(env_dir.resolve())), row
         # the editable project: from the content-hashed zip Spark fetched into the work dir.
         edit = os.path.normpath(os.path.join(row["cwd"], row["edit"]))
         assert edit.startswith(os.path.join(row["cwd"], res["zips"][0]) + os.sep), row
         assert row["answer"] == "v1"
         # pyspark: Spark's own, from the worker's PYTHONPATH (left out of the PEX).
         assert "pyspark.zip" in row["pyspark"] or "site-packages/pyspark" in row["pyspark"], row
-        # The interpreter is the PEX's venv, made on first run under PEX_ROOT.
-        assert row["executable"].startswith(os.path.join(row["cwd"], ".pex")), row
+        # The interpreter is the PEX's venv, made on first run in the node cache.
+        assert row["prefix"].startswith(str(env_dir.resolve()) + os.sep), row
+        assert not os.path.exists(os.path.join(row["cwd"], ".pex")), "nothing per application"
         cwds.add(row["cwd"])
     assert len(cwds) == 2, "both executors ran tasks"
     for value in res["sql"]:
         edit_file, tab_file, answer = value.split("|")
-        assert res["zips"][0] in edit_file and "/.pex/" in tab_file and answer == "v1"
+        assert res["zips"][0] in edit_file and "/node-cache/envs/" in tab_file and answer == "v1"
     # The driver keeps importing the live editable sources.
     assert res["driver_edit"].startswith(str(_edit_project()))
     conf = res["conf"]
-    assert conf["spark.executorEnv.PEX_ROOT"] == "./.pex"
+    assert "spark.executorEnv.PEX_ROOT" not in conf, "the PEX's launcher picks the node cache"
     assert pex_name in conf["spark.files"] and res["zips"][0] in conf["spark.submit.pyFiles"]
     assert res["env_after"] == "/kernel/own/value", "PYSPARK_PYTHON restored after creation"
     assert res["reused_context"] is True
@@ -212,6 +234,13 @@ def test_edited_editable_runs_new_code_without_rebuilding_pex(
     finally:
         init.write_text(EDIT_V1)
     assert {row["answer"] for row in res["rdd"]} == {"v2"}
+    # A new application on the same workers: its executors' interpreter is the venv the first
+    # application extracted in the node cache, and no new venv appeared.
+    first_prefixes = {row["prefix"] for row in first_run["rdd"]}
+    assert {row["prefix"] for row in res["rdd"]} == first_prefixes and len(first_prefixes) == 1
+    env_dir = spark_env.node_cache / "envs" / res["fingerprint"][:16]
+    assert venvs_in(env_dir) == sorted(first_prefixes)
+    assert {row["cwd"] for row in res["rdd"]}.isdisjoint({row["cwd"] for row in first_run["rdd"]})
     assert all(v.endswith("|v2") for v in res["sql"])
     assert res["fingerprint"] == first_run["fingerprint"]
     assert res["reused"] is True, "the PEX came from the cache: no pex run"
@@ -255,6 +284,75 @@ def test_python_version_mismatch_is_named(spark_env: Env) -> None:
     assert f"Python {version}" in res["probe_error"] and f"Python {mine}" in res["probe_error"]
 
 
+@pytest.mark.spark
+def test_two_executors_starting_one_new_pex_at_once_leave_one_environment(
+    spark_env: Env,
+) -> None:
+    res = spark_env.drive("concurrent")
+    rows = res["rdd"]
+    assert len({row["cwd"] for row in rows}) == 2, "both executors ran the barrier stage"
+    env_dir = spark_env.node_cache / "envs" / res["fingerprint"][:16]
+    for row in rows:
+        assert "tabulate_error" not in row, row
+        assert row["node_env"] == str(env_dir)
+    assert len({row["prefix"] for row in rows}) == 1
+    assert venvs_in(env_dir) == [rows[0]["prefix"]], "one environment, not two"
+
+
+@pytest.mark.spark
+def test_eviction_keeps_the_cap_and_spares_running_executors(
+    spark_env: Env, first_run: dict
+) -> None:
+    res = spark_env.drive("evict", root=str(spark_env.node_cache))
+    assert res["stale_left"] is False, "the probe's upkeep evicted the unused environment"
+    mine = os.path.basename(res["rdd"][0]["node_env"])
+    report = res["report"]
+    # (Other environments of this session, used less than the grace period ago, may go too.)
+    assert "0000000000stale2" in report["evicted"] and res["older_left"] is False
+    assert mine not in report["evicted"]
+    assert mine in report["kept_in_use"] and res["mine_left"] is True
+    assert res["envs"] == [mine], "everything not in use is gone: the cap (0) allows nothing"
+    assert all(row["prefix"] == res["rdd"][0]["prefix"] for row in res["after"])
+    assert all("tabulate_error" not in row for row in res["after"])
+
+
+@pytest.mark.spark
+def test_session_start_errors_are_clear_and_the_kernel_stays_usable(
+    spark_env: Env, tmp_path: Path
+) -> None:
+    from pexlab.local_cluster import free_port
+
+    # A node without Python: the executors' PATH has the usual tools (Spark's Hadoop code runs
+    # `chmod` and `bash` from it) and no interpreter.
+    empty = tmp_path / "no-python-bin"
+    empty.mkdir()
+    for tool in ("sh", "bash", "chmod", "mkdir", "id", "ls", "cat", "env", "uname", "dirname"):
+        found = shutil.which(tool)
+        if found:
+            (empty / tool).symlink_to(found)
+    res = spark_env.drive("start_errors", closed_port=free_port(), timeout=25, empty_dir=str(empty))
+    assert "Did you mean spark://" in res["bad"] and res["bad_events"] == [], "nothing packaged"
+    assert "Cannot reach the Spark master" in res["unreachable"]
+    assert "Connection refused" in res["unreachable"]
+    full = res["full"]
+    # Spark warns after 15 s of waiting; a start_timeout beyond that quotes it.
+    assert "granted no executor to application app-" in full and "within 25 s" in full, full
+    assert "Initial job has not accepted any resources" in full
+    assert "spark.cores.max" in full and "Stop another application" in full
+    assert "Spark:" in full, "Spark's own words are quoted"
+    assert res["active_after_errors"] is False
+    no_python = res["no_python"]
+    assert "executor " in no_python and " on 127.0.0.1" in no_python, no_python
+    assert "Failed to find any of these python binaries" in no_python, no_python
+    assert "has no python3." in no_python
+    unwritable = res["unwritable"]
+    assert "executor " in unwritable and " on 127.0.0.1" in unwritable, unwritable
+    assert "PEX_ROOT /proc/pexlab-not-writable is not writable there" in unwritable
+    # Still usable: a working session in the same driver process after all of that.
+    assert len({row["cwd"] for row in res["after"]}) == 2
+    assert all("tabulate_error" not in row for row in res["after"])
+
+
 # ---- conf logic, no cluster ----------------------------------------------------------------------
 
 
@@ -277,7 +375,11 @@ def test_artifacts_conf_uses_uploaded_urls_or_local_paths() -> None:
     assert remote["spark.files"] == "s3://b/p/pexlab-env-abc.pex,s3://b/p/proj-123.zip"
     assert remote["spark.submit.pyFiles"] == "s3://b/p/proj-123.zip"
     assert remote["spark.pyspark.python"] == "./pexlab-env-abc.pex"
+    # A PEX without the node-cache launcher keeps the per-application ./.pex.
     assert remote["spark.executorEnv.PEX_ROOT"] == "./.pex"
+    node = _arts(url=True)
+    node.node_cache = True
+    assert "spark.executorEnv.PEX_ROOT" not in artifacts_conf(node)
     local = artifacts_conf(_arts(url=False), pex_root="/mnt/pex")
     assert local["spark.files"].split(",") == ["/cache/pexlab-env-abc.pex", "/cache/proj-123.zip"]
     assert local["spark.executorEnv.PEX_ROOT"] == "/mnt/pex"

@@ -173,6 +173,19 @@ def test_client_mode_ships_everything_through_yarn_localization() -> None:
     assert "spark.pyspark.driver.python" not in conf  # the kernel is the driver
 
 
+def test_a_pex_with_the_node_cache_launcher_picks_its_own_root() -> None:
+    arts = _Arts()
+    arts.node_cache = True
+    for mode in ("client", "cluster"):
+        conf = yarn_artifacts_conf(arts, None, mode)
+        assert "spark.executorEnv.PEX_ROOT" not in conf
+        assert "spark.yarn.appMasterEnv.PEX_ROOT" not in conf
+    # A user's pex_root still wins.
+    assert yarn_artifacts_conf(arts, "/shared/pex", "client")["spark.executorEnv.PEX_ROOT"] == (
+        "/shared/pex"
+    )
+
+
 def test_cluster_mode_runs_the_driver_from_the_pex_too() -> None:
     conf = yarn_artifacts_conf(_Arts(), "/shared/pex", "cluster")
     assert conf["spark.pyspark.driver.python"] == "./env-1.pex"
@@ -227,9 +240,11 @@ def test_client_mode_executors_run_the_shipped_pex_and_zip(
     for row in res["rdd"]:
         assert "tabulate_error" not in row and "edit_error" not in row, row
         _in_container(row)
-        # Third-party package: from the PEX, installed under PEX_ROOT in the container.
-        assert row["tabulate"].startswith(os.path.join(row["cwd"], ".pex") + os.sep), row
-        assert row["executable"].startswith(os.path.join(row["cwd"], ".pex") + os.sep), row
+        # Third-party package: from the PEX, installed by its launcher into the node cache
+        # (the cluster's PEXLAB_NODE_CACHE), where later applications on the node reuse it.
+        cache = str(yarn_env.hadoop.node_cache_dir) + os.sep
+        assert row["tabulate"].startswith(cache), row
+        assert row["executable"].startswith(cache), row
         # Editable project: from the content-hashed zip localized into the container.
         assert row["edit"].startswith(os.path.join(row["cwd"], zip_name) + os.sep), row
         assert row["answer"] == "v1"
@@ -341,8 +356,11 @@ def test_cluster_mode_spark_submit_with_printed_args(yarn_env: YarnEnv, first_ru
         ("driver", result["driver"]),
         *[("executor", r) for r in result["executors"]],
     ]:
-        assert "/usercache/" in row["executable"], (role, row)
-        assert "/.pex/" in row["executable"] and "/.pex/" in row["tabulate"], (role, row)
+        cache = str(yarn_env.hadoop.node_cache_dir) + os.sep
+        assert row["executable"].startswith(cache) and row["tabulate"].startswith(cache), (
+            role,
+            row,
+        )
         assert ".zip/pexlab_yarn_edit/" in row["edit"], (role, row)
     # The driver ran in the ApplicationMaster's container (the application's first).
     assert "_000001/" in result["driver"]["executable"], result["driver"]
