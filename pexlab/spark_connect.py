@@ -23,10 +23,10 @@ in remote mode): no JVM.  What a session gets, and why (checked against pyspark 
   NEW session is made (same server, same Spark application, PEX reused from the cache): Python
   workers are per session, so no worker keeps the old code.  Earlier sessions stay usable.
 - `spark.executorEnv.PEX_ROOT` set by a client is accepted and ignored (executor environments
-  are the server application's), so the PEX uses the executors' own PEX_ROOT: the server's
-  `spark.executorEnv.PEX_ROOT` if its admin set one, else pex's default under the executor
-  user's home (`~/.cache/pex`), which is node-level and shared by sessions and applications:
-  a node unpacks a given PEX once (see README, "Spark Connect").
+  are the server application's), so the PEX picks its root itself: the server's
+  `spark.executorEnv.PEX_ROOT` if its admin set one, else the launcher's node cache
+  (`pexlab.node_cache`, under the executor user's `~/.cache/pexlab`), which is node-level and
+  shared by sessions and applications: a node unpacks a given PEX once (README, "Spark Connect").
 - Before returning, a tiny UDF runs on the executors: a worker whose Python has another
   major.minor than the kernel's is reported with both versions (`PythonVersionMismatch`).
 """

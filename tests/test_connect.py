@@ -4,8 +4,9 @@ standalone cluster: master + 2 workers).
 Set-up, once per session:
 - the workers' own interpreter (`python3` first on their PATH) is a bare venv WITHOUT the test
   packages, so an import that works in a UDF must come from what pexlab shipped;
-- the workers' HOME is a fresh folder: pex's default PEX_ROOT (`~/.cache/pex`) is where the
-  shipped PEX unpacks on Connect (a client cannot set executor environment variables);
+- the workers' HOME is a fresh folder: the PEX's own launcher picks its node cache there
+  (`~/.cache/pexlab/node-cache`, pexlab.node_cache), which is where the shipped PEX unpacks on
+  Connect (a client cannot set executor environment variables);
 - the "kernel" venv (cached) has `pyspark-client` (no JVM, no full pyspark), `tabulate` from
   PyPI and the editable project `pexlab-connect-edit`; clients run in it as subprocesses
   (tests/connect_driver.py), with pexlab from the repo on PYTHONPATH and pex from the project venv.
@@ -144,11 +145,12 @@ def test_udfs_import_from_the_shipped_pex_and_zip(connect_env: ConnectEnv, first
     pex_name = Path(first["pex_path"]).name
     assert first["python_conf"] == f"./{pex_name}"
     assert len(first["zips"]) == 1 and first["zips"][0].endswith(".zip")
-    pex_root = str(connect_env.worker_home / ".cache" / "pex")
+    pex_root = str(connect_env.worker_home / ".cache" / "pexlab" / "node-cache") + "/"
     cwds = set()
     for row in _rows(res["run"]):
         assert "tabulate_error" not in row and "edit_error" not in row, row
-        # tabulate: from the PEX, unpacked under pex's default PEX_ROOT in the workers' HOME.
+        # tabulate: from the PEX, unpacked by its launcher into the node cache in the workers'
+        # HOME (shared by every session and application on the node).
         assert row["tabulate"].startswith(pex_root), row
         assert row["executable"].startswith(pex_root), row
         # the project: from the content-hashed zip in the session's artifact folder.

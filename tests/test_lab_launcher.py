@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -107,6 +108,16 @@ def test_the_command_is_required(tmp_path: Path) -> None:
     assert "give the command to run after --" in result.stderr
 
 
+def _wait_for_exec(pid: int, marker: str, timeout: float = 30.0) -> None:
+    # Right after fork the child still shows the parent's (pytest's) command line: the launcher
+    # judges a PID by what it runs, so wait until the child has exec'd its own.
+    deadline = time.monotonic() + timeout
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    while marker.encode() not in cmdline.read_bytes():
+        assert time.monotonic() < deadline, f"PID {pid} never ran {marker}"
+        time.sleep(0.05)
+
+
 def _start(argv: list[str]) -> subprocess.Popen[bytes]:
     # Own process group, like the Spark daemons the launcher starts.
     return subprocess.Popen(argv, start_new_session=True)
@@ -121,6 +132,8 @@ def test_leftovers_of_a_killed_launcher_are_stopped_by_pid_if_still_spark(tmp_pa
     unrelated = _start(sleep)
     record = tmp_path / "cluster.json"
     try:
+        _wait_for_exec(fake_daemon.pid, "org.apache.spark.deploy.worker.Worker")
+        _wait_for_exec(unrelated.pid, "time.sleep")
         dead_launcher = subprocess.run(
             [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
         ).stdout.strip()
@@ -150,6 +163,7 @@ def test_a_live_launcher_keeps_its_cluster(tmp_path: Path) -> None:
     other = _start([sys.executable, "-c", "import time; time.sleep(600)", str(LAUNCHER)])
     record = tmp_path / "cluster.json"
     try:
+        _wait_for_exec(other.pid, LAUNCHER.name)
         record.write_text(
             json.dumps(
                 {"master": "spark://127.0.0.1:1", "launcher_pid": other.pid, "daemon_pids": []}

@@ -363,4 +363,4 @@ def test_cluster_mode_spark_submit_with_printed_args(yarn_env: YarnEnv, first_ru
         )
         assert ".zip/pexlab_yarn_edit/" in row["edit"], (role, row)
     # The driver ran in the ApplicationMaster's container (the application's first).
-    assert "_000001/" in result["driver"]["executable"], result["driver"]
+    assert "_000001/" in result["driver"]["edit"], result["driver"]
