@@ -21,8 +21,8 @@ imports tabulate and the project on 2 tasks.  Variants, per rep (interleaved):
                   workers, nothing shipped; the reference.
 
 The PEX is built before the runs (reported separately).  The workers' HOME is a folder of the
-bench, so pex's default PEX_ROOT (~/.cache/pex, which Connect sessions use) is emptied before
-each connect-first.  Results: bench/results/connect.md (+ .json).
+bench, so the PEX's node cache there (~/.cache/pexlab/node-cache, which Connect sessions use;
+pexlab.node_cache) and pex's own ~/.cache/pex are emptied before each connect-first.  Results: bench/results/connect.md (+ .json).
 """
 
 from __future__ import annotations
@@ -170,7 +170,8 @@ def run(reps: int) -> None:
         classic_conf["spark.cores.max"] = "2"
         with LocalConnectServer(cluster.master_url, conf=server_conf, base_dir=WORK) as server:
             for rep in range(reps):
-                shutil.rmtree(HOME / ".cache" / "pex", ignore_errors=True)
+                # Every rep's first session starts on cold nodes: no unpacked environment.
+                shutil.rmtree(HOME / ".cache", ignore_errors=True)
                 init.write_text(EDIT.format("v1"))
                 r = _client(
                     [
@@ -246,7 +247,7 @@ spread the target is met only in the median of the whole run. The PEX of every e
 {"from a server-side clone of pexlab's base session (no upload)" if set(uploads) == {"cloned"} else "; ".join(uploads)}.
 
 - connect-first pays the PEX upload through gRPC (32 KiB chunks) and the first unpack of the
-  PEX under the workers' PEX_ROOT (pex's default `~/.cache/pex`, emptied before every rep).
+  PEX into the workers' node cache (`~/.cache/pexlab/node-cache`, emptied before every rep).
 - connect-edit: inspection memo, new zip, `cloneSession` of the base session (the server copies
   the PEX into the new session's folder; executors fetch it over loopback), a new Python worker
   from the already unpacked PEX venv, the version probe and the UDF.
