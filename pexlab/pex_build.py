@@ -61,6 +61,7 @@ from .environment import Environment
 from .errors import PexlabError
 from .fingerprint import fingerprint, selected_distributions
 from .names import canonical_name
+from .notebook_progress import format_size
 from .options import DEFAULT_EXCLUDES, BuildOptions, BuildOptionsLike
 from .progress import ProgressCallback, report
 from .zip_rewrite import rewrite
@@ -324,5 +325,5 @@ def build_pex(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    report(progress, "build", 1.0, f"built {name} ({record.size / 1e6:.1f} MB)")
+    report(progress, "build", 1.0, f"built {name} ({format_size(record.size)})")
     return BuildResult(record, False)
