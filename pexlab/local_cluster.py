@@ -28,9 +28,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from .daemons import Daemonized, spawn_in_group, stop_group
 from .errors import PexlabError
 
 
@@ -66,7 +66,7 @@ class _Daemon:
 
 
 @dataclass
-class LocalCluster:
+class LocalCluster(Daemonized):
     """Master + `workers` workers, each with `cores` cores and `memory` of memory.
 
     `worker_python`: the interpreter executors use when the driver does not choose one (Spark's
@@ -86,6 +86,11 @@ class LocalCluster:
     _daemons: list[_Daemon] = field(default_factory=list, init=False, repr=False)
     _tmp: Path | None = field(default=None, init=False, repr=False)
     _own_tmp: bool = field(default=False, init=False, repr=False)
+
+    @property
+    def pids(self) -> list[int]:
+        """The daemons' PIDs (the JVMs), master first; each leads its own process group."""
+        return [d.proc.pid for d in self._daemons]
 
     @property
     def master_url(self) -> str:
@@ -137,17 +142,10 @@ class LocalCluster:
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> _Daemon:
         log = self.work_dir / "logs" / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [str(spark_home() / "bin" / "spark-class"), *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=self.work_dir,
-                # Own process group: stopping it also stops the executors this daemon forked.
-                start_new_session=True,
-            )
+        # Own process group: stopping it also stops the executors this daemon forked.
+        proc = spawn_in_group(
+            [str(spark_home() / "bin" / "spark-class"), *args], log, env, self.work_dir
+        )
         daemon = _Daemon(name, proc, log)
         self._daemons.append(daemon)
         return daemon
@@ -239,45 +237,11 @@ class LocalCluster:
     def stop(self) -> None:
         # Workers first (they kill their executors on SIGTERM), master last.
         for d in reversed(self._daemons):
-            _terminate(d.proc)
+            stop_group(d.proc, timeout=15.0)
         self._daemons.clear()
         if self._own_tmp and self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
-
-    def __enter__(self) -> LocalCluster:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-def _terminate(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-    if proc.poll() is not None:
-        return
-    # The process leads its own group (start_new_session): signal the group we created.
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=5)
-    # Executors forked by a worker are in its group; make sure none outlives it.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,9 +23,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
-from .local_cluster import ClusterError, _terminate, free_port, spark_home
+from .daemons import Daemonized, spawn_in_group, stop_group
+from .local_cluster import ClusterError, free_port, spark_home
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
@@ -39,7 +39,7 @@ def _listening(port: int) -> bool:
 
 
 @dataclass
-class LocalConnectServer:
+class LocalConnectServer(Daemonized):
     """A Spark Connect server (one Spark application) on `master`.
 
     `conf`: extra Spark conf of the server's application (e.g. executor sizes); `env`: extra
@@ -97,16 +97,7 @@ class LocalConnectServer:
         for var in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "PYTHONPATH", "VIRTUAL_ENV"):
             env.pop(var, None)
         env.update(self.env)
-        with open(self._log, "wb") as out:
-            self._proc = subprocess.Popen(
-                self.command(),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=base,
-                start_new_session=True,
-            )
+        self._proc = spawn_in_group(self.command(), self._log, env, base)
         try:
             self._wait_ready()
         except BaseException:
@@ -134,16 +125,5 @@ class LocalConnectServer:
 
     def stop(self) -> None:
         if self._proc is not None:
-            _terminate(self._proc)
+            stop_group(self._proc, timeout=15.0)
             self._proc = None
-
-    def __enter__(self) -> LocalConnectServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -38,9 +38,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from xml.sax.saxutils import escape
 
+from .daemons import Daemonized, spawn_in_group, stop_group
 from .errors import PexlabError
 
 HADOOP_VERSION = "3.5.0"
@@ -168,7 +168,7 @@ def _site_xml(props: dict[str, str]) -> str:
 
 
 @dataclass
-class LocalHadoop:
+class LocalHadoop(Daemonized):
     """HDFS (1 NameNode + 1 DataNode) and YARN (RM + `nodemanagers` NodeManagers) in one JVM.
 
     `container_python`: the interpreter whose folder leads the NodeManager's PATH (so containers'
@@ -382,17 +382,8 @@ class LocalHadoop:
         for k, v in self._conf().items():
             cmd += ["-D", f"{k}={v}"]
         try:
-            with open(self.log, "wb") as out:
-                self._proc = subprocess.Popen(
-                    cmd,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=env,
-                    cwd=self.work_dir,
-                    # Own process group: stop() signals it, which also reaches the containers.
-                    start_new_session=True,
-                )
+            # Own process group: stop() signals it, which also reaches the containers.
+            self._proc = spawn_in_group(cmd, self.log, env, self.work_dir)
             self._wait_ready(details)
             self._write_client_conf()
         except BaseException:
@@ -425,41 +416,10 @@ class LocalHadoop:
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
-            _stop_group(proc)
+            stop_group(proc, timeout=20.0)
         if self._own_tmp and self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
-
-    def __enter__(self) -> LocalHadoop:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-def _stop_group(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        pass
-    # Containers the NodeManager started are in the group too: none may outlive the cluster.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:

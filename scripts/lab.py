@@ -151,7 +151,7 @@ def run(command: list[str], state_dir: Path, workers: int) -> int:
         )
         cluster.start()
         # The PIDs are the JVMs (spark-class execs java), each leading its own process group.
-        pids = [d.proc.pid for d in cluster._daemons]
+        pids = cluster.pids
         ClusterRecord(cluster.master_url, os.getpid(), pids).write(record_path)
         print(
             f"Spark master {cluster.master_url} (web UI {cluster.ui_url}), daemon PIDs "

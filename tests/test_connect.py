@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from drivers import driver_result
 from venvs import (
     REPO,
     Project,
@@ -91,14 +92,7 @@ class ConnectEnv:
             env=env,
             timeout=600,
         )
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        assert lines, (
-            f"client crashed (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-        )
-        result = json.loads(lines[-1][len("RESULT ") :])
-        result["stderr"] = proc.stderr
-        assert result["ok"], result.get("traceback", "") + proc.stderr[-3000:]
-        return result
+        return driver_result(proc, "client")
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from drivers import driver_result
 from test_node_cache import venvs_in
 from venvs import (
     REPO,
@@ -134,14 +135,7 @@ class Env:
             env=env,
             timeout=300,
         )
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        assert lines, (
-            f"driver crashed (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-        )
-        result = json.loads(lines[-1][len("RESULT ") :])
-        result["stderr"] = proc.stderr
-        assert result["ok"], result.get("traceback", "") + proc.stderr[-3000:]
-        return result
+        return driver_result(proc)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from drivers import driver_result
 from venvs import (
     REPO,
     Project,
@@ -116,12 +117,7 @@ class YarnEnv:
             env=env or self.env(),
             timeout=600,
         )
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        assert lines, f"driver crashed (rc {proc.returncode}):\n{proc.stderr[-5000:]}"
-        result = json.loads(lines[-1][len("RESULT ") :])
-        result["stderr"] = proc.stderr
-        assert result["ok"], result.get("traceback", "") + proc.stderr[-3000:]
-        return result
+        return driver_result(proc)
 
     def hdfs_listing(self, folder: str = "/pexlab/yarn") -> dict[str, dict]:
         fs, _ = open_destination(self.hadoop.webhdfs_url + folder)

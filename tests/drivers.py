@@ -1,0 +1,23 @@
+"""Reading the result of a driver script (spark_driver.py, connect_driver.py, yarn_driver.py).
+
+Each driver runs in a kernel venv and prints its result as one JSON line prefixed `RESULT `
+(Spark logs share stdout, so the prefix tells the line apart).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+
+def driver_result(proc: subprocess.CompletedProcess[str], who: str = "driver") -> dict[str, Any]:
+    """The driver's `RESULT` dict with its stderr added; fails the test if it crashed."""
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, (
+        f"{who} crashed (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    )
+    result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
+    result["stderr"] = proc.stderr
+    assert result["ok"], result.get("traceback", "") + proc.stderr[-3000:]
+    return result
