@@ -98,13 +98,15 @@ test('demo Run All ships the PEX and the editable zip to the embedded cluster', 
   expect(process.env.PEXLAB_SPARK_MASTER).toMatch(
     /^spark:\/\/127\.0\.0\.1:\d+$/
   );
-  expect(origins.text).toContain(`master ${process.env.PEXLAB_SPARK_MASTER};`);
+  expect(origins.text).toContain(`master ${process.env.PEXLAB_SPARK_MASTER}`);
   expect(origins.text).toMatch(
-    /executors run the PEX pexlab-env-[0-9a-f]+\.pex/
+    /executors run the PEX pexlab-env-[0-9a-f]+\.pex, unpacked once per node into \S+\/envs\/[0-9a-f]+/
   );
   for (const name of ['numpy', 'humanize', 'tabulate']) {
     expect(origins.text).toMatch(
-      new RegExp(`${name} +from the PEX pexlab-env-[0-9a-f]+\\.pex: \\.pex/`)
+      new RegExp(
+        `${name} +from the PEX pexlab-env-[0-9a-f]+\\.pex: …/site-packages/${name}/`
+      )
     );
   }
   expect(origins.text).toMatch(

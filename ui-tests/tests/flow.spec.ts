@@ -82,13 +82,23 @@ test('a build started elsewhere shows up, and Cancel stops it', async ({
   page,
   tmpPath
 }) => {
+  // Start from an empty cache: an earlier spec (the demo's Run All) built this kernel's PEX.
+  const base = page.url().split('/lab')[0];
+  const listed = await (
+    await page.request.get(`${base}/pexlab/artifacts`)
+  ).json();
+  for (const artifact of listed.artifacts ?? []) {
+    const removed = await page.request.delete(
+      `${base}/pexlab/artifacts/${artifact.fingerprint}`
+    );
+    expect(removed.status()).toBe(204);
+  }
   const notebook = await openDemoNotebook(page, tmpPath);
   const panel = await openPanel(page);
   const badge = panel.locator('.pexlab-StateBadge');
   await expect(badge).toHaveAttribute('data-state', 'missing');
 
   // Another client (a second tab, a script) starts the build through the REST API.
-  const base = page.url().split('/lab')[0];
   const sessions = await (
     await page.request.get(`${base}/api/sessions`)
   ).json();
