@@ -251,13 +251,15 @@ spread the target is met only in the median of the whole run. The PEX of every e
 - connect-edit: inspection memo, new zip, `cloneSession` of the base session (the server copies
   the PEX into the new session's folder; executors fetch it over loopback), a new Python worker
   from the already unpacked PEX venv, the version probe and the UDF.
-- classic starts a new application: JVM, executors, PEX fetched and unpacked in a fresh `./.pex`.
+- classic starts a new application: JVM, executors, the PEX fetched from the driver and started
+  from the node cache (unpacked there by an earlier variant of the rep).
 - connect-bare: a new session whose workers run the kernel venv's own interpreter.
 
 Where connect-edit's extra time goes (not measured separately): the executors fetch the session's
 own copy of the PEX (a session's files live in its own folder on each executor), and pexlab's
-version check runs one more small job before the user's. The machine was shared with other jobs
-(load average around 20 on 2 CPUs), which explains the spread between reps.
+version check runs one more small job before the user's. The machine may be shared with other
+jobs (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs when this was written): compare
+variants within a rep.
 """
     (RESULTS / "connect.md").write_text(text)
     print(text)
