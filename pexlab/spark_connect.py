@@ -50,8 +50,7 @@ from .progress import ProgressCallback, report
 from .spark_conf import CONNECT_PYTHON_CONF as PYTHON_CONF
 from .spark_conf import PexlabSparkError, artifacts_conf, master_kind
 from .spark_options import ProgressArg, SessionOptions
-from .spark_session import _MISMATCH as MISMATCH
-from .spark_session import PythonVersionMismatch
+from .spark_session import PythonVersionMismatch, version_mismatch
 
 if TYPE_CHECKING:  # the client is imported lazily: `import pexlab` must not need it
     from pyspark.sql import SparkSession
@@ -266,11 +265,9 @@ def check_session_python(session: Any, driver_version: str | None = None) -> str
         version = str(rows[0][0])
     except Exception as exc:  # SparkConnectGrpcException, PythonException, ...
         text = str(exc)
-        m = MISMATCH.search(text)
-        if m:
-            raise PythonVersionMismatch(
-                f"{m.group(3)}.{m.group(4)}", f"{m.group(1)}.{m.group(2)}"
-            ) from None
+        mismatch = version_mismatch(text)
+        if mismatch is not None:
+            raise mismatch from None
         python = _safe_conf(session, PYTHON_CONF)
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
         interesting = [

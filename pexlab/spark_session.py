@@ -209,6 +209,15 @@ _MISMATCH = re.compile(
 )
 
 
+def version_mismatch(text: str) -> PythonVersionMismatch | None:
+    """PySpark's refusal of a worker with another major.minor, found in an error's text (classic
+    and Connect sessions word it the same way), as a PythonVersionMismatch naming both."""
+    m = _MISMATCH.search(text)
+    if m is None:
+        return None
+    return PythonVersionMismatch(f"{m.group(3)}.{m.group(4)}", f"{m.group(1)}.{m.group(2)}")
+
+
 def check_executor_python(
     sc: SparkContext | None,
     expected: str | None = None,
@@ -264,11 +273,9 @@ def check_executor_python(
         return str(results[0]["version"])
     failure = outcome.error
     text = str(failure)
-    m = _MISMATCH.search(text)
-    if m:
-        raise PythonVersionMismatch(
-            f"{m.group(3)}.{m.group(4)}", f"{m.group(1)}.{m.group(2)}"
-        ) from None
+    mismatch = version_mismatch(text)
+    if mismatch is not None:
+        raise mismatch from None
     who = executor_start.failed_executor(text)
     said = executor_start.worker_stderr(text)
     if not said:
