@@ -106,13 +106,13 @@ chromium:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 # The Hadoop cluster of the YARN/HDFS tests runs from Maven Central jars, fetched once with mvn
-# into ~/.cache/pexlab/hadoop-<version>/lib (pexlab.local_hadoop.fetch_jars).
+# into ~/.cache/pexlab/hadoop-<version>/lib (pexlab.local.hadoop.fetch_jars).
 hadoop: $(BIN)/python
 	@command -v mvn >/dev/null || { \
 		echo "Installing Debian's maven to fetch the Hadoop jars"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq maven; }
-	PYTHONPATH=$(CURDIR) $(BIN)/python -c "from pexlab.local_hadoop import fetch_jars; print(fetch_jars())"
+	PYTHONPATH=$(CURDIR) $(BIN)/python -c "from pexlab.local.hadoop import fetch_jars; print(fetch_jars())"
 
 # ---- run --------------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ imports tabulate and the project on 2 tasks.  Variants, per rep (interleaved):
 
 The PEX is built before the runs (reported separately).  The workers' HOME is a folder of the
 bench, so the PEX's node cache there (~/.cache/pexlab/node-cache, which Connect sessions use;
-pexlab.node_cache) and pex's own ~/.cache/pex are emptied before each connect-first.  Results: bench/results/connect.md (+ .json).
+pexlab.nodecache.upkeep) and pex's own ~/.cache/pex are emptied before each connect-first.  Results: bench/results/connect.md (+ .json).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def client_connect(url: str, init: str, edit_to: str, kernel_python: str) -> dic
     from pyspark.sql import SparkSession
 
     import pexlab
-    import pexlab.spark_connect as sc
+    import pexlab.spark.connect as sc
 
     out: dict[str, Any] = {}
     t = time.monotonic()
@@ -145,8 +145,8 @@ def _client(args: list[str]) -> dict[str, Any]:
 
 
 def run(reps: int) -> None:
-    from pexlab.local_cluster import LocalCluster
-    from pexlab.local_connect import LocalConnectServer
+    from pexlab.local.connect import LocalConnectServer
+    from pexlab.local.standalone import LocalCluster
     from pexlab.package import package_environment
 
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)

@@ -19,7 +19,7 @@ and for each environment four variants:
 
 - bare:            executors run the kernel venv's python directly (packages preinstalled on
                    workers; the best case, nothing shipped);
-- pexlab first:    pexlab's default on fresh nodes: the node cache (pexlab.node_cache) is
+- pexlab first:    pexlab's default on fresh nodes: the node cache (pexlab.nodecache.upkeep) is
                    emptied before the run, so executors ship + extract the PEX;
 - pexlab later:    pexlab's default for every later application on the same nodes: the node
                    cache holds the environment an earlier application extracted;
@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pexlab.local_cluster import LocalCluster
+    from pexlab.local.standalone import LocalCluster
     from pexlab.package import Artifacts
 
 REPO = Path(__file__).resolve().parents[1]
@@ -286,7 +286,7 @@ def measure_env(cluster: LocalCluster, env: Env, reps: int) -> dict[str, list[Ru
 
 
 def run(args: argparse.Namespace) -> None:
-    from pexlab.local_cluster import LocalCluster
+    from pexlab.local.standalone import LocalCluster
 
     names = [n.strip() for n in args.envs.split(",") if n.strip()]
     unknown = [n for n in names if n not in ENVS]
@@ -385,7 +385,7 @@ pandas, pyarrow and sklearn and fits a model, so executors load the big packages
 {sections}
 Notes:
 - Both pexlab variants are the default set-up (no `pex_root=`): the PEX's launcher puts the
-  environment in the per-user node cache (`pexlab.node_cache`). "pexlab first" empties that cache
+  environment in the per-user node cache (`pexlab.nodecache.upkeep`). "pexlab first" empties that cache
   before the run (fresh nodes: every executor extracts the PEX); "pexlab later" is every later
   application on the same nodes (a new kernel, an edited editable project): the cache holds the
   environment, nothing is extracted. "of which context" is the time until the context is
@@ -402,7 +402,7 @@ Notes:
   extraction grows with the environment. venv-pack's archive is unpacked by a native `tar`
   (0.75 s for the small archive, 12-17 s for the notebook one, whose 658 MB include pyspark).
   So pexlab is behind on a tiny environment by about that fixed start-up, and ahead on a real
-  one, where it ships less and carries pip's compiled bytecode (`pexlab.bytecode`).
+  one, where it ships less and carries pip's compiled bytecode (`pexlab.build.bytecode`).
 - Machine noise matters at this scale (2 shared cores run the driver, master, workers and
   executors): compare variants within this run, not across runs.
 """

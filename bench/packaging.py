@@ -122,7 +122,7 @@ def site_packages(python: Path) -> Path:
 
 
 def bench_pexlab(env_py: Path, work: Path) -> dict:
-    from pexlab.cache import Cache
+    from pexlab.build.cache import Cache
     from pexlab.package import package_environment
 
     cache_dir, store, pex_root = (
@@ -179,7 +179,8 @@ def bench_pexlab(env_py: Path, work: Path) -> dict:
         res["rebuild_s"], re_arts = timed(
             package_environment, env_py, storage=str(store), cache=cache
         )
-        assert not re_arts.reused and re_arts.fingerprint != arts.fingerprint
+        assert not re_arts.reused
+        assert re_arts.fingerprint != arts.fingerprint
         res["rebuild_pex_bytes"] = re_arts.pex.size
     finally:
         sh(env_py, "-m", "pip", "uninstall", "-q", "-y", SMALL_PACKAGE)
@@ -403,7 +404,7 @@ def main() -> None:
     # Reruns start from the same environment.
     sh(env_py, "-m", "pip", "uninstall", "-q", "-y", SMALL_PACKAGE)
 
-    from pexlab.pex_build import pex_version
+    from pexlab.build.pex import pex_version
 
     result: dict = {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

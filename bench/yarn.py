@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/yarn.py [--reps 1]          (make bench)
 
-On one local Hadoop cluster (pexlab.local_hadoop: HDFS + YARN, one NodeManager whose containers'
+On one local Hadoop cluster (pexlab.local.hadoop: HDFS + YARN, one NodeManager whose containers'
 `python3` is a bare venv), for a kernel venv with pyspark, numpy, tabulate and six (the job
 imports numpy, tabulate and six on 2 executors):
 
@@ -115,7 +115,7 @@ def upload_rep(rep: int, archive: Path) -> tuple[str, str, Any]:
     import tempfile
 
     from pexlab.package import package_environment
-    from pexlab.storage import upload
+    from pexlab.storage.upload import upload
 
     stamp = f"{int(time.time())}-{rep}"
     pex_folder = f"hdfs:///bench/{stamp}/pexlab"
@@ -148,7 +148,7 @@ def once(conf: dict[str, str], env: dict[str, str], variant: str, storage: str) 
 
 
 def run(args: argparse.Namespace) -> None:
-    from pexlab.local_hadoop import LocalHadoop
+    from pexlab.local.hadoop import LocalHadoop
 
     WORK.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PEXLAB_CACHE_DIR", str(WORK / "pexlab-cache"))

@@ -35,7 +35,7 @@ def main() -> int:
     from tabulate import tabulate as table
 
     import pexlab
-    from pexlab.local_cluster import LocalCluster
+    from pexlab.local.standalone import LocalCluster
 
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="pexlab-demo-") as tmp:

@@ -19,7 +19,7 @@ __all__ = ["__version__", "create_spark_context", "create_spark_session", "spark
 def __getattr__(name: str) -> Any:
     # Lazy so that `import pexlab` (done by Jupyter Server at start-up) never imports pyspark.
     if name in {"create_spark_session", "create_spark_context", "spark_conf"}:
-        from . import spark
+        from pexlab import spark
 
         return getattr(spark, name)
     raise AttributeError(f"module 'pexlab' has no attribute {name!r}")

@@ -17,10 +17,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import PexlabError
-from .notebook_progress import format_size
-from .options import DEFAULT_EXCLUDES, BuildOptions, OptionsError
-from .progress import EVENT_PREFIX, ProgressEvent, TextProgress
+from pexlab.build.options import DEFAULT_EXCLUDES, BuildOptions, OptionsError
+from pexlab.core.errors import PexlabError
+from pexlab.core.progress import EVENT_PREFIX, ProgressEvent, TextProgress
+from pexlab.core.sizes import format_size
 
 
 def _print_event(event: ProgressEvent) -> None:
@@ -33,7 +33,7 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from .environment import inspect_interpreter
+    from pexlab.environment.interpreter import inspect_interpreter
 
     env = inspect_interpreter(args.python)
     if args.json:
@@ -83,8 +83,8 @@ def _options(args: argparse.Namespace) -> BuildOptions:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .cache import Cache
-    from .package import package_environment
+    from pexlab.build.cache import Cache
+    from pexlab.package import package_environment
 
     # Human progress stays quiet for a second, so a warm (cached) build prints nothing.
     text = None if args.events else TextProgress(quiet_for=1.0)
@@ -116,7 +116,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_cache_list(args: argparse.Namespace) -> int:
-    from .cache import Cache
+    from pexlab.build.cache import Cache
 
     cache = Cache(args.cache_dir) if args.cache_dir else Cache()
     records = cache.list()
@@ -135,7 +135,7 @@ def cmd_cache_list(args: argparse.Namespace) -> int:
 
 
 def cmd_cache_prune(args: argparse.Namespace) -> int:
-    from .cache import Cache
+    from pexlab.build.cache import Cache
 
     cache = Cache(args.cache_dir) if args.cache_dir else Cache()
     removed = cache.prune(keep=args.keep, older_than_days=args.older_than_days)
@@ -168,7 +168,7 @@ def format_submit_args(conf: Mapping[str, str], fmt: str = "args") -> str:
 
 
 def cmd_spark_args(args: argparse.Namespace) -> int:
-    from .spark_conf import SUBMIT_DECIDES, is_local_master, spark_conf
+    from pexlab.spark.conf import SUBMIT_DECIDES, is_local_master, spark_conf
 
     options = None
     if args.exclude is not None:
@@ -203,9 +203,9 @@ def cmd_spark_args(args: argparse.Namespace) -> int:
 
 def _launcher(module: str, storage: str | None) -> str:
     """spark-submit's primary resource that runs `module` (published next to the artifacts)."""
-    from .cache import Cache
-    from .storage import upload
-    from .yarn import module_launcher
+    from pexlab.build.cache import Cache
+    from pexlab.spark.yarn import module_launcher
+    from pexlab.storage.upload import upload
 
     path = module_launcher(module, Cache().root / "launchers")
     return upload(path, storage) if storage else str(path)
@@ -213,7 +213,7 @@ def _launcher(module: str, storage: str | None) -> str:
 
 def register_spark_args(subparsers: Any) -> argparse.ArgumentParser:
     """Add `spark-args` to the `pexlab` CLI."""
-    from .spark_conf import DEFAULT_PEX_ROOT
+    from pexlab.spark.conf import DEFAULT_PEX_ROOT
 
     p: argparse.ArgumentParser = subparsers.add_parser(
         "spark-args",

@@ -10,12 +10,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cache import Cache, sha256_file
-from .environment import Environment
-from .options import BuildOptionsLike
-from .pex_build import build_pex
-from .progress import ProgressCallback, report
-from .storage import preflight, upload
+from pexlab.build.cache import Cache, sha256_file
+from pexlab.build.options import BuildOptionsLike
+from pexlab.build.pex import build_pex
+from pexlab.core.progress import ProgressCallback, report
+from pexlab.core.sizes import format_size
+from pexlab.environment.interpreter import Environment
+from pexlab.storage.upload import preflight, upload
 
 
 @dataclass
@@ -28,6 +29,11 @@ class Artifact:
     sha256: str
     project: str = ""  # for editables: the distribution name
 
+    @property
+    def location(self) -> str:
+        """Where executors fetch it: the URL it was uploaded to, else the local file."""
+        return str(self.url or self.local_path)
+
 
 @dataclass
 class Artifacts:
@@ -39,8 +45,21 @@ class Artifacts:
     seconds: float = 0.0
     storage: str | None = None
     warnings: list[str] = field(default_factory=list)
-    # The PEX picks a node-level PEX_ROOT itself (pexlab.node_cache): the conf sets none.
+    # The PEX picks a node-level PEX_ROOT itself (pexlab.nodecache.upkeep): the conf sets none.
     node_cache: bool = False
+
+    def describe(self) -> str:
+        """What ships, in one phrase of the session's summary line (classic and Connect)."""
+        text = (
+            f"PEX {'reused' if self.reused else 'built'} {self.pex.name} "
+            f"({format_size(self.pex.size)})"
+        )
+        if self.editables:
+            text += (
+                f" + {len(self.editables)} editable zip(s) "
+                f"({format_size(sum(z.size for z in self.editables))})"
+            )
+        return text
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,7 +79,7 @@ class Artifacts:
 
 
 def inspect_cached(python: str | os.PathLike[str] | None, cache: Cache) -> tuple[Environment, bool]:
-    """`cache.inspector.inspect(python)` (see `pexlab.inspection.Inspector`)."""
+    """`cache.inspector.inspect(python)` (see `pexlab.environment.inspection.Inspector`)."""
     return cache.inspector.inspect(python)
 
 
@@ -107,7 +126,9 @@ def package_environment(
 
     editables: list[Artifact] = []
     if include_editable and env.editables:
-        from .editables import zip_editable  # lazy: only needed when there are editables
+        from pexlab.build.editables import (
+            zip_editable,  # lazy: only needed when there are editables
+        )
 
         out = cache.editables_dir
         out.mkdir(parents=True, exist_ok=True)

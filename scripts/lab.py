@@ -5,7 +5,7 @@
 1. Creates (once) a bare worker venv, `<state-dir>/worker-venv`: no pip, no packages. The
    workers put it first on their PATH, so whatever a job imports on an executor can only come from
    what pexlab shipped.
-2. Starts a local standalone cluster (`pexlab.local_cluster`: 127.0.0.1, free ports) and writes
+2. Starts a local standalone cluster (`pexlab.local.standalone`: 127.0.0.1, free ports) and writes
    its master URL and daemon PIDs to `<state-dir>/cluster.json`.
 3. Runs the command with `{master}` in its arguments replaced by the master URL, and with
    `PEXLAB_DEMO_MASTER` (read by the demo notebook) and `SPARK_LOCAL_IP=127.0.0.1` (drivers of
@@ -21,6 +21,7 @@ A launcher killed with SIGKILL cannot clean up: the next run stops the daemons l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -33,10 +34,10 @@ from types import FrameType
 
 REPO = Path(__file__).resolve().parents[1]
 try:
-    from pexlab.local_cluster import ClusterError, LocalCluster
+    from pexlab.local import ClusterError, LocalCluster, make_bare_python
 except ImportError:  # run from a source tree without an install
     sys.path.insert(0, str(REPO))
-    from pexlab.local_cluster import ClusterError, LocalCluster
+    from pexlab.local import ClusterError, LocalCluster, make_bare_python
 
 MASTER_PLACEHOLDER = "{master}"
 # Seconds the command gets to exit after SIGTERM before it is killed.
@@ -96,10 +97,9 @@ def stop_leftovers(record_path: Path) -> None:
         # Only a process that still is a Spark daemon: the PID may have been reused since.
         if _is_spark_daemon(pid):
             print(f"Stopping a leftover Spark daemon (PID {pid})", file=sys.stderr)
-            try:
-                os.killpg(pid, signal.SIGTERM)  # each daemon leads its own process group
-            except ProcessLookupError:
-                pass
+            # Each daemon leads its own process group.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
     record_path.unlink(missing_ok=True)
 
 
@@ -115,10 +115,7 @@ def ensure_worker_venv(path: Path) -> Path:
         if out == str(sys.version_info[:2]):
             return python
     # A missing or foreign-version worker venv (ours, never the user's): create it afresh.
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--clear", "--without-pip", str(path)], check=True
-    )
-    return python
+    return make_bare_python(path)
 
 
 def run(command: list[str], state_dir: Path, workers: int) -> int:

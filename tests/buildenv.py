@@ -18,6 +18,7 @@ import subprocess
 import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from venvs import (
@@ -32,10 +33,9 @@ from venvs import (
     write,
 )
 
-from pexlab.cache import BuildRecord, Cache
-from pexlab.environment import Environment, inspect_interpreter
-from pexlab.pex_build import BuildOptions, build_pex
-from pexlab.spark import environ
+from pexlab.build.cache import BuildRecord, Cache
+from pexlab.build.pex import BuildOptions, build_pex
+from pexlab.environment.interpreter import Environment, inspect_interpreter
 
 PROJECTS = CACHE.parent / "test-projects" / "build"
 # Unroutable/closed endpoints: anything that tries an index or a proxy fails fast.
@@ -90,7 +90,7 @@ def main_projects(base: Path) -> tuple[Project, ...]:
 
 def offline() -> AbstractContextManager[None]:
     """Every index and proxy pointed at a dead endpoint, for this process and its children."""
-    return environ(**OFFLINE_ENV)
+    return mock.patch.dict(os.environ, OFFLINE_ENV)
 
 
 def pex_wrapper(script: Path, body: str) -> str:

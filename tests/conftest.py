@@ -13,7 +13,7 @@ if str(TESTS) not in sys.path:
 
 from venvs import Venv, VenvFactory, shapes_spec, stable_projects_dir  # noqa: E402
 
-from pexlab.environment import Environment, inspect_interpreter  # noqa: E402
+from pexlab.environment.interpreter import Environment, inspect_interpreter  # noqa: E402
 
 # pytest accepts `pytest_plugins` only in the top-level conftest (tests/server/conftest.py may not
 # declare it once the whole suite runs together). buildenv: the packaging suites' shared session

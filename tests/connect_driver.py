@@ -75,7 +75,7 @@ def pex_distributions(pex: str) -> list[str]:
 
 
 def describe(spark: Any) -> dict[str, Any]:
-    from pexlab.spark_connect import shipment_of
+    from pexlab.spark.connect import shipment_of
 
     s = shipment_of(spark)
     a = s.artifacts
@@ -99,7 +99,7 @@ def apps(ui: str) -> list[str]:
 
 
 def ship(url: str, args: dict) -> dict:
-    from pexlab.spark_connect import shipment_of
+    from pexlab.spark.connect import shipment_of
 
     spark = create(url)
     s = shipment_of(spark)
@@ -165,7 +165,7 @@ def mismatch(url: str, args: dict) -> dict:
     from pyspark.sql import SparkSession
 
     from pexlab.spark import PythonVersionMismatch
-    from pexlab.spark_connect import check_session_python
+    from pexlab.spark.connect import check_session_python
 
     res: dict[str, Any] = {}
     try:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pexlab.local_hadoop import LocalHadoop
+from pexlab.local.hadoop import LocalHadoop
 
 
 @pytest.fixture(scope="session")

@@ -192,7 +192,7 @@ def mismatch(master: str, args: dict) -> dict:
 def _wait_executors(sc, n: int, seconds: float = 180) -> None:
     import time
 
-    from pexlab.executor_start import executor_count
+    from pexlab.spark.executor_start import executor_count
 
     deadline = time.monotonic() + seconds
     while executor_count(sc) < n:
@@ -205,7 +205,7 @@ def concurrent(master: str, args: dict) -> dict:
     """Two executors start the same NEW PEX at the same moment (a barrier stage launches both
     tasks together, and no probe ran before)."""
     import pexlab
-    from pexlab.pex_build import BuildOptions
+    from pexlab.build.pex import BuildOptions
     from pexlab.spark import artifacts_of
 
     sc = pexlab.create_spark_context(
@@ -225,7 +225,7 @@ def concurrent(master: str, args: dict) -> dict:
 def _fake_env(root: str, eid: str, age: float) -> str:
     import time
 
-    from pexlab import node_cache
+    from pexlab.nodecache import upkeep as node_cache
 
     d = os.path.join(root, "envs", eid)
     os.makedirs(os.path.join(d, "venvs"))
@@ -241,7 +241,7 @@ def evict(master: str, args: dict) -> dict:
     import time
 
     import pexlab
-    from pexlab import node_cache
+    from pexlab.nodecache import upkeep as node_cache
 
     root = args["root"]
     stale = _fake_env(root, "0000000000stale1", 7200)
@@ -331,7 +331,7 @@ def start_errors(master: str, args: dict) -> dict:
     # No python3.X on a node that has not seen this environment yet (a PEX new to the node
     # cache: a warm one would start its venv's interpreter by absolute path): the executors'
     # PATH has no interpreter at all.
-    from pexlab.options import BuildOptions
+    from pexlab.build.options import BuildOptions
 
     broken = dict(args["conf"], **{"spark.executorEnv.PATH": args["empty_dir"]})
     try:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pexlab.bytecode import Bytecode, checked_pyc
-from pexlab.environment import Environment, inspect_interpreter
+from pexlab.build.bytecode import Bytecode, checked_pyc
+from pexlab.environment.interpreter import Environment, inspect_interpreter
 
 TAG = sys.implementation.cache_tag
 SOURCE = b"def f():\n    return 41 + 1\n"
@@ -61,7 +61,8 @@ def test_a_matching_pyc_becomes_a_checked_hash_pyc(tmp_path: Path, mode) -> None
         env=dict(os.environ, PYTHONPATH=str(tmp_path), PYTHONDONTWRITEBYTECODE="1"),
         check=False,
     )
-    assert r.returncode == 0 and r.stdout.strip() == "42", r.stderr
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "42", r.stderr
     assert f"{pyc} matches {src}" in r.stderr
 
 
@@ -88,7 +89,8 @@ def test_entries_are_matched_to_the_venv_file_with_the_same_bytes(tmp_path: Path
     entry = ".deps/pkg-1.0-py3-none-any.whl/pkg/mod.py"
 
     pyc = bc.for_entry(entry, crc, size)
-    assert pyc is not None and pyc[8:16] == importlib.util.source_hash(SOURCE)
+    assert pyc is not None
+    assert pyc[8:16] == importlib.util.source_hash(SOURCE)
     assert bc.pyc_name(entry) == f".deps/pkg-1.0-py3-none-any.whl/pkg/__pycache__/mod.{TAG}.pyc"
     assert bc.for_entry(".deps/w.whl/single.py", crc, size) is not None
     assert bc.pyc_name(".deps/w.whl/single.py") == f".deps/w.whl/__pycache__/single.{TAG}.pyc"

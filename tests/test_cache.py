@@ -15,9 +15,9 @@ import pytest
 from buildenv import calls, counting_pex, offline, pex_wrapper, plain_project
 from venvs import Project, Venv, VenvFactory, VenvSpec
 
-from pexlab.cache import BuildRecord, Cache
-from pexlab.environment import inspect_interpreter
-from pexlab.pex_build import BuildOptions, build_pex
+from pexlab.build.cache import BuildRecord, Cache
+from pexlab.build.pex import BuildOptions, build_pex
+from pexlab.environment.interpreter import inspect_interpreter
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECTS = REPO / ".cache" / "test-projects" / "cache"
@@ -50,7 +50,8 @@ def test_unchanged_environment_is_not_rebuilt(
         second, reused2 = build_pex(inspect_interpreter(small_venv.python), BuildOptions(), cache)
     assert (reused1, reused2) == (False, True)
     assert calls(counted) == 1
-    assert second.fingerprint == first.fingerprint and second.pex_path == first.pex_path
+    assert second.fingerprint == first.fingerprint
+    assert second.pex_path == first.pex_path
     assert first.path.stat().st_mtime_ns == mtime
     meta = json.loads((first.path.parent / "build.json").read_text())
     for key in (
@@ -84,10 +85,12 @@ def test_version_change_invalidates(tmp_path: Path, counted: Path) -> None:
         scratch = build_pex(
             inspect_interpreter(venv.python), BuildOptions(), Cache(tmp_path / "c2")
         ).record
-    assert not reused and new.fingerprint != old.fingerprint
+    assert not reused
+    assert new.fingerprint != old.fingerprint
     assert calls(counted) == 3
     assert any("unchanged files reused" in e.message for e in events)
-    assert scratch.fingerprint == new.fingerprint and scratch.sha256 == new.sha256
+    assert scratch.fingerprint == new.fingerprint
+    assert scratch.sha256 == new.sha256
     assert {"name": "tinylib", "version": "2.0.0"} in new.distributions
     assert cache.latest_for(str(venv.python)).fingerprint == new.fingerprint
     assert cache.get(old.fingerprint) is not None  # the old build stays until pruned
@@ -150,7 +153,8 @@ def test_killed_build_leaves_nothing_valid(small_venv: Venv, tmp_path: Path) -> 
     env = inspect_interpreter(small_venv.python)
     with offline():
         record, reused = build_pex(env, BuildOptions(), cache)
-    assert not reused and cache.get(record.fingerprint, verify=True) is not None
+    assert not reused
+    assert cache.get(record.fingerprint, verify=True) is not None
     assert not any(p.exists() for p in leftovers)  # cleaned by the next build of that fingerprint
 
 
@@ -160,7 +164,7 @@ def test_killed_build_leaves_nothing_valid(small_venv: Venv, tmp_path: Path) -> 
 def _fake_build(
     cache: Cache, fp: str, python: str, built_at: float, payload: bytes = b"pex"
 ) -> BuildRecord:
-    from pexlab.cache import sha256_file
+    from pexlab.build.cache import sha256_file
 
     with cache.lock(fp):
         tmp = cache.new_tmp(fp)
@@ -195,7 +199,8 @@ def test_get_rejects_missing_truncated_and_corrupt_artifacts(tmp_path: Path) -> 
     rec.path.unlink()
     assert cache.get(rec.fingerprint) is None
     (rec.path.parent / "build.json").write_text("{not json")
-    assert cache.get(rec.fingerprint) is None and cache.list() == []
+    assert cache.get(rec.fingerprint) is None
+    assert cache.list() == []
     assert cache.get("0" * 64) is None
 
 
@@ -218,8 +223,10 @@ def test_latest_for_list_remove_and_prune(tmp_path: Path) -> None:
     assert removed == [a_old.fingerprint]
     assert {r.fingerprint for r in cache.list()} == {a_new.fingerprint, b.fingerprint}
     assert list(cache.tmp_dir.iterdir()) == []
-    assert cache.remove(b.fingerprint) and not cache.remove(b.fingerprint)
-    assert cache.prune(keep=0) == [a_new.fingerprint] and cache.list() == []
+    assert cache.remove(b.fingerprint)
+    assert not cache.remove(b.fingerprint)
+    assert cache.prune(keep=0) == [a_new.fingerprint]
+    assert cache.list() == []
 
 
 def test_default_root_follows_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

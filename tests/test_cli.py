@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from buildenv import OFFLINE_ENV
 
-from pexlab.progress import EVENT_PREFIX, ProgressEvent
+from pexlab.core.progress import EVENT_PREFIX, ProgressEvent
 
 pytest_plugins = ["buildenv"]  # shared session fixtures: main_venv, built, ...
 
@@ -32,7 +32,7 @@ def pexlab(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
 
 
 @pytest.mark.parametrize(
-    "args, expect",
+    ("args", "expect"),
     [
         ((), ["inspect", "build", "cache"]),
         (("inspect",), ["--python", "--json"]),
@@ -53,11 +53,14 @@ def test_inspect_json(main_venv) -> None:
     r = pexlab("inspect", "--python", str(main_venv.python), "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert doc["python"] == str(main_venv.python) and doc["kind"] == "venv"
+    assert doc["python"] == str(main_venv.python)
+    assert doc["kind"] == "venv"
     names = {d["name"] for d in doc["distributions"]}
     assert {"numpy", "six", "edlib", "plainpkg"} <= names
     text = pexlab("inspect", "--python", str(main_venv.python))
-    assert text.returncode == 0 and "numpy==" in text.stdout and "edlib" in text.stdout
+    assert text.returncode == 0
+    assert "numpy==" in text.stdout
+    assert "edlib" in text.stdout
 
 
 def test_build_json_events_then_cache_list_and_prune(main_venv, built, tmp_path: Path) -> None:
@@ -67,17 +70,21 @@ def test_build_json_events_then_cache_list_and_prune(main_venv, built, tmp_path:
     r = pexlab("build", *common, "--storage", str(store), "--json", "--events")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert doc["fingerprint"] == record.fingerprint and doc["reused"] is True
+    assert doc["fingerprint"] == record.fingerprint
+    assert doc["reused"] is True
     assert doc["pex"]["local_path"] == record.pex_path
     assert Path(doc["pex"]["url"].removeprefix("file://")).is_file()
     assert sorted(e["project"] for e in doc["editables"]) == ["edlib", "hatchlib", "nsproj"]
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     events = [ProgressEvent.from_line(ln) for ln in lines]
-    assert lines and all(ln.startswith(EVENT_PREFIX) for ln in lines)
+    assert lines
+    assert all(ln.startswith(EVENT_PREFIX) for ln in lines)
     assert {e.phase for e in events if e} >= {"inspect", "build", "zip", "upload"}
 
     text = pexlab("build", *common)
-    assert text.returncode == 0 and "reused" in text.stdout and record.fingerprint in text.stdout
+    assert text.returncode == 0
+    assert "reused" in text.stdout
+    assert record.fingerprint in text.stdout
 
     listed = pexlab("cache", "list", "--cache-dir", str(cache.root), "--json")
     assert listed.returncode == 0, listed.stderr
@@ -87,7 +94,8 @@ def test_build_json_events_then_cache_list_and_prune(main_venv, built, tmp_path:
 
     # keep=1 keeps the newest build per interpreter: the shared build survives.
     pruned = pexlab("cache", "prune", "--cache-dir", str(cache.root), "--json")
-    assert pruned.returncode == 0 and record.fingerprint not in json.loads(pruned.stdout)["removed"]
+    assert pruned.returncode == 0
+    assert record.fingerprint not in json.loads(pruned.stdout)["removed"]
     assert cache.get(record.fingerprint) is not None
 
 
@@ -97,27 +105,30 @@ def test_build_without_events_prints_progress_only_for_slow_work(tmp_path: Path,
         "build", "--python", str(main_venv.python), "--cache-dir", str(tmp_path), "--no-editables"
     )
     assert r.returncode == 0, r.stderr
-    assert "pexlab: Building the PEX" in r.stderr and "built in" in r.stdout
+    assert "pexlab: Building the PEX" in r.stderr
+    assert "built in" in r.stdout
     assert EVENT_PREFIX not in r.stderr
 
 
 def test_errors_are_one_line_with_exit_1(tmp_path: Path) -> None:
     r = pexlab("inspect", "--python", str(tmp_path / "no-python"))
-    assert (
-        r.returncode == 1 and r.stderr.startswith("pexlab: error:") and "Traceback" not in r.stderr
-    )
+    assert r.returncode == 1
+    assert r.stderr.startswith("pexlab: error:")
+    assert "Traceback" not in r.stderr
     base = getattr(sys, "_base_executable", sys.executable)
     r = pexlab("build", "--python", base, "--cache-dir", str(tmp_path))
-    assert r.returncode == 1 and "not a virtual environment" in r.stderr
+    assert r.returncode == 1
+    assert "not a virtual environment" in r.stderr
     r = pexlab("build", "--python", base, "--cache-dir", str(tmp_path), "--json")
-    assert r.returncode == 1 and "not a virtual environment" in json.loads(r.stdout)["error"]
+    assert r.returncode == 1
+    assert "not a virtual environment" in json.loads(r.stdout)["error"]
     r = pexlab("frobnicate")
     assert r.returncode == 2
 
 
 def test_options_json_is_the_wire_format_and_flags_win_over_it() -> None:
+    from pexlab.build.options import BuildOptions
     from pexlab.cli import _options, build_parser
-    from pexlab.options import BuildOptions
 
     def parsed(*argv: str) -> BuildOptions:
         return _options(build_parser().parse_args(["build", *argv]))
@@ -131,15 +142,21 @@ def test_options_json_is_the_wire_format_and_flags_win_over_it() -> None:
 
 def test_bad_options_json_and_conf_are_user_errors(tmp_path: Path) -> None:
     r = pexlab("build", "--cache-dir", str(tmp_path), "--options-json", '{"exlcude": []}')
-    assert r.returncode == 1 and "Unknown build option" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 1
+    assert "Unknown build option" in r.stderr
+    assert "Traceback" not in r.stderr
     r = pexlab("build", "--cache-dir", str(tmp_path), "--options-json", "{nope")
-    assert r.returncode == 1 and "--options-json is not JSON" in r.stderr
+    assert r.returncode == 1
+    assert "--options-json is not JSON" in r.stderr
     r = pexlab("spark-args", "--master", "sprak://h:7077", "--quiet")
-    assert r.returncode == 1 and "not a Spark master URL" in r.stderr
+    assert r.returncode == 1
+    assert "not a Spark master URL" in r.stderr
     r = pexlab("spark-args", "--conf", "novalue", "--quiet")
-    assert r.returncode == 1 and "--conf expects KEY=VALUE" in r.stderr
+    assert r.returncode == 1
+    assert "--conf expects KEY=VALUE" in r.stderr
 
 
 def test_spark_args_is_always_registered() -> None:
     r = pexlab("spark-args", "--help")
-    assert r.returncode == 0 and "--storage" in r.stdout
+    assert r.returncode == 0
+    assert "--storage" in r.stdout

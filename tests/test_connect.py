@@ -5,7 +5,7 @@ Set-up, once per session:
 - the workers' own interpreter (`python3` first on their PATH) is a bare venv WITHOUT the test
   packages, so an import that works in a UDF must come from what pexlab shipped;
 - the workers' HOME is a fresh folder: the PEX's own launcher picks its node cache there
-  (`~/.cache/pexlab/node-cache`, pexlab.node_cache), which is where the shipped PEX unpacks on
+  (`~/.cache/pexlab/node-cache`, pexlab.nodecache.upkeep), which is where the shipped PEX unpacks on
   Connect (a client cannot set executor environment variables);
 - the "kernel" venv (cached) has `pyspark-client` (no JVM, no full pyspark), `tabulate` from
   PyPI and the editable project `pexlab-connect-edit`; clients run in it as subprocesses
@@ -33,10 +33,11 @@ from venvs import (
     stable_projects_dir,
 )
 
-from pexlab.local_cluster import LocalCluster
-from pexlab.local_connect import LocalConnectServer
+from pexlab.local.connect import LocalConnectServer
+from pexlab.local.standalone import LocalCluster
+from pexlab.local.venvs import make_bare_python
 from pexlab.spark import PexlabSparkError
-from pexlab.spark_connect import validate_remote
+from pexlab.spark.connect import validate_remote
 
 DRIVER = Path(__file__).with_name("connect_driver.py")
 # The newest pyspark-client on PyPI; it talks to the pip pyspark 4.3 server the tests start.
@@ -102,7 +103,7 @@ def connect_env(
     tmp = tmp_path_factory.mktemp("connect")
     kernel = venv_factory.get(kernel_spec())
     workers = tmp / "worker-venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(workers)], check=True)
+    make_bare_python(workers)
     home = tmp / "worker-home"
     home.mkdir()
     with LocalCluster(
@@ -138,11 +139,13 @@ def test_udfs_import_from_the_shipped_pex_and_zip(connect_env: ConnectEnv, first
     first = res["first"]
     pex_name = Path(first["pex_path"]).name
     assert first["python_conf"] == f"./{pex_name}"
-    assert len(first["zips"]) == 1 and first["zips"][0].endswith(".zip")
+    assert len(first["zips"]) == 1
+    assert first["zips"][0].endswith(".zip")
     pex_root = str(connect_env.worker_home / ".cache" / "pexlab" / "node-cache") + "/"
     cwds = set()
     for row in _rows(res["run"]):
-        assert "tabulate_error" not in row and "edit_error" not in row, row
+        assert "tabulate_error" not in row, row
+        assert "edit_error" not in row, row
         # tabulate: from the PEX, unpacked by its launcher into the node cache in the workers'
         # HOME (shared by every session and application on the node).
         assert row["tabulate"].startswith(pex_root), row
@@ -159,10 +162,13 @@ def test_udfs_import_from_the_shipped_pex_and_zip(connect_env: ConnectEnv, first
     # The client stays out of the PEX (executors import the server's pyspark); its Arrow
     # dependencies go in (Spark 4 runs Python UDFs through Arrow).
     dists = " ".join(res["pex_distributions"])
-    assert "pyspark" not in dists and "tabulate" in dists, dists
-    assert "pandas" in dists and "pyarrow" in dists, dists
+    assert "pyspark" not in dists, dists
+    assert "tabulate" in dists, dists
+    assert "pandas" in dists, dists
+    assert "pyarrow" in dists, dists
     assert first["executors_python"].startswith("{}.{}.".format(*sys.version_info[:2]))
-    assert "pexlab: Spark Connect" in res["stderr"] and "executors' Python 3." in res["stderr"]
+    assert "pexlab: Spark Connect" in res["stderr"]
+    assert "executors' Python 3." in res["stderr"]
 
 
 @pytest.mark.spark
@@ -201,12 +207,14 @@ def test_edit_gives_new_session_with_new_code_same_pex_same_app(
     assert two["zips"] != one["zips"], "new content, new zip name"
     # No PEX rebuild: same fingerprint, from the cache, same file, no new build folder.
     assert two["fingerprint"] == one["fingerprint"] == first_run["first"]["fingerprint"]
-    assert two["reused"] is True and two["pex_mtime"] == one["pex_mtime"]
+    assert two["reused"] is True
+    assert two["pex_mtime"] == one["pex_mtime"]
     assert res["builds_unchanged"] is True
     # The PEX did not go through the client again: the new session is a server-side clone.
     assert two["pex_upload"] == "cloned"
     # No new Spark application: the Connect server's one application serves every session.
-    assert res["apps_after"] == res["apps_before"] and len(res["apps_after"]) == 1
+    assert res["apps_after"] == res["apps_before"]
+    assert len(res["apps_after"]) == 1
     assert res["driver_answer"] == "v2"
 
 
@@ -220,7 +228,8 @@ def test_python_version_mismatch_is_named(connect_env: ConnectEnv) -> None:
     assert f"Python {version}" in res["expected_error"]
     assert f"Python {mine}" in res["expected_error"]
     assert res["probe_versions"] == [mine, version], res
-    assert f"Python {version}" in res["probe_error"] and f"Python {mine}" in res["probe_error"]
+    assert f"Python {version}" in res["probe_error"]
+    assert f"Python {mine}" in res["probe_error"]
 
 
 # ---- no server ------------------------------------------------------------------------------
@@ -241,7 +250,7 @@ def test_good_remote_urls_pass() -> None:
 
 def test_no_server_fails_before_packaging() -> None:
     from pexlab import create_spark_session
-    from pexlab.local_cluster import free_port
+    from pexlab.core.net import free_port
 
     url = f"sc://127.0.0.1:{free_port()}"
     for kw in ({"remote": url}, {"master": url}):

@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 def workdir() -> ModuleType:
     path = REPO / "scripts" / "demo_workdir.py"
     spec = importlib.util.spec_from_file_location("pexlab_demo_workdir", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -34,7 +35,8 @@ def test_copy_is_made_kept_and_set_aside_when_the_demo_changes(
     folder = tmp_path / "lab"
 
     copy = workdir.sync_notebook(source, folder)
-    assert copy == folder / "nb.ipynb" and copy.read_text() == '{"v": 1}'
+    assert copy == folder / "nb.ipynb"
+    assert copy.read_text() == '{"v": 1}'
 
     # The user ran it (JupyterLab saved outputs): the next run keeps their copy...
     copy.write_text('{"v": 1, "outputs": "mine"}')
@@ -60,7 +62,8 @@ def test_project_is_linked_not_copied(workdir: ModuleType, tmp_path: Path) -> No
     folder = tmp_path / "lab"
     folder.mkdir()
     link = workdir.link_project(project, folder)
-    assert link.is_symlink() and not os.path.isabs(os.readlink(link))
+    assert link.is_symlink()
+    assert not os.path.isabs(os.readlink(link))
     (link / "src" / "m.py").write_text("x = 1\n")  # an edit through JupyterLab's file browser
     assert (project / "src" / "m.py").read_text() == "x = 1\n"
     assert workdir.link_project(project, folder) == link  # idempotent

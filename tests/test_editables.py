@@ -24,17 +24,18 @@ from venvs import (
     write,
 )
 
-import pexlab.editables as editables
-from pexlab.editables import EditableError, zip_editable
-from pexlab.environment import Distribution, Environment, inspect_interpreter
-from pexlab.progress import EVENT_PREFIX, ProgressEvent
+import pexlab.build.editables as editables
+from pexlab.build.editables import EditableError, zip_editable
+from pexlab.core.progress import EVENT_PREFIX, ProgressEvent
+from pexlab.environment.interpreter import Distribution, Environment, inspect_interpreter
 
 PROJECTS = stable_projects_dir("inspect")
 
 
 def editable(env: Environment, name: str) -> Distribution:
     d = env.get(name)
-    assert d is not None and d.editable is not None, name
+    assert d is not None, name
+    assert d.editable is not None, name
     return d
 
 
@@ -63,7 +64,8 @@ def test_src_layout_zip_has_the_package_at_its_root(
     # src/insp_st_src.egg-info, written there by setuptools, stays out.
     assert names(z) == ["insp_st_src/", "insp_st_src/__init__.py"]
     assert z.parent == tmp_path
-    assert z.name.startswith("insp_st_src-") and len(z.stem.rsplit("-", 1)[1]) == 12
+    assert z.name.startswith("insp_st_src-")
+    assert len(z.stem.rsplit("-", 1)[1]) == 12
 
 
 def test_finder_mapping_zip(shapes_env: Environment, tmp_path: Path) -> None:
@@ -179,7 +181,8 @@ def mutable(
 
 def current(venv: Venv) -> Distribution:
     d = inspect_interpreter(venv.python).get("insp-mutable")
-    assert d is not None and d.editable is not None
+    assert d is not None
+    assert d.editable is not None
     return d
 
 
@@ -202,7 +205,8 @@ def test_name_follows_the_content(mutable: tuple[Venv, Path], tmp_path: Path) ->
     # Changed code: a new name (Spark would otherwise ignore it), the old zip left alone.
     util.write_text("VALUE = 2\n")
     second = zip_editable(current(venv), tmp_path)
-    assert second != first and first.exists()
+    assert second != first
+    assert first.exists()
     assert (
         run_python(sys.executable, "import insp_mutable.util as u; print(u.VALUE)", second) == "2\n"
     )
@@ -268,20 +272,22 @@ def test_zip_reports_progress(shapes_env: Environment, tmp_path: Path) -> None:
     assert [(e.phase, e.fraction) for e in events] == [("zip", 0.0), ("zip", 1.0)]
     events.clear()
     zip_editable(d, tmp_path, progress=events.append)
-    assert len(events) == 1 and "unchanged" in events[0].message
+    assert len(events) == 1
+    assert "unchanged" in events[0].message
 
 
 def test_progress_event_lines_round_trip() -> None:
     event = ProgressEvent("build", 0.25, "resolving 12 distributions")
     line = event.to_line()
-    assert line.startswith(EVENT_PREFIX) and "\n" not in line
+    assert line.startswith(EVENT_PREFIX)
+    assert "\n" not in line
     assert ProgressEvent.from_line(line + "\n") == event
     assert ProgressEvent.from_line("pex: some ordinary stderr output") is None
     assert ProgressEvent.from_line(EVENT_PREFIX + "{broken") is None
     assert ProgressEvent("upload", None).fraction is None
     with pytest.raises(ValueError, match="unknown progress phase"):
         ProgressEvent("cooking", 0.5, "")
-    with pytest.raises(ValueError, match="within 0..1"):
+    with pytest.raises(ValueError, match=r"within 0\.\.1"):
         ProgressEvent("zip", 1.5, "")
 
 
@@ -378,7 +384,8 @@ def test_single_module_project(tmp_path: Path) -> None:
     (venv.site_packages / "lonely.egg-link").write_text(f"{project}\n.\n")
     (venv.site_packages / "easy-install.pth").write_text(f"{project}\n")
     d = editable(inspect_interpreter(venv.python), "lonely")
-    assert d.editable is not None and d.editable.top_level == ("lonely",)
+    assert d.editable is not None
+    assert d.editable.top_level == ("lonely",)
     z = zip_editable(d, tmp_path / "zips")
     assert names(z) == ["lonely.py"]
     assert run_python(sys.executable, "import lonely; print(lonely.where())", z).startswith(str(z))

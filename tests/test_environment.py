@@ -27,7 +27,7 @@ from venvs import (
     write,
 )
 
-from pexlab.environment import (
+from pexlab.environment.interpreter import (
     Distribution,
     Environment,
     InspectionError,
@@ -60,7 +60,8 @@ def test_probe_runs_in_the_target_interpreter(shapes_venv: Venv, shapes_env: Env
     # What the venv has, not what the test's interpreter has.
     names = {d.name for d in env.distributions}
     assert {"numpy", "insp-plain", "insp-st-src"} <= names
-    assert "pytest" not in names and "pex" not in names
+    assert "pytest" not in names
+    assert "pex" not in names
     assert env.warnings == ()
 
 
@@ -114,9 +115,11 @@ def test_normal_install(shapes_venv: Venv, shapes_env: Environment) -> None:
     assert d.version == "1.4.0"
     assert d.location == str(shapes_venv.site_packages)
     assert d.installer == "pip"
-    assert d.editable is None and not d.is_editable
+    assert d.editable is None
+    assert not d.is_editable
     assert d.warnings == ()
-    assert d in shapes_env.installed and d not in shapes_env.editables
+    assert d in shapes_env.installed
+    assert d not in shapes_env.editables
 
 
 def test_compiled_numpy_is_reported(shapes_venv: Venv, shapes_env: Environment) -> None:
@@ -149,7 +152,8 @@ def test_setuptools_editable_src_layout(shapes_venv: Venv, shapes_env: Environme
     assert d.editable.mechanism == "pth"
     # setuptools leaves src/insp_st_src.egg-info on sys.path: the installed dist-info wins.
     assert (project / "src" / "insp_st_src.egg-info").is_dir()
-    assert d.location == str(shapes_venv.site_packages) and d.installer == "pip"
+    assert d.location == str(shapes_venv.site_packages)
+    assert d.installer == "pip"
     assert d.warnings == ()
 
 
@@ -199,7 +203,8 @@ def test_namespace_packages_normal_and_editable(shapes_venv: Venv, shapes_env: E
     assert one.editable.top_level == ("inspns",)
 
     two = dist(shapes_env, "insp-ns-two")  # installed normally into site-packages
-    assert two.editable is None and two.version == "0.1.0"
+    assert two.editable is None
+    assert two.version == "0.1.0"
 
     flat = dist(shapes_env, "insp-ns-flat")  # editable, flat: setuptools finder + NAMESPACES
     assert flat.editable is not None
@@ -213,7 +218,8 @@ def test_legacy_egg_link(tmp_path: Path) -> None:
     venv = bare_venv(tmp_path / "venv")
     project = egg_link_install(venv, tmp_path / "projects", "legacy-thing", "legacy_thing")
     proc = venv.run("import legacy_thing; print(legacy_thing.where())")
-    assert proc.returncode == 0 and proc.stdout.startswith(str(project / "src")), proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(str(project / "src")), proc.stderr
 
     d = dist(inspect_interpreter(venv.python), "legacy-thing")
     assert d.version == "0.9.0"
@@ -236,7 +242,8 @@ def test_probe_never_imports_user_packages(
     # Control: importing them really does write the marker and blow up.
     for module in ("insp_boom", "insp_boom_ed"):
         proc = shapes_venv.run(f"import {module}", env=os.environ.copy())
-        assert proc.returncode != 0 and "user package imported" in proc.stderr
+        assert proc.returncode != 0
+        assert "user package imported" in proc.stderr
     assert marker.read_text().split() == ["insp_boom", "insp_boom_ed"]
     marker.unlink()
 
@@ -244,7 +251,8 @@ def test_probe_never_imports_user_packages(
     assert not marker.exists()
     assert dist(env, "insp-boom").version == "0.1.0"
     boom_ed = dist(env, "insp-boom-ed")
-    assert boom_ed.editable is not None and boom_ed.editable.top_level == ("insp_boom_ed",)
+    assert boom_ed.editable is not None
+    assert boom_ed.editable.top_level == ("insp_boom_ed",)
 
 
 # ---- broken metadata ---------------------------------------------------------------------------
@@ -283,9 +291,11 @@ def test_broken_metadata_becomes_warnings(tmp_path: Path) -> None:
     assert ghost.version == "1.0"
     assert any("no METADATA" in w for w in ghost.warnings)
     halfway = dist(env, "halfway")
-    assert halfway.version == "3.1" and any("incomplete metadata" in w for w in halfway.warnings)
+    assert halfway.version == "3.1"
+    assert any("incomplete metadata" in w for w in halfway.warnings)
     odd = dist(env, "odd")
-    assert odd.version == "1.0" and any("direct_url.json" in w for w in odd.warnings)
+    assert odd.version == "1.0"
+    assert any("direct_url.json" in w for w in odd.warnings)
     twice = dist(env, "twice")
     assert any("also installed" in w for w in twice.warnings)
     assert [d.name for d in env.distributions].count("twice") == 1
@@ -348,7 +358,8 @@ def test_probe_is_standalone_stdlib(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0  # pexlab is not importable there...
     env = inspect_interpreter(venv.python)  # ...and the probe still works
-    assert env.python == str(venv.python) and env.distributions == ()
+    assert env.python == str(venv.python)
+    assert env.distributions == ()
 
 
 # ---- other Python versions ---------------------------------------------------------------------
@@ -385,16 +396,21 @@ def test_other_python_versions(python: str, venv_factory: VenvFactory, tmp_path:
     env = inspect_interpreter(venv.python)
     assert env.python_major_minor == expected
     assert env.abi == "cp" + expected.replace(".", "")
-    assert env.kind == "venv" and env.warnings == ()
-    assert dist(env, "xv-plain").version == "2.0.0" and dist(env, "xv-plain").editable is None
+    assert env.kind == "venv"
+    assert env.warnings == ()
+    assert dist(env, "xv-plain").version == "2.0.0"
+    assert dist(env, "xv-plain").editable is None
     src = dist(env, "xv-src").editable
-    assert src is not None and src.top_level == ("xv_src",)
+    assert src is not None
+    assert src.top_level == ("xv_src",)
     hatch = dist(env, "xv-hatch").editable
-    assert hatch is not None and hatch.top_level == ("xv_hatch",)
+    assert hatch is not None
+    assert hatch.top_level == ("xv_hatch",)
     ns = dist(env, "xv-ns").editable
-    assert ns is not None and ns.top_level == ("xvns",)
+    assert ns is not None
+    assert ns.top_level == ("xvns",)
     # ...and that interpreter imports the zipped code.
-    from pexlab.editables import zip_editable
+    from pexlab.build.editables import zip_editable
 
     zips = [zip_editable(dist(env, n), tmp_path) for n in ("xv-src", "xv-hatch", "xv-ns")]
     prelude = f"import sys; sys.path[:0] = {[str(z) for z in zips]!r}\n"
@@ -421,7 +437,7 @@ def test_too_old_interpreters_are_refused_clearly(tmp_path: Path) -> None:
     if not old:
         pytest.skip("no Python older than 3.8 on this machine")
     for python in old:
-        with pytest.raises(InspectionError, match="needs Python 3.8 or newer"):
+        with pytest.raises(InspectionError, match=r"needs Python 3\.8 or newer"):
             inspect_interpreter(python)
 
 
@@ -496,8 +512,10 @@ def test_the_probes_name_normalisation_is_pexlabs() -> None:
     canonical_name must agree with the one the engine uses everywhere else."""
     import runpy
 
-    from pexlab.names import canonical_name
+    from pexlab.core.names import canonical_name
 
-    probe = runpy.run_path(str(Path(__import__("pexlab").__file__).with_name("_probe.py")))
+    probe = runpy.run_path(
+        str(Path(__import__("pexlab").__file__).parent / "environment" / "probe.py")
+    )
     for name in ("Scikit_Learn", "zope.interface", "a--b__c..d", "PySpark-Connect", "x"):
         assert probe["canonical"](name) == canonical_name(name)

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from pexlab.cache import Cache
-from pexlab.hdfs import HdfsConfigError, resolve
-from pexlab.local_hadoop import LocalHadoop, free_port
-from pexlab.storage import StorageError, open_destination, preflight, upload
+from pexlab.build.cache import Cache
+from pexlab.core.net import free_port
+from pexlab.local.hadoop import LocalHadoop
+from pexlab.storage.hdfs import HadoopConfigError, resolve
+from pexlab.storage.upload import StorageError, open_destination, preflight, upload
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,24 +72,24 @@ def test_webhdfs_url_needs_no_configuration() -> None:
 
 
 def test_triple_slash_without_hadoop_conf_dir_says_to_set_it() -> None:
-    with pytest.raises(HdfsConfigError, match="HADOOP_CONF_DIR is not set"):
+    with pytest.raises(HadoopConfigError, match="HADOOP_CONF_DIR is not set"):
         resolve("hdfs:///x", {})
 
 
 def test_missing_conf_folder_is_named(tmp_path: Path) -> None:
-    with pytest.raises(HdfsConfigError, match="is not a folder"):
+    with pytest.raises(HadoopConfigError, match="is not a folder"):
         resolve("hdfs:///x", {"HADOOP_CONF_DIR": str(tmp_path / "nope")})
 
 
 def test_invalid_xml_is_named(tmp_path: Path) -> None:
     (tmp_path / "core-site.xml").write_text("<configuration><property>")
-    with pytest.raises(HdfsConfigError, match=r"core-site.xml is not valid XML"):
+    with pytest.raises(HadoopConfigError, match=r"core-site.xml is not valid XML"):
         resolve("hdfs:///x", {"HADOOP_CONF_DIR": str(tmp_path)})
 
 
 def test_default_fs_not_hdfs_is_named(tmp_path: Path) -> None:
     _site(tmp_path, "core-site.xml", {"fs.defaultFS": "file:///"})
-    with pytest.raises(HdfsConfigError, match="sets file:///"):
+    with pytest.raises(HadoopConfigError, match="sets file:///"):
         resolve("hdfs:///x", {"HADOOP_CONF_DIR": str(tmp_path)})
 
 
@@ -150,7 +151,7 @@ def test_explicit_namenode_and_webhdfs_urls(hadoop_env: LocalHadoop, tmp_path: P
 def test_concurrent_uploads_leave_one_good_file(hadoop: LocalHadoop, tmp_path: Path) -> None:
     art = _blob(tmp_path / "env-concurrent.pex", 20_000_000, b"concurrent")
     code = (
-        "import sys; from pexlab.storage import upload; "
+        "import sys; from pexlab.storage.upload import upload; "
         "print(upload(sys.argv[1], 'hdfs:///pexlab/concurrent'))"
     )
     env = dict(os.environ, HADOOP_CONF_DIR=str(hadoop.conf_dir), PYTHONPATH=str(REPO))
@@ -198,7 +199,7 @@ def test_local_hadoop_cli_without_maven_says_what_to_install(tmp_path: Path) -> 
     # An empty jar folder and a PATH with java but no mvn: the first fetch cannot happen.
     java_dir = tmp_path / "bin"
     java_dir.mkdir()
-    from pexlab.local_hadoop import java_home
+    from pexlab.local.hadoop import java_home
 
     (java_dir / "java").symlink_to(java_home() / "bin" / "java")
     env = dict(
@@ -208,12 +209,13 @@ def test_local_hadoop_cli_without_maven_says_what_to_install(tmp_path: Path) -> 
         PYTHONPATH=str(REPO),
     )
     done = subprocess.run(
-        [sys.executable, "-m", "pexlab.local_hadoop"],
+        [sys.executable, "-m", "pexlab.local.hadoop"],
         capture_output=True,
         text=True,
         env=env,
         timeout=120,
     )
     assert done.returncode == 1
-    assert "Maven (mvn) is needed" in done.stderr and "apt-get install maven" in done.stderr
+    assert "Maven (mvn) is needed" in done.stderr
+    assert "apt-get install maven" in done.stderr
     assert done.stdout == ""  # no HADOOP_CONF_DIR printed for a cluster that did not start

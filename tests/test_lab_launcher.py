@@ -25,7 +25,8 @@ LAUNCHER = REPO / "scripts" / "lab.py"
 
 def _load_launcher() -> ModuleType:
     spec = importlib.util.spec_from_file_location("pexlab_lab_launcher", LAUNCHER)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
@@ -56,14 +57,26 @@ def test_sigint_stops_the_command_and_the_cluster_daemons(tmp_path: Path) -> Non
         "os.getpid(), flush=True); time.sleep(3600)"
     )
     launcher = subprocess.Popen(
-        [sys.executable, str(LAUNCHER), "--state-dir", str(state), "--workers", "1", "--"]
-        + [sys.executable, "-c", stand_in, "--PexLab.master={master}"],
+        [
+            sys.executable,
+            str(LAUNCHER),
+            "--state-dir",
+            str(state),
+            "--workers",
+            "1",
+            "--",
+            sys.executable,
+            "-c",
+            stand_in,
+            "--PexLab.master={master}",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        assert launcher.stdout is not None and launcher.stderr is not None
+        assert launcher.stdout is not None
+        assert launcher.stderr is not None
         line = launcher.stdout.readline().split()
         assert line, launcher.stderr.read()
         arg, env_master, local_ip, command_pid = line
@@ -72,7 +85,8 @@ def test_sigint_stops_the_command_and_the_cluster_daemons(tmp_path: Path) -> Non
         # The command got the master in place of {master}, and in its environment.
         assert master.startswith("spark://127.0.0.1:")
         assert arg == f"--PexLab.master={master}"
-        assert env_master == master and local_ip == "127.0.0.1"
+        assert env_master == master
+        assert local_ip == "127.0.0.1"
         assert record["launcher_pid"] == launcher.pid
         daemons = record["daemon_pids"]
         assert len(daemons) == 2  # master + 1 worker

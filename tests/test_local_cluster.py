@@ -1,4 +1,4 @@
-"""`python -m pexlab.local_cluster`: a real master + worker, its master URL, a clean stop.
+"""`python -m pexlab.local.standalone`: a real master + worker, its master URL, a clean stop.
 
 (The two-worker cluster used by tests/test_spark.py exercises the context manager.)
 """
@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pexlab.local_cluster import ClusterError, LocalCluster, free_port
+from pexlab.core.net import free_port
+from pexlab.local.standalone import ClusterError, LocalCluster
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,14 +47,15 @@ def _pids_in_group(pgid: int) -> list[int]:
 def test_cli_runs_a_cluster_until_interrupted(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO), TMPDIR=str(tmp_path))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pexlab.local_cluster", "--workers", "1"],
+        [sys.executable, "-m", "pexlab.local.standalone", "--workers", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
     try:
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         master = proc.stdout.readline().strip()
         assert master.startswith("spark://127.0.0.1:"), proc.stderr.read()
         port = int(master.rsplit(":", 1)[1])

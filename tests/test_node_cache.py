@@ -1,4 +1,4 @@
-"""pexlab.node_cache without Spark: the PEX's own launcher picks the node cache (a real PEX run
+"""pexlab.nodecache.upkeep without Spark: the PEX's own launcher picks the node cache (a real PEX run
 by a real interpreter, as an executor would), and eviction on a real filesystem with real
 processes in /proc."""
 
@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from pexlab import node_cache
-from pexlab.cache import BuildRecord, Cache
-from pexlab.executor_start import failed_executor, misplaced, worker_stderr
+from pexlab import nodecache as node_cache
+from pexlab.build.cache import BuildRecord, Cache
+from pexlab.nodecache import upkeep
 from pexlab.spark import PexlabSparkError, validate_master
+from pexlab.spark.executor_start import failed_executor, misplaced, worker_stderr
 
 WHERE = "import os, sys; print(sys.prefix); print(os.environ.get('PEXLAB_NODE_ENV', ''))"
 
@@ -52,14 +53,16 @@ def test_launcher_uses_a_per_user_node_cache_reused_by_later_runs(
     assert node_env == str(env_dir)
     assert prefix.startswith(str(env_dir.resolve()) + os.sep), prefix
     venv_inode = os.stat(prefix).st_ino
-    used = (env_dir / node_cache.USED_FILE).stat().st_mtime_ns
+    used = (env_dir / upkeep.USED_FILE).stat().st_mtime_ns
     # A later "application" (another work dir) starts the same venv: no new extraction.
     time.sleep(0.01)
     prefix2, _ = _run(record.path, work2, HOME=str(home))
-    assert prefix2 == prefix and os.stat(prefix2).st_ino == venv_inode
+    assert prefix2 == prefix
+    assert os.stat(prefix2).st_ino == venv_inode
     assert venvs_in(env_dir) == [prefix], "one venv for one environment"
-    assert (env_dir / node_cache.USED_FILE).stat().st_mtime_ns >= used
-    assert not (work1 / ".pex").exists() and not (work2 / ".pex").exists()
+    assert (env_dir / upkeep.USED_FILE).stat().st_mtime_ns >= used
+    assert not (work1 / ".pex").exists()
+    assert not (work2 / ".pex").exists()
 
 
 def test_launcher_falls_back_when_home_and_tmp_are_not_writable(
@@ -89,7 +92,8 @@ def test_launcher_falls_back_when_home_and_tmp_are_not_writable(
     mine = tmp_path / "my-pex-root"
     home = tmp_path / "home"
     prefix, node_env = _run(record.path, work, HOME=str(home), PEX_ROOT=str(mine))
-    assert node_env == "" and prefix.startswith(str(mine.resolve()) + os.sep)
+    assert node_env == ""
+    assert prefix.startswith(str(mine.resolve()) + os.sep)
     assert not (home / ".cache" / "pexlab").exists()
 
 
@@ -108,7 +112,8 @@ def test_launcher_skips_a_tmp_folder_owned_by_someone_else(
     work = tmp_path / "work"
     work.mkdir()
     prefix, node_env = _run(record.path, work, HOME=str(blocker), TMPDIR=str(tmpdir))
-    assert node_env == "./.pex" and prefix.startswith(str((work / ".pex").resolve()))
+    assert node_env == "./.pex"
+    assert prefix.startswith(str((work / ".pex").resolve()))
 
 
 # ---- eviction ----------------------------------------------------------------------------------
@@ -118,7 +123,7 @@ def _fake_env(root: Path, eid: str, mib: int, age: float) -> Path:
     d = root / "envs" / eid
     (d / "venvs").mkdir(parents=True)
     (d / "venvs" / "blob").write_bytes(os.urandom(mib << 20))
-    used = d / node_cache.USED_FILE
+    used = d / upkeep.USED_FILE
     used.write_text("")
     when = time.time() - age
     os.utime(used, (when, when))
@@ -130,15 +135,18 @@ def test_evicts_least_recently_used_until_under_the_cap(tmp_path: Path) -> None:
     old = _fake_env(root, "aaaa", 1, age=3000)
     mid = _fake_env(root, "bbbb", 1, age=2000)
     new = _fake_env(root, "cccc", 1, age=1000)
-    sizes = {e.eid: e.size for e in node_cache.scan(str(root))}
+    sizes = {e.eid: e.size for e in upkeep.scan(str(root))}
     assert all(s >= 1 << 20 for s in sizes.values())
     cap = sizes["bbbb"] + sizes["cccc"] + 1000
-    report = node_cache.evict(str(root), cap, grace=60)
-    assert report.evicted == ["aaaa"] and report.total <= cap
-    assert not old.exists() and mid.exists() and new.exists()
+    report = upkeep.evict(str(root), cap, grace=60)
+    assert report.evicted == ["aaaa"]
+    assert report.total <= cap
+    assert not old.exists()
+    assert mid.exists()
+    assert new.exists()
     assert not [p for p in root.iterdir() if p.name.startswith(".trash-")]
     # Under the cap now: nothing more goes.
-    assert node_cache.evict(str(root), cap, grace=60).evicted == []
+    assert upkeep.evict(str(root), cap, grace=60).evicted == []
 
 
 def test_never_evicts_an_environment_a_running_process_uses(tmp_path: Path) -> None:
@@ -152,35 +160,41 @@ def test_never_evicts_an_environment_a_running_process_uses(tmp_path: Path) -> N
         env={**os.environ, node_cache.ENV_VAR: str(busy)},
     )
     try:
-        assert node_cache.envs_in_use(str(root)) == {"aaaa"}
-        report = node_cache.evict(str(root), 0, grace=60)
+        assert upkeep.envs_in_use(str(root)) == {"aaaa"}
+        report = upkeep.evict(str(root), 0, grace=60)
         assert report.evicted == ["bbbb"]
         assert set(report.kept_in_use or []) == {"aaaa", "cccc"}
-        assert busy.exists() and recent.exists() and not idle.exists()
+        assert busy.exists()
+        assert recent.exists()
+        assert not idle.exists()
     finally:
         proc.kill()
         proc.wait()
     # Once the process is gone, the same call evicts it (the recent one still has its grace).
-    assert node_cache.evict(str(root), 0, grace=60).evicted == ["aaaa"]
+    assert upkeep.evict(str(root), 0, grace=60).evicted == ["aaaa"]
 
 
 def test_without_proc_nothing_is_evicted(tmp_path: Path) -> None:
     root = tmp_path / "node-cache"
     env = _fake_env(root, "aaaa", 1, age=3000)
-    report = node_cache.evict(str(root), 0, grace=0, proc=str(tmp_path / "no-proc"))
-    assert report.evicted == [] and "no /proc" in report.note and env.exists()
+    report = upkeep.evict(str(root), 0, grace=0, proc=str(tmp_path / "no-proc"))
+    assert report.evicted == []
+    assert "no /proc" in report.note
+    assert env.exists()
 
 
 def test_maintain_only_acts_inside_a_node_cache(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv(node_cache.ENV_VAR, "./.pex")
-    assert node_cache.maintain(0).root is None
+    assert upkeep.maintain(0).root is None
     root = tmp_path / "nc"
     mine = _fake_env(root, "mine", 1, age=9000)
     other = _fake_env(root, "othr", 1, age=10)
     monkeypatch.setenv(node_cache.ENV_VAR, str(mine))
-    report = node_cache.maintain(0, grace=0)
-    assert report.evicted == ["othr"] and mine.exists() and not other.exists()
-    assert (mine / node_cache.SIZE_FILE).read_text().isdigit()
+    report = upkeep.maintain(0, grace=0)
+    assert report.evicted == ["othr"]
+    assert mine.exists()
+    assert not other.exists()
+    assert (mine / upkeep.SIZE_FILE).read_text().isdigit()
 
 
 def test_sizes_and_master_urls() -> None:
@@ -199,9 +213,9 @@ def test_sizes_and_master_urls() -> None:
 
 
 def test_preamble_refuses_odd_ids_and_needs_an_sh_launcher() -> None:
-    with pytest.raises(node_cache.NodeCacheError):
+    with pytest.raises(node_cache.LauncherError):
         node_cache.sh_preamble("../x")
-    with pytest.raises(node_cache.NodeCacheError, match="--sh-boot"):
+    with pytest.raises(node_cache.LauncherError, match="--sh-boot"):
         node_cache.with_preamble(b"#!/usr/bin/env python3.11\n", "abcd")
 
 
@@ -224,4 +238,6 @@ def test_spark_failure_text_names_the_executor() -> None:
         {"host": "n2", "cwd": "/w/app-1/1", "prefix": "/mine/venvs/a", "node_env": ""},
     ]
     notes = misplaced(rows, "/mine")
-    assert len(notes) == 1 and "n1" in notes[0] and "not writable" in notes[0]
+    assert len(notes) == 1
+    assert "n1" in notes[0]
+    assert "not writable" in notes[0]

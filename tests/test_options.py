@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pexlab.errors import PexlabError
-from pexlab.options import DEFAULT_EXCLUDES, BuildOptions, OptionsError
-from pexlab.pex_build import BuildOptions as ReExported
+from pexlab.build.options import DEFAULT_EXCLUDES, BuildOptions, OptionsError
+from pexlab.build.pex import BuildOptions as ReExported
+from pexlab.core.errors import PexlabError
 
 
 def test_defaults_leave_out_spark_and_the_connect_client() -> None:

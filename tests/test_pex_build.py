@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from buildenv import offline, run_pex_file
 
-from pexlab.cache import Cache
-from pexlab.environment import Distribution, Environment, inspect_interpreter
-from pexlab.fingerprint import fingerprint, selected_distributions
-from pexlab.pex_build import BuildError, BuildOptions, build_pex, pex_arguments, pex_version
+from pexlab.build.cache import Cache
+from pexlab.build.fingerprint import fingerprint, selected_distributions
+from pexlab.build.pex import BuildError, BuildOptions, build_pex, pex_arguments, pex_version
+from pexlab.environment.interpreter import Distribution, Environment, inspect_interpreter
 
 pytest_plugins = ["buildenv"]  # shared session fixtures: main_venv, built, ...
 
@@ -40,9 +40,9 @@ def dist_names(info: dict) -> set[str]:
 def test_fingerprint_is_stable_across_processes_and_paths(main_env: Environment) -> None:
     fp = fingerprint(main_env, BuildOptions(), pex_version())
     code = (
-        "from pexlab.environment import inspect_interpreter as i;"
-        "from pexlab.fingerprint import fingerprint;"
-        "from pexlab.pex_build import BuildOptions, pex_version;"
+        "from pexlab.environment.interpreter import inspect_interpreter as i;"
+        "from pexlab.build.fingerprint import fingerprint;"
+        "from pexlab.build.pex import BuildOptions, pex_version;"
         f"print(fingerprint(i({main_env.python!r}), BuildOptions(), pex_version()))"
     )
     other = subprocess.run(
@@ -91,7 +91,8 @@ def test_selected_distributions_leave_out_editables_and_excludes(main_env: Envir
     with_spark = {
         n for n, _ in selected_distributions(main_env, BuildOptions(include=("pyspark",)))
     }
-    assert "pyspark" in with_spark and "py4j" not in with_spark
+    assert "pyspark" in with_spark
+    assert "py4j" not in with_spark
 
 
 # -- the built PEX ------------------------------------------------------------------------
@@ -136,7 +137,8 @@ def test_pex_runs_under_another_interpreter(
         r = run_pex_file(
             record.path, bare_venv.python, "-c", f"import {missing}", pex_root=pex_root
         )
-        assert r.returncode != 0 and "ModuleNotFoundError" in r.stderr, (missing, r.stderr)
+        assert r.returncode != 0, (missing, r.stderr)
+        assert "ModuleNotFoundError" in r.stderr, (missing, r.stderr)
 
 
 def _deps_pycs(pex: Path) -> list[str]:
@@ -203,7 +205,8 @@ def test_executor_imports_spark_pyspark_from_pythonpath(
     spark_path.mkdir()
     for mod in ("pyspark", "py4j"):
         spec = importlib.util.find_spec(mod)
-        assert spec is not None and spec.origin, f"{mod} must be installed in the test venv"
+        assert spec is not None, f"{mod} must be installed in the test venv"
+        assert spec.origin, f"{mod} must be installed in the test venv"
         (spark_path / mod).symlink_to(Path(spec.origin).parent)
     spark_version = importlib.metadata.version("pyspark")
     code = "import pyspark, py4j, numpy; print(pyspark.__file__); print(pyspark.__version__)"
@@ -217,7 +220,8 @@ def test_executor_imports_spark_pyspark_from_pythonpath(
     )
     assert r.returncode == 0, r.stderr
     file, version = r.stdout.split()
-    assert file.startswith(str(spark_path)) and version == spark_version
+    assert file.startswith(str(spark_path))
+    assert version == spark_version
     # And `-m` resolves modules from there too (what `-m pyspark.daemon` relies on).
     (spark_path / "probe_mod.py").write_text("print('from pythonpath')\n")
     r = run_pex_file(
@@ -228,7 +232,8 @@ def test_executor_imports_spark_pyspark_from_pythonpath(
         env={"PYTHONPATH": str(spark_path)},
         pex_root=pex_root,
     )
-    assert r.returncode == 0 and r.stdout.strip() == "from pythonpath", r.stderr
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "from pythonpath", r.stderr
 
 
 def test_zipapp_mode_also_inherits_pythonpath(
@@ -253,7 +258,8 @@ def test_zipapp_mode_also_inherits_pythonpath(
         env={"PYTHONPATH": str(tmp_path / "pp")},
         pex_root=pex_root,
     )
-    assert r.returncode == 0 and r.stdout.strip() == "7", r.stderr
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "7", r.stderr
 
 
 def test_arguments_exclude_editables_and_never_use_an_index(

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from pexlab.progress import PHASE_LABELS, PHASES, ProgressEvent, TextProgress, report
+from pexlab.core.progress import PHASE_LABELS, PHASES, ProgressEvent, TextProgress, report
 
 
 class _Terminal(io.StringIO):
@@ -36,7 +36,8 @@ def test_text_on_a_terminal_is_one_line_updated_in_place() -> None:
     text(ProgressEvent("build", 1.0, "pex"))  # same line again: not rewritten
     text.line("pexlab: done")
     value = out.getvalue()
-    assert value.count("\r\033[K") == 5 and "\n" not in value.split("pexlab: done")[0][:-1]
+    assert value.count("\r\033[K") == 5
+    assert "\n" not in value.split("pexlab: done")[0][:-1]
     assert value.endswith("\npexlab: done\n")
 
 

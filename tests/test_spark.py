@@ -33,11 +33,11 @@ from venvs import (
     stable_projects_dir,
 )
 
+from pexlab.build.options import BuildOptions
 from pexlab.cli import format_submit_args, register_spark_args
-from pexlab.environment import Environment
-from pexlab.local_cluster import LocalCluster
-from pexlab.notebook_progress import NotebookProgress
-from pexlab.options import BuildOptions
+from pexlab.environment.interpreter import Environment
+from pexlab.local.standalone import LocalCluster
+from pexlab.local.venvs import make_bare_python
 from pexlab.package import Artifact, Artifacts
 from pexlab.spark import (
     PexlabSparkError,
@@ -45,13 +45,13 @@ from pexlab.spark import (
     SessionOptions,
     artifacts_conf,
     check_executor_python,
-    environ,
     is_local_master,
     master_kind,
     merge_conf,
     plan,
     validate_master,
 )
+from pexlab.spark.notebook_progress import NotebookProgress
 
 DRIVER = Path(__file__).with_name("spark_driver.py")
 EDIT_V1 = "def where():\n    return __file__\n\n\ndef answer():\n    return 'v1'\n"
@@ -145,8 +145,7 @@ def spark_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     kernel = factory.get(kernel_spec())
     # Workers' own interpreter: a venv with nothing installed.
     workers = tmp / "worker-venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(workers)], check=True)
-    worker_python = workers / "bin" / "python3"
+    worker_python = make_bare_python(workers)
     # Both workers stand for two executors on ONE node (one user, one home): the node cache is
     # shared by them, as on a real node.  XDG_CACHE_HOME keeps it out of this machine's home.
     node_home = tmp / "node-home-cache"
@@ -172,11 +171,13 @@ def test_executors_import_from_shipped_pex_and_zip(spark_env: Env, first_run: di
     res = first_run
     pex_name = Path(res["pex_path"]).name
     assert res["python_exec"] == f"./{pex_name}"
-    assert len(res["zips"]) == 1 and res["zips"][0].endswith(".zip")
+    assert len(res["zips"]) == 1
+    assert res["zips"][0].endswith(".zip")
     cwds = set()
     env_dir = spark_env.node_cache / "envs" / res["fingerprint"][:16]
     for row in res["rdd"]:
-        assert "tabulate_error" not in row and "edit_error" not in row, row
+        assert "tabulate_error" not in row, row
+        assert "edit_error" not in row, row
         # tabulate: from the PEX extracted in the node cache (shared by later applications).
         assert row["node_env"] == str(env_dir), row
         assert os.path.realpath(row["tabulate"]).startswith(str(env_dir.resolve())), row
@@ -193,15 +194,19 @@ def test_executors_import_from_shipped_pex_and_zip(spark_env: Env, first_run: di
     assert len(cwds) == 2, "both executors ran tasks"
     for value in res["sql"]:
         edit_file, tab_file, answer = value.split("|")
-        assert res["zips"][0] in edit_file and "/node-cache/envs/" in tab_file and answer == "v1"
+        assert res["zips"][0] in edit_file
+        assert "/node-cache/envs/" in tab_file
+        assert answer == "v1"
     # The driver keeps importing the live editable sources.
     assert res["driver_edit"].startswith(str(_edit_project()))
     conf = res["conf"]
     assert "spark.executorEnv.PEX_ROOT" not in conf, "the PEX's launcher picks the node cache"
-    assert pex_name in conf["spark.files"] and res["zips"][0] in conf["spark.submit.pyFiles"]
+    assert pex_name in conf["spark.files"]
+    assert res["zips"][0] in conf["spark.submit.pyFiles"]
     assert res["env_after"] == "/kernel/own/value", "PYSPARK_PYTHON restored after creation"
     assert res["reused_context"] is True
-    assert "already running" in res["different_error"] and "stop" in res["different_error"].lower()
+    assert "already running" in res["different_error"]
+    assert "stop" in res["different_error"].lower()
     # The one-line summary in the (stderr) feedback.
     assert "pexlab: PEX built" in res["stderr"] or "pexlab: PEX reused" in res["stderr"]
     assert "executors' Python 3." in res["stderr"]
@@ -231,7 +236,8 @@ def test_edited_editable_runs_new_code_without_rebuilding_pex(
     # A new application on the same workers: its executors' interpreter is the venv the first
     # application extracted in the node cache, and no new venv appeared.
     first_prefixes = {row["prefix"] for row in first_run["rdd"]}
-    assert {row["prefix"] for row in res["rdd"]} == first_prefixes and len(first_prefixes) == 1
+    assert {row["prefix"] for row in res["rdd"]} == first_prefixes
+    assert len(first_prefixes) == 1
     env_dir = spark_env.node_cache / "envs" / res["fingerprint"][:16]
     assert venvs_in(env_dir) == sorted(first_prefixes)
     assert {row["cwd"] for row in res["rdd"]}.isdisjoint({row["cwd"] for row in first_run["rdd"]})
@@ -254,7 +260,8 @@ def test_user_conf_overrides_and_env_restored(spark_env: Env, tmp_path: Path) ->
         assert row["extra"] == "hello from the user"
     assert res["app_name"] == "user-app-name"
     # spark.files is a list: the user's file AND the PEX are both shipped.
-    assert str(extra) in res["files"] and ".pex" in res["files"]
+    assert str(extra) in res["files"]
+    assert ".pex" in res["files"]
     assert res["bad_error"] is not None
     assert res["env_after_error"] == "/kernel/own/value"
     # local master: nothing shipped, the driver's interpreter runs the tasks.
@@ -270,12 +277,12 @@ def test_python_version_mismatch_is_named(spark_env: Env) -> None:
     other, version = _other_python()
     mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
     res = spark_env.drive("mismatch", other_python=other, other_version=version)
-    assert (
-        f"Python {version}" in res["expected_error"] and f"Python {mine}" in res["expected_error"]
-    )
+    assert f"Python {version}" in res["expected_error"]
+    assert f"Python {mine}" in res["expected_error"]
     assert res["active_after_expected"] is False
     assert res["probe_versions"] == [mine, version]
-    assert f"Python {version}" in res["probe_error"] and f"Python {mine}" in res["probe_error"]
+    assert f"Python {version}" in res["probe_error"]
+    assert f"Python {mine}" in res["probe_error"]
 
 
 @pytest.mark.spark
@@ -302,9 +309,11 @@ def test_eviction_keeps_the_cap_and_spares_running_executors(
     mine = os.path.basename(res["rdd"][0]["node_env"])
     report = res["report"]
     # (Other environments of this session, used less than the grace period ago, may go too.)
-    assert "0000000000stale2" in report["evicted"] and res["older_left"] is False
+    assert "0000000000stale2" in report["evicted"]
+    assert res["older_left"] is False
     assert mine not in report["evicted"]
-    assert mine in report["kept_in_use"] and res["mine_left"] is True
+    assert mine in report["kept_in_use"]
+    assert res["mine_left"] is True
     assert res["envs"] == [mine], "everything not in use is gone: the cap (0) allows nothing"
     assert all(row["prefix"] == res["rdd"][0]["prefix"] for row in res["after"])
     assert all("tabulate_error" not in row for row in res["after"])
@@ -314,7 +323,7 @@ def test_eviction_keeps_the_cap_and_spares_running_executors(
 def test_session_start_errors_are_clear_and_the_kernel_stays_usable(
     spark_env: Env, tmp_path: Path
 ) -> None:
-    from pexlab.local_cluster import free_port
+    from pexlab.core.net import free_port
 
     # A node without Python: the executors' PATH has the usual tools (Spark's Hadoop code runs
     # `chmod` and `bash` from it) and no interpreter.
@@ -325,22 +334,27 @@ def test_session_start_errors_are_clear_and_the_kernel_stays_usable(
         if found:
             (empty / tool).symlink_to(found)
     res = spark_env.drive("start_errors", closed_port=free_port(), timeout=25, empty_dir=str(empty))
-    assert "Did you mean spark://" in res["bad"] and res["bad_events"] == [], "nothing packaged"
+    assert "Did you mean spark://" in res["bad"], "nothing packaged"
+    assert res["bad_events"] == [], "nothing packaged"
     assert "Cannot reach the Spark master" in res["unreachable"]
     assert "Connection refused" in res["unreachable"]
     full = res["full"]
     # Spark warns after 15 s of waiting; a start_timeout beyond that quotes it.
-    assert "granted no executor to application app-" in full and "within 25 s" in full, full
+    assert "granted no executor to application app-" in full, full
+    assert "within 25 s" in full, full
     assert "Initial job has not accepted any resources" in full
-    assert "spark.cores.max" in full and "Stop another application" in full
+    assert "spark.cores.max" in full
+    assert "Stop another application" in full
     assert "Spark:" in full, "Spark's own words are quoted"
     assert res["active_after_errors"] is False
     no_python = res["no_python"]
-    assert "executor " in no_python and " on 127.0.0.1" in no_python, no_python
+    assert "executor " in no_python, no_python
+    assert " on 127.0.0.1" in no_python, no_python
     assert "Failed to find any of these python binaries" in no_python, no_python
     assert "has no python3." in no_python
     unwritable = res["unwritable"]
-    assert "executor " in unwritable and " on 127.0.0.1" in unwritable, unwritable
+    assert "executor " in unwritable, unwritable
+    assert " on 127.0.0.1" in unwritable, unwritable
     assert "PEX_ROOT /proc/pexlab-not-writable is not writable there" in unwritable
     # Still usable: a working session in the same driver process after all of that.
     assert len({row["cwd"] for row in res["after"]}) == 2
@@ -390,21 +404,34 @@ def test_user_conf_wins_but_list_keys_are_merged() -> None:
 
 
 def test_local_masters() -> None:
-    assert is_local_master("local") and is_local_master("local[*]") and is_local_master("local[2]")
+    assert is_local_master("local")
+    assert is_local_master("local[*]")
+    assert is_local_master("local[2]")
     assert is_local_master("local-cluster[2,1,1024]")
-    assert not is_local_master("spark://h:7077") and not is_local_master("yarn")
+    assert not is_local_master("spark://h:7077")
+    assert not is_local_master("yarn")
     assert not is_local_master("k8s://https://api:6443")
 
 
-def test_environ_restores_even_on_error() -> None:
-    os.environ.pop("PEXLAB_T_UNSET", None)
-    os.environ["PEXLAB_T_SET"] = "before"
+def test_pyspark_python_is_restored_even_on_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pexlab.spark.classic import _pyspark_python
+
+    monkeypatch.setenv("PYSPARK_PYTHON", "before")
+    seen = []
+
+    def fail() -> None:
+        with _pyspark_python("./env.pex"):
+            seen.append(os.environ["PYSPARK_PYTHON"])
+            raise ZeroDivisionError
+
     with pytest.raises(ZeroDivisionError):
-        with environ(PEXLAB_T_UNSET="x", PEXLAB_T_SET="during"):
-            assert os.environ["PEXLAB_T_SET"] == "during"
-            1 / 0  # noqa: B018
-    assert "PEXLAB_T_UNSET" not in os.environ and os.environ["PEXLAB_T_SET"] == "before"
-    del os.environ["PEXLAB_T_SET"]
+        fail()
+    assert seen == ["./env.pex"]
+    assert os.environ["PYSPARK_PYTHON"] == "before"
+    monkeypatch.delenv("PYSPARK_PYTHON")
+    with _pyspark_python("./env.pex"):
+        pass
+    assert "PYSPARK_PYTHON" not in os.environ
 
 
 def test_spark_connect_master_is_refused_clearly() -> None:
@@ -426,10 +453,8 @@ def test_expected_python_mismatch_without_cluster() -> None:
 def test_spark_args_formats_and_cli_registration() -> None:
     conf = {"spark.files": "s3://b/x y.pex", "spark.executorEnv.PEX_ROOT": "./.pex"}
     args = format_submit_args(conf)
-    assert (
-        "--conf 'spark.files=s3://b/x y.pex'" in args
-        and "--conf spark.executorEnv.PEX_ROOT=./.pex" in args
-    )
+    assert "--conf 'spark.files=s3://b/x y.pex'" in args
+    assert "--conf spark.executorEnv.PEX_ROOT=./.pex" in args
     assert json.loads(format_submit_args(conf, "json")) == conf
     assert "spark.files s3://b/x y.pex" in format_submit_args(conf, "properties").splitlines()
     parser = argparse.ArgumentParser()
@@ -437,7 +462,9 @@ def test_spark_args_formats_and_cli_registration() -> None:
     ns = parser.parse_args(
         ["spark-args", "--storage", "/tmp/s", "--conf", "a=b", "--format", "json"]
     )
-    assert ns.storage == "/tmp/s" and ns.conf == ["a=b"] and callable(ns.func)
+    assert ns.storage == "/tmp/s"
+    assert ns.conf == ["a=b"]
+    assert callable(ns.func)
 
 
 def test_notebook_progress_plain_text_fallback() -> None:
@@ -454,7 +481,8 @@ def test_notebook_progress_plain_text_fallback() -> None:
     lines = out.getvalue().splitlines()
     # One line per 10% step, not per event; the summary last.
     assert len(lines) == 12
-    assert lines[0].startswith("pexlab: Building the PEX") and lines[-1].endswith("2.0 s")
+    assert lines[0].startswith("pexlab: Building the PEX")
+    assert lines[-1].endswith("2.0 s")
 
 
 def test_notebook_progress_updates_one_display_in_a_real_kernel() -> None:
@@ -465,8 +493,8 @@ def test_notebook_progress_updates_one_display_in_a_real_kernel() -> None:
     km, kc = start_new_kernel(kernel_name="python3", env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         code = (
-            "from pexlab.notebook_progress import NotebookProgress\n"
-            "from pexlab.progress import ProgressEvent\n"
+            "from pexlab.spark.notebook_progress import NotebookProgress\n"
+            "from pexlab.core.progress import ProgressEvent\n"
             "p = NotebookProgress()\n"
             "p(ProgressEvent('build', 0.5, 'pex running'))\n"
             "p(ProgressEvent('upload', 1.0, 'done'))\n"
@@ -480,12 +508,14 @@ def test_notebook_progress_updates_one_display_in_a_real_kernel() -> None:
             for m in msgs
             if "display" in m["msg_type"]
         ]
-        assert kinds[0][0] == "display_data" and kinds[0][1]
+        assert kinds[0][0] == "display_data"
+        assert kinds[0][1]
         assert [k for k, _ in kinds[1:]] == ["update_display_data"] * 2
         assert len({d for _, d in kinds}) == 1, "always the same display"
         displays = [m for m in msgs if "display" in m["msg_type"]]
         first = displays[0]["content"]["data"]
-        assert "Building the PEX" in first["text/plain"] and "<progress" in first["text/html"]
+        assert "Building the PEX" in first["text/plain"]
+        assert "<progress" in first["text/html"]
         last = displays[-1]["content"]["data"]
         assert last["text/plain"].startswith("pexlab: PEX built")
         assert not [m for m in msgs if m["msg_type"] == "stream"], "nothing on stderr in a kernel"
@@ -527,13 +557,11 @@ def test_malformed_master_names_the_url_and_the_expected_forms(url: str) -> None
         spark_conf(master=url)
 
 
-def test_pexlab_spark_conf_is_still_callable_after_the_module_took_its_name() -> None:
+def test_pexlab_spark_conf_is_the_function() -> None:
     import pexlab
-    import pexlab.spark_conf
 
-    conf = pexlab.spark_conf(master="local[2]", conf={"k": 1})
-    assert conf["spark.master"] == "local[2]" and conf["k"] == "1"
-    assert pexlab.spark_conf.plan is pexlab.spark.plan
+    assert pexlab.spark_conf(master="local[2]", conf={"k": 1})["k"] == "1"
+    assert pexlab.spark_conf is pexlab.spark.spark_conf
 
 
 def test_plan_ships_through_the_packager_for_cluster_masters() -> None:
@@ -553,9 +581,11 @@ def test_plan_ships_through_the_packager_for_cluster_masters() -> None:
     assert seen["options"] == BuildOptions(exclude=("numpy",))
     assert p.conf["spark.files"] == "user.txt,s3://b/p/pexlab-env-abc.pex,s3://b/p/proj-123.zip"
     assert p.conf["spark.executorEnv.PEX_ROOT"] == "/mnt/pex"
-    assert p.executor_python == "./pexlab-env-abc.pex" and p.py_files == ["proj-123.zip"]
+    assert p.executor_python == "./pexlab-env-abc.pex"
+    assert p.py_files == ["proj-123.zip"]
     local = plan(SessionOptions(master="local[2]"), packager=packager)
-    assert local.local and "spark.files" not in local.conf
+    assert local.local
+    assert "spark.files" not in local.conf
 
 
 def test_create_spark_session_with_a_connect_url_goes_to_spark_connect() -> None:
@@ -576,3 +606,34 @@ def test_public_signatures_are_session_options_fields() -> None:
     fields = {f.name for f in dataclasses.fields(SessionOptions)}
     for fn in (create_spark_context, create_spark_session, spark_conf):
         assert set(inspect.signature(fn).parameters) <= fields, fn.__name__
+
+
+def test_public_entry_points_pass_every_argument_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each parameter reaches SessionOptions under its own name: a parameter added to a
+    signature but not handed on would silently fall back to its default."""
+    import inspect
+
+    import pexlab.spark.conf as conf_mod
+    import pexlab.spark.session as session_mod
+
+    seen: list[SessionOptions] = []
+
+    def capture(opts: SessionOptions, *_: object) -> object:
+        seen.append(opts)
+        raise StopIteration
+
+    monkeypatch.setattr(session_mod, "context_for", capture)
+    monkeypatch.setattr(session_mod, "session_for", capture)
+    monkeypatch.setattr(conf_mod, "plan", capture)
+    for fn in (
+        session_mod.create_spark_context,
+        session_mod.create_spark_session,
+        conf_mod.spark_conf,
+    ):
+        # A distinct sentinel per parameter, so a swapped pair would show too.
+        args = {name: f"<{name}>" for name in inspect.signature(fn).parameters}
+        with pytest.raises(StopIteration):
+            fn(**args)  # type: ignore[arg-type]
+        got = seen.pop()
+        for name, value in args.items():
+            assert getattr(got, name) == value, (fn.__name__, name)

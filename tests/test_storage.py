@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pexlab.local_cluster import free_port
-from pexlab.progress import ProgressEvent
-from pexlab.storage import StorageError, upload
+from pexlab.core.net import free_port
+from pexlab.core.progress import ProgressEvent
+from pexlab.storage.upload import StorageError, upload
 
 
 def _artifact(
@@ -40,7 +40,9 @@ def test_local_folder_upload_skip_and_replace(tmp_path: Path, form: str) -> None
     remote = dest_dir / art.name
     assert url == f"file://{remote}"
     assert remote.read_bytes() == art.read_bytes()
-    assert events and events[-1].phase == "upload" and events[-1].fraction == 1.0
+    assert events
+    assert events[-1].phase == "upload"
+    assert events[-1].fraction == 1.0
     # Same name and size: nothing is written again.
     before = remote.stat().st_mtime_ns
     time.sleep(0.01)
@@ -140,7 +142,7 @@ def test_s3_upload_is_published_under_its_name_and_skipped_when_present(
     assert fs.cat_file(f"pexlab-test/artifacts/{art.name}") == art.read_bytes()
     assert fs.ls("pexlab-test/artifacts") == [f"pexlab-test/artifacts/{art.name}"]
     # Byte progress from the upload itself (s3fs reports per part; one part at this size).
-    # One size convention everywhere (pexlab.notebook_progress.format_size: 1024-based).
+    # One size convention everywhere (pexlab.spark.notebook_progress.format_size: 1024-based).
     assert any(e.message.endswith(" of 6.0 MB") for e in events), events
     # Present with the right size: skipped (the object's timestamp does not move).
     modified = fs.info(f"pexlab-test/artifacts/{art.name}")["LastModified"]
@@ -167,5 +169,5 @@ def test_s3_unreachable_endpoint_is_a_storage_error(tmp_path: Path) -> None:
         },
         "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2},
     }
-    with pytest.raises(StorageError, match="unreachable|Could not|Cannot reach"):
+    with pytest.raises(StorageError, match=r"unreachable|Could not|Cannot reach"):
         upload(art, "s3://bucket/x", storage_options=dead)

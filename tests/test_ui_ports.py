@@ -39,7 +39,8 @@ def test_port_is_free_and_not_8888_while_8888_is_taken(tmp_path: Path) -> None:
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", port))  # free: binding it works
     first = _ui_env(env)
-    assert Path(first["stateDir"]).is_dir() and Path(first["stateDir"]).parent == tmp_path
+    assert Path(first["stateDir"]).is_dir()
+    assert Path(first["stateDir"]).parent == tmp_path
 
 
 @pytest.mark.skipif(NODE is None, reason="Node.js is required by the Makefile; not on PATH here")

@@ -31,9 +31,16 @@ from venvs import (
 )
 from venvs import write as write_file
 
-from pexlab.local_hadoop import LocalHadoop, free_port
-from pexlab.storage import open_destination
-from pexlab.yarn import YarnError, check_resource_manager, resource_manager, yarn_artifacts_conf
+from pexlab.core.net import free_port
+from pexlab.local.hadoop import LocalHadoop
+from pexlab.package import Artifact
+from pexlab.spark.yarn import (
+    YarnError,
+    check_resource_manager,
+    resource_manager,
+    yarn_artifacts_conf,
+)
+from pexlab.storage.upload import open_destination
 
 DRIVER = Path(__file__).with_name("yarn_driver.py")
 STORAGE = "hdfs:///pexlab/yarn"
@@ -142,21 +149,25 @@ def first_run(yarn_env: YarnEnv) -> dict:
 
 
 def _in_container(row: dict) -> None:
-    assert "/usercache/" in row["cwd"] and "/container_" in row["cwd"], row
+    assert "/usercache/" in row["cwd"], row
+    assert "/container_" in row["cwd"], row
 
 
 # ---- the conf shape and checks (no cluster needed) -------------------------------------------
 
 
-class _Art:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.local_path = "/nowhere"
+def _art(url: str) -> Artifact:
+    return Artifact(
+        kind="pex", name=url.rsplit("/", 1)[1], local_path="/nowhere", url=url, size=0, sha256=""
+    )
 
 
 class _Arts:
-    pex = _Art("hdfs://nn:8020/p/env-1.pex")
-    editables = [_Art("hdfs://nn:8020/p/a-2.zip")]
+    """Just what the YARN conf shape reads of `Artifacts` (no inspected environment needed)."""
+
+    pex = _art("hdfs://nn:8020/p/env-1.pex")
+    editables = (_art("hdfs://nn:8020/p/a-2.zip"),)
+    node_cache = False
 
 
 def test_client_mode_ships_everything_through_yarn_localization() -> None:
@@ -234,7 +245,8 @@ def test_client_mode_executors_run_the_shipped_pex_and_zip(
     assert all(z in conf["spark.yarn.dist.files"] for z in res["zip_urls"])
     zip_name = Path(res["zip_urls"][0]).name
     for row in res["rdd"]:
-        assert "tabulate_error" not in row and "edit_error" not in row, row
+        assert "tabulate_error" not in row, row
+        assert "edit_error" not in row, row
         _in_container(row)
         # Third-party package: from the PEX, installed by its launcher into the node cache
         # (the cluster's PEXLAB_NODE_CACHE), where later applications on the node reuse it.
@@ -279,7 +291,8 @@ def test_edit_is_seen_by_a_new_session_with_no_new_pex(yarn_env: YarnEnv, first_
         n: i["modificationTime"] for n, i in pexes.items()
     }
     new = set(after) - set(before)
-    assert new == {Path(u).name for u in res["zip_urls"]} and all(n.endswith(".zip") for n in new)
+    assert new == {Path(u).name for u in res["zip_urls"]}
+    assert all(n.endswith(".zip") for n in new)
     assert not [n for n in after if ".tmp-" in n], "no temp names left behind"
 
 
@@ -353,7 +366,11 @@ def test_cluster_mode_spark_submit_with_printed_args(yarn_env: YarnEnv, first_ru
         *[("executor", r) for r in result["executors"]],
     ]:
         cache = str(yarn_env.hadoop.node_cache_dir) + os.sep
-        assert row["executable"].startswith(cache) and row["tabulate"].startswith(cache), (
+        assert row["executable"].startswith(cache), (
+            role,
+            row,
+        )
+        assert row["tabulate"].startswith(cache), (
             role,
             row,
         )

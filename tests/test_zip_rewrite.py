@@ -1,4 +1,4 @@
-"""pexlab.zip_rewrite on real zip files: levels, reuse, what is kept, and the guard on zipfile's
+"""pexlab.build.zip_rewrite on real zip files: levels, reuse, what is kept, and the guard on zipfile's
 private API (a Python whose zipfile changed must fail here, not in a user's PEX)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pexlab import zip_rewrite
-from pexlab.errors import PexlabError
-from pexlab.zip_rewrite import ZipInternalsChanged, check_zipfile_internals, rewrite
+from pexlab.build import zip_rewrite
+from pexlab.build.zip_rewrite import ZipInternalsChanged, check_zipfile_internals, rewrite
+from pexlab.core.errors import PexlabError
 
 SHEBANG = b"#!/usr/bin/env python3\n"
 PYC = b"\x00fake-bytecode" * 40
@@ -55,7 +55,7 @@ def _raw_stream(path: Path, name: str) -> bytes:
 
 
 class _Pycs:
-    """Bytecode for every `.py` entry under pkg/ (the real one, pexlab.bytecode.Bytecode, needs
+    """Bytecode for every `.py` entry under pkg/ (the real one, pexlab.build.bytecode.Bytecode, needs
     a venv and is tested with real PEX builds in test_pex_build)."""
 
     def pyc_name(self, entry: str) -> str:
@@ -75,9 +75,10 @@ def test_a_changed_zipfile_fails_loudly_with_what_to_do(
 ) -> None:
     # A Python whose ZipInfo lost the slot: setting it fails.
     monkeypatch.setattr(zip_rewrite, "_LEVEL_ATTR", "no_such_level_attribute")
-    with pytest.raises(ZipInternalsChanged, match="zipfile changed.*AttributeError") as info:
+    with pytest.raises(ZipInternalsChanged, match=r"zipfile changed.*AttributeError") as info:
         check_zipfile_internals()
-    assert isinstance(info.value, PexlabError) and "zip_level" in str(info.value)
+    assert isinstance(info.value, PexlabError)
+    assert "zip_level" in str(info.value)
     # Worse, one where the level is accepted and silently ignored (zipfile overwrites the
     # attribute it lands in and deflates at its default level).
     monkeypatch.setattr(zip_rewrite, "_LEVEL_ATTR", "compress_size")
@@ -140,7 +141,8 @@ def test_unchanged_entries_are_copied_compressed_and_the_result_is_identical(
     # __main__.py, data.bin, run.sh and the unchanged .pyc of pkg/__init__.py.
     assert n == 4
     assert reused_build.read_bytes() == scratch.read_bytes()
-    assert fractions and fractions[-1] == pytest.approx(1.0)
+    assert fractions
+    assert fractions[-1] == pytest.approx(1.0)
 
 
 def test_bytecode_goes_right_after_its_source(tmp_path: Path) -> None:

@@ -21,6 +21,8 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pexlab.local.venvs import make_bare_python
+
 REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("PEXLAB_TEST_CACHE", REPO / ".cache" / "test-venvs"))
 
@@ -158,10 +160,7 @@ class VenvFactory:
 
 def bare_venv(root: Path, system_site_packages: bool = False, python: str | None = None) -> Venv:
     """A venv without pip (created in ~0.1 s), for tests that lay out metadata by hand."""
-    args = [python or sys.executable, "-m", "venv", "--without-pip", str(root)]
-    if system_site_packages:
-        args.append("--system-site-packages")
-    subprocess.run(args, check=True)
+    make_bare_python(root, python, system_site_packages=system_site_packages)
     return Venv(root, VenvSpec(system_site_packages=system_site_packages, python=python))
 
 

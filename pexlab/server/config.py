@@ -8,7 +8,7 @@ from typing import Any
 from traitlets import Bunch, Integer, List, Unicode, validate
 from traitlets.config import Configurable
 
-from pexlab.options import DEFAULT_EXCLUDES
+from pexlab.build.options import DEFAULT_EXCLUDES
 
 # Same shape as a PEP 508 project name; used for excludes given in config and in requests.
 PACKAGE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$")
@@ -41,7 +41,7 @@ class PexLab(Configurable):
         default_value=list(DEFAULT_EXCLUDES),
         config=True,
         help="Distributions left out of every PEX built or checked through the server (the "
-        "engine's default, pexlab.options.DEFAULT_EXCLUDES, unless set). A request can only add "
+        "engine's default, pexlab.build.options.DEFAULT_EXCLUDES, unless set). A request can only add "
         "names (options.exclude_extra); the environment response hands the resulting options "
         "to the inserted cells, so the notebook ships exactly what the panel built.",
     )
@@ -82,8 +82,8 @@ class PexLab(Configurable):
     @validate("master")
     def _check_master(self, proposal: Bunch) -> Any:
         # The engine's own check (what the inserted cell would hit): a typo fails at start-up.
-        from pexlab.errors import PexlabError
-        from pexlab.spark_conf import validate_master
+        from pexlab.core.errors import PexlabError
+        from pexlab.spark.conf import validate_master
 
         try:
             return validate_master(proposal["value"])

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pexlab.cache import BuildRecord
-from pexlab.environment import Environment
-from pexlab.names import canonical_name as canonical
+from pexlab.build.cache import BuildRecord
+from pexlab.core.names import canonical_name as canonical
+from pexlab.environment.interpreter import Environment
 
 
 @dataclass(frozen=True)

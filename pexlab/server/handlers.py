@@ -23,14 +23,14 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado.web import HTTPError
 
-from pexlab.environment import Environment, InspectionError
+from pexlab.environment.interpreter import Environment, InspectionError
 
 from .jobs import Job
 from .kernels import KernelInterpreter, KernelQueryError, UnknownKernel
 from .resolve import Partial, RequestError, Resolved, parse_partial
 
 if TYPE_CHECKING:
-    from . import PexLabService
+    from .service import PexLabService
 
 AUTH_RESOURCE = "pexlab"
 # The environment and stamp queries run a silent request in the kernel: authorized like

@@ -12,17 +12,11 @@ still lists finished builds and reports the ones that were running as `interrupt
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextlib
-import functools
 import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import tempfile
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -31,9 +25,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import pexlab
-from pexlab.cache import Cache
-from pexlab.progress import EVENT_PREFIX, ProgressEvent
+from pexlab.build.cache import Cache
+from pexlab.core.processes import signal_group
+from pexlab.core.progress import EVENT_PREFIX, ProgressEvent
+
+from .build_process import build_command, build_env, stop_group_async
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
@@ -213,47 +209,6 @@ class JobManager:
         self._tasks[job.id].add_done_callback(lambda _t: self._tasks.pop(job.id, None))
         return job
 
-    def command(self, job: Job) -> builtins.list[str]:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pexlab.cli",
-            "build",
-            "--python",
-            job.python,
-            "--json",
-            "--events",
-            "--cache-dir",
-            str(self.cache_dir),
-            # The very options the server fingerprinted, whole: the CLI applies no default of
-            # its own, so both sides compute the same fingerprint (checked after the build).
-            "--options-json",
-            json.dumps(job.options, sort_keys=True),
-        ]
-        if job.storage:
-            cmd += ["--storage", job.storage]
-        if not job.include_editable:
-            cmd.append("--no-editables")
-        return cmd
-
-    def _subprocess_env(self) -> dict[str, str]:
-        """The server's environment (credentials and proxies for uploads, HOME for pex's own
-        cache) minus PYTHONPATH.  The build runs the server's own pexlab with the server's
-        interpreter (`sys.executable -m pexlab.cli`), which finds pexlab, pex and fsspec in its
-        own site-packages without help.  A PYTHONPATH would be inherited by everything the
-        build starts, pex's pip and the kernel's interpreter included, and would put the
-        server's packages (or a wrong version of them) in front of the kernel's own while its
-        environment is read and built.  Only a pexlab run from a source tree (not installed in
-        this interpreter's site folders) needs its folder on the path: exactly that folder."""
-        env = dict(os.environ)
-        env.pop("PYTHONPATH", None)
-        env["PEXLAB_CACHE_DIR"] = str(self.cache_dir)
-        env["PYTHONUNBUFFERED"] = "1"
-        source_root = _source_root()
-        if source_root is not None:
-            env["PYTHONPATH"] = source_root
-        return env
-
     async def _run(self, job: Job) -> None:
         try:
             async with self._semaphore:
@@ -272,12 +227,14 @@ class JobManager:
         job.state, job.started_at, job.phase = "running", _now(), "inspect"
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         proc = await asyncio.create_subprocess_exec(
-            *self.command(job),
+            *build_command(
+                job.python, job.options, self.cache_dir, job.storage, job.include_editable
+            ),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             cwd=str(self.cache_dir),
-            env=await asyncio.to_thread(self._subprocess_env),
+            env=await asyncio.to_thread(build_env, self.cache_dir),
             # Own session = own process group: cancel stops pex and the pips it spawned.
             start_new_session=True,
             limit=1024 * 1024,
@@ -323,7 +280,8 @@ class JobManager:
 
     async def _collect(self, job: Job, proc: asyncio.subprocess.Process) -> tuple[bytes, int]:
         # Both pipes exist: the process was started with stdout=PIPE, stderr=PIPE.
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         out = asyncio.ensure_future(proc.stdout.read())
         err = asyncio.ensure_future(self._read_stderr(job, proc.stderr))
         readers = asyncio.gather(out, err)
@@ -332,9 +290,7 @@ class JobManager:
         while proc.returncode is None and not readers.done():
             await asyncio.wait({readers}, timeout=0.5)
         code = await proc.wait()
-        if _group_alive(proc.pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        signal_group(proc.pid, signal.SIGKILL)
         try:
             await asyncio.wait_for(asyncio.shield(readers), timeout=30)
         except asyncio.TimeoutError:
@@ -423,7 +379,7 @@ class JobManager:
                 task.cancel()
             self._finish(job, "cancelled", message="Cancelled before it started.")
             return job
-        await _stop_group(proc)
+        await stop_group_async(proc, TERM_GRACE_S)
         # _execute sees the cancel flag and records 'cancelled' once the process is reaped.
         task = self._tasks.get(job.id)
         if task:
@@ -433,12 +389,13 @@ class JobManager:
 
     def kill_all(self) -> None:
         """Last resort at interpreter exit: no build process group outlives the server."""
-        kill_all_groups([p.pid for p in self._procs.values()])
+        for proc in self._procs.values():
+            signal_group(proc.pid, signal.SIGKILL)
 
     async def shutdown(self) -> None:
         """Server stopping: stop running builds; their records say 'running' -> 'interrupted' next start."""
         for job_id, proc in list(self._procs.items()):
-            await _stop_group(proc)
+            await stop_group_async(proc, TERM_GRACE_S)
             job = self.jobs.get(job_id)
             if job:
                 job.state = "interrupted"
@@ -447,52 +404,3 @@ class JobManager:
                 self._save(job)
         for task in list(self._tasks.values()):
             task.cancel()
-
-
-@functools.cache
-def _source_root() -> str | None:
-    """The folder to put on the build's PYTHONPATH so that `sys.executable -m pexlab.cli` imports
-    this very pexlab, or None when the interpreter finds it without help (installed, editable
-    included).  Asked once, of a fresh interpreter that ignores PYTHON* variables."""
-    mine = Path(pexlab.__file__).resolve()
-    proc = subprocess.run(
-        [sys.executable, "-E", "-c", "import pexlab; print(pexlab.__file__)"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tempfile.gettempdir(),
-    )
-    found = proc.stdout.strip()
-    if proc.returncode == 0 and found and Path(found).resolve() == mine:
-        return None
-    return str(mine.parent.parent)
-
-
-def kill_all_groups(pids: list[int]) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-
-
-async def _stop_group(proc: asyncio.subprocess.Process) -> None:
-    """SIGTERM the build's whole process group, SIGKILL what is left after a grace period."""
-    pgid = proc.pid  # start_new_session: the CLI leads its own group
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + TERM_GRACE_S
-    while time.monotonic() < deadline:
-        if proc.returncode is not None and not _group_alive(pgid):
-            return
-        await asyncio.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

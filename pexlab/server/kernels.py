@@ -22,7 +22,7 @@ from typing import Any
 
 from jupyter_client.asynchronous.client import AsyncKernelClient
 
-from pexlab.environment import Environment, InspectionError, inspect_interpreter
+from pexlab.environment.interpreter import Environment, InspectionError, inspect_interpreter
 
 _QUERY = (
     "__import__('json').dumps({'executable': __import__('sys').executable, "

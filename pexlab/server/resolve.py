@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pexlab.options import BuildOptions
+from pexlab.build.options import BuildOptions
 
 from .config import PACKAGE_NAME
 

@@ -149,8 +149,8 @@ def start_kernel(jp_fetch, kernelspecs):  # type: ignore[no-untyped-def]
         started.append(kid)
         return kid
 
-    yield start
     # pytest-jupyter shuts kernels down with the server; nothing else to do here.
+    return start
 
 
 async def wait_for(predicate, timeout: float = 300, interval: float = 0.5):  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pexlab.local_cluster import free_port
+from pexlab.core.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

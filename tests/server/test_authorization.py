@@ -53,9 +53,11 @@ async def test_read_only_identity_cannot_run_or_change_anything(jp_fetch, method
 @on_server_loop
 async def test_read_only_identity_can_list(jp_fetch):
     builds = await jp_fetch("pexlab", "builds")
-    assert builds.code == 200 and "builds" in json.loads(builds.body)
+    assert builds.code == 200
+    assert "builds" in json.loads(builds.body)
     artifacts = await jp_fetch("pexlab", "artifacts")
-    assert artifacts.code == 200 and "artifacts" in json.loads(artifacts.body)
+    assert artifacts.code == 200
+    assert "artifacts" in json.loads(artifacts.body)
     # Reading a build is allowed: an unknown one is "not found", not "forbidden".
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("pexlab", "builds", "c" * 32)

@@ -15,7 +15,7 @@ from live import group_alive
 from tornado.httpclient import HTTPClientError
 from venvs import setuptools_project
 
-from pexlab.cache import Cache
+from pexlab.build.cache import Cache
 from pexlab.server import EVENT_SCHEMA_ID
 
 pytestmark = pytest.mark.slow
@@ -91,10 +91,13 @@ async def test_eight_simultaneous_posts_start_one_build_with_artifacts(
     assert arts["fingerprint"] == job["fingerprint"], "server and CLI disagree on the fingerprint"
     assert arts["python"] == str(kernel_venv.python)
     pex = Path(arts["pex"]["local_path"])
-    assert pex.is_file() and pex.stat().st_size == arts["pex"]["size"]
+    assert pex.is_file()
+    assert pex.stat().st_size == arts["pex"]["size"]
     assert Path(pexlab_cache) in pex.parents
     (edit,) = arts["editables"]  # the editable project travels as its own zip
-    assert edit["kind"] == "editable" and "srv" in edit["name"] and "edit" in edit["name"]
+    assert edit["kind"] == "editable"
+    assert "srv" in edit["name"]
+    assert "edit" in edit["name"]
     assert Path(edit["local_path"]).is_file()
 
     # The artifact is listed, and the kernel's environment now reports its PEX up to date.
@@ -114,11 +117,14 @@ async def test_eight_simultaneous_posts_start_one_build_with_artifacts(
 
     # Asking again for the same artifact returns the finished job, no new build.
     again = await post_build(jp_fetch, kid, options)
-    assert again["id"] == job["id"] and again["created"] is False
+    assert again["id"] == job["id"]
+    assert again["created"] is False
 
     await asyncio.sleep(0)  # let event listeners run
     states = [e["state"] for e in events if e["id"] == job["id"]]
-    assert states[0] == "queued" and "running" in states and states[-1] == "succeeded", states
+    assert states[0] == "queued", states
+    assert "running" in states, states
+    assert states[-1] == "succeeded", states
 
 
 @on_server_loop
@@ -162,11 +168,13 @@ async def test_sigkilled_build_fails_cleanly_and_next_build_succeeds(
     # Nothing that was in the cache is damaged, nothing half-built is visible.
     for fp, sha in before.items():
         record = cache.get(fp, verify=True)
-        assert record is not None and record.sha256 == sha
+        assert record is not None
+        assert record.sha256 == sha
     assert cache.get(job["fingerprint"]) is None
 
     retry = await post_build(jp_fetch, kid, options)
-    assert retry["id"] != job["id"] and retry["created"] is True
+    assert retry["id"] != job["id"]
+    assert retry["created"] is True
     done = await wait_job(jp_fetch, retry["id"], {"succeeded", "failed", "cancelled"})
     assert done["state"] == "succeeded", done
     assert cache.get(job["fingerprint"], verify=True) is not None
@@ -195,7 +203,8 @@ async def test_environment_turns_stale_after_pip_install(
     pex = env["pex"]
     assert pex["state"] == "stale"
     assert pex["added"] == [{"name": "pexlab-srv-extra", "version": "2.0.0"}]
-    assert pex["removed"] == [] and pex["changed"] == []
+    assert pex["removed"] == []
+    assert pex["changed"] == []
     assert pex["fingerprint"] == done["fingerprint"]
 
 
@@ -230,9 +239,11 @@ async def test_build_with_storage_uploads_and_lists_the_location(jp_fetch, start
     assert done["state"] == "succeeded", (done["error"], done["log"][-10:])
     assert done["storage"] == str(store)
     url = done["artifacts"]["pex"]["url"]
-    assert url and url.endswith(".pex")
+    assert url
+    assert url.endswith(".pex")
     uploaded = [p for p in store.rglob("*.pex")]
-    assert len(uploaded) == 1 and uploaded[0].stat().st_size == done["artifacts"]["pex"]["size"]
+    assert len(uploaded) == 1
+    assert uploaded[0].stat().st_size == done["artifacts"]["pex"]["size"]
     listing = json.loads((await jp_fetch("pexlab", "artifacts")).body)
     (record,) = [a for a in listing["artifacts"] if a["fingerprint"] == done["fingerprint"]]
     assert record["uploads"], record
@@ -251,7 +262,8 @@ async def test_include_editable_false_ships_no_zip_and_is_its_own_job(jp_fetch, 
     # not stand for a request that wants the zips.
     with_zips = await post_build(jp_fetch, kid, {"include_editable": True})
     assert with_zips["fingerprint"] == done["fingerprint"]
-    assert with_zips["id"] != done["id"] and with_zips["created"] is True
+    assert with_zips["id"] != done["id"]
+    assert with_zips["created"] is True
     finished = await wait_job(jp_fetch, with_zips["id"], {"succeeded", "failed", "cancelled"})
     assert finished["state"] == "succeeded", finished["error"]
     assert len(finished["artifacts"]["editables"]) == 1

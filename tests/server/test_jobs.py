@@ -9,7 +9,7 @@ import pytest
 from conftest import on_server_loop
 from test_builds import get_job, group_alive, post_build, unique_options, wait_running_pex
 
-from pexlab.options import BuildOptions
+from pexlab.build.options import BuildOptions
 from pexlab.server.jobs import ACTIVE, JobManager
 
 pytestmark = pytest.mark.slow

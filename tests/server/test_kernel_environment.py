@@ -39,7 +39,8 @@ async def test_environment_is_the_kernels_venv_not_the_servers(jp_fetch, start_k
     assert dists["pexlab-srv-edit"]["project_dir"] == str(PROJECTS / "pexlab-srv-edit")
     assert "ipykernel" in dists
     # The server's own packages are not in the kernel's venv.
-    assert "jupyter-server" not in dists and "jupyter_server" not in dists
+    assert "jupyter-server" not in dists
+    assert "jupyter_server" not in dists
     assert data["pex"]["state"] in {"missing", "up-to-date", "stale"}
 
 

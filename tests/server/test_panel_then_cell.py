@@ -28,8 +28,8 @@ from conftest import (
 from test_builds import post_build, wait_job
 from venvs import VenvSpec
 
-from pexlab.cache import Cache
-from pexlab.options import DEFAULT_EXCLUDES
+from pexlab.build.cache import Cache
+from pexlab.build.options import DEFAULT_EXCLUDES
 
 pytestmark = pytest.mark.slow
 
@@ -63,10 +63,10 @@ def cell_venv(venv_factory):  # type: ignore[no-untyped-def]
 
 CELL = """
 import json
-from pexlab.fingerprint import fingerprint
-from pexlab.options import BuildOptions
+from pexlab.build.fingerprint import fingerprint
+from pexlab.build.options import BuildOptions
 from pexlab.package import package_environment
-from pexlab.pex_build import pex_version
+from pexlab.build.pex import pex_version
 
 overrides = json.loads({overrides!r})
 arts = package_environment(storage={storage!r}, options=overrides)  # as the cell passes it
@@ -132,6 +132,7 @@ async def test_panel_build_then_inserted_cell_is_a_cache_hit(
     cell = json.loads(line[len("RESULT ") :])
     assert cell["fingerprint"] == done["fingerprint"], "the cell would rebuild"
     assert cell["reused"] is True, "the cell ran pex although the panel had built this PEX"
-    assert cell["url"] and str(store) in cell["url"]  # uploaded where the admin said
+    assert cell["url"]
+    assert str(store) in cell["url"]
     # Negative control: without the server's resolved options the cell asks for another PEX.
     assert cell["plain"] != done["fingerprint"]

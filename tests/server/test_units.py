@@ -11,9 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from pexlab.cache import BuildRecord, Cache
-from pexlab.environment import Distribution, Editable, Environment
-from pexlab.options import DEFAULT_EXCLUDES, BuildOptions
+from pexlab.build.cache import BuildRecord, Cache
+from pexlab.build.options import DEFAULT_EXCLUDES, BuildOptions
+from pexlab.environment.interpreter import Distribution, Editable, Environment
+from pexlab.server.build_process import build_env
 from pexlab.server.config import PexLab
 from pexlab.server.drift import compare
 from pexlab.server.jobs import Job, JobManager
@@ -86,7 +87,9 @@ def test_added_removed_changed_and_editables():
 
 def test_python_version_change_is_stale():
     d = compare(env(version="3.11.9"), record({}, []))
-    assert d.state == "stale" and d.python_changed is not None and d.python_changed.new == "3.11.9"
+    assert d.state == "stale"
+    assert d.python_changed is not None
+    assert d.python_changed.new == "3.11.9"
 
 
 def test_running_jobs_are_interrupted_after_restart_and_files_are_whole(tmp_path):
@@ -223,7 +226,8 @@ def test_concurrent_removes_one_wins_none_fails(tmp_path):
         _cached_build(cache, fp)
         with ThreadPoolExecutor(8) as pool:
             results = list(pool.map(lambda _i: cache.remove(fp), range(8)))
-        assert results.count(True) == 1 and results.count(False) == 7
+        assert results.count(True) == 1
+        assert results.count(False) == 7
         assert cache.get(fp) is None
 
 
@@ -254,11 +258,7 @@ def test_build_subprocess_gets_no_pythonpath_of_the_server(tmp_path, monkeypatch
     leak = tmp_path / "server" / "site-packages"
     monkeypatch.setenv("PYTHONPATH", str(leak))
 
-    async def make() -> JobManager:
-        return JobManager(jobs_dir=tmp_path / "jobs", cache_dir=tmp_path / "cache")
-
-    manager = asyncio.run(make())
-    env = manager._subprocess_env()
+    env = build_env(tmp_path / "cache")
     assert str(leak) not in env.get("PYTHONPATH", "")
     assert "site-packages" not in env.get("PYTHONPATH", "")
     proc = subprocess.run(
@@ -276,6 +276,6 @@ def test_build_subprocess_gets_no_pythonpath_of_the_server(tmp_path, monkeypatch
 def test_config_refuses_a_malformed_master_and_names_the_setting():
     assert PexLab().master == "local[*]"
     assert PexLab(master=" spark://127.0.0.1:7077 ").master == "spark://127.0.0.1:7077"
-    with pytest.raises(ValueError, match="PexLab.master"):
+    with pytest.raises(ValueError, match=r"PexLab\.master"):
         PexLab(master="sprak://127.0.0.1:7077")
     assert PexLab().default_excludes == list(DEFAULT_EXCLUDES)

@@ -55,7 +55,7 @@ async function sparkMaster(): Promise<string> {
   const python = process.env.PEXLAB_CLUSTER_PYTHON || 'python';
   cluster = spawn(
     python,
-    ['-m', 'pexlab.local_cluster', '--workers', '1', '--cores', '2'],
+    ['-m', 'pexlab.local.standalone', '--workers', '1', '--cores', '2'],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: process.env
@@ -140,7 +140,7 @@ test('a PEX built by the kernel shows up without a click, marked current', async
   const code = [
     'import json',
     'from pexlab.package import package_environment',
-    'from pexlab.pex_build import BuildOptions',
+    'from pexlab.build.pex import BuildOptions',
     `_options = BuildOptions.from_json(json.loads(${JSON.stringify(JSON.stringify(env.build.options))}))`,
     'print("built", package_environment(options=_options).fingerprint)'
   ].join('\n');

@@ -1,0 +1,361 @@
+"""Spark contexts and sessions whose executors run the kernel's environment.
+
+This layer touches Spark: it starts (or reuses) the JVM and the SparkContext from the plan the
+conf layer (`pexlab.spark.conf`) made, and checks the executors' Python.  Why it does what it
+does:
+
+- PySpark reads the executors' interpreter from `PYSPARK_PYTHON` once, when the SparkContext is
+  created; we set the variable for the creation only and restore the kernel's value afterwards,
+  also on error.
+- PySpark starts its JVM once per process with the first context's conf as system properties,
+  and every later `SparkConf(loadDefaults=True)` reads them back: a second context (after
+  stop(), e.g. with edited editables or a local master) would inherit the first one's PEX and
+  zips.  The keys pexlab put there are recorded in the JVM itself, beside them
+  (`spark.pexlab.managed`), so they can be dropped later without any Python-side global.
+- Spark allows one context per process: a running one is reused only if it ships the same
+  artifacts to the same master; the plan a context was made from lives on the context.
+- Session start never hangs the kernel (`pexlab.spark.executor_start`): a standalone master that does
+  not answer is reported before packaging; the constructor and the probe job are watched with
+  `start_timeout` (the probe under its own job group, cancelled on a timeout or Ctrl-C), and a
+  failure quotes Spark's own log lines, names the executor, and says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from pexlab.core.progress import report
+from pexlab.nodecache import upkeep as node_cache
+from pexlab.spark import executor_start
+from pexlab.spark.conf import (
+    LIST_KEYS,
+    MANAGED_KEYS,
+    SparkPlan,
+    is_local_master,
+    master_kind,
+    plan,
+    shipped_names,
+    validate_master,
+)
+from pexlab.spark.errors import (
+    ExecutorStartError,
+    PexlabSparkError,
+    check_expected,
+    check_packaged,
+    driver_python,
+    major_minor,
+    telling_lines,
+    version_mismatch,
+)
+from pexlab.spark.notebook_progress import progress_for
+from pexlab.spark.options import SessionOptions
+
+if TYPE_CHECKING:  # pyspark is imported lazily: `import pexlab` must not need it
+    from pyspark import SparkConf, SparkContext
+
+    from pexlab.package import Artifacts
+
+# JVM system property listing the MANAGED_KEYS the JVM was started with by pexlab.
+MANAGED_MARKER = "spark.pexlab.managed"
+# Attribute of a SparkContext made by pexlab: the SparkPlan it was made from.
+_PLAN_ATTR = "_pexlab_plan"
+
+
+@contextmanager
+def _pyspark_python(value: str) -> Iterator[None]:
+    """PYSPARK_PYTHON for the block (PySpark reads it when a context is created), then the
+    kernel's own value again, also on error."""
+    saved = os.environ.get("PYSPARK_PYTHON")
+    os.environ["PYSPARK_PYTHON"] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PYSPARK_PYTHON", None)
+        else:
+            os.environ["PYSPARK_PYTHON"] = saved
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+# ---- the JVM and the contexts in it --------------------------------------------------------------
+
+
+def _context_conf(p: SparkPlan) -> SparkConf:
+    """The SparkConf for a new context from `p`, without what an earlier pexlab context left in
+    the JVM's system properties (see module docstring)."""
+    from pyspark import SparkConf
+
+    conf = SparkConf(loadDefaults=True)
+    jconf = conf._jconf
+    # Read from the JVM: set at its start (the only time conf becomes system properties).
+    for key in _split(conf.get(MANAGED_MARKER)):
+        # Paths in the JVM were rewritten as URIs by spark-submit, so values cannot be compared;
+        # removing the key from this SparkConf is not enough (the JVM context reads the system
+        # property again), so list keys are set to empty.
+        if key in p.conf or not conf.contains(key):
+            continue
+        if key in LIST_KEYS:
+            conf.set(key, "")
+        elif jconf is not None:
+            jconf.remove(key)
+    conf.setAll(list(p.conf.items()))
+    conf.set(MANAGED_MARKER, ",".join(k for k in MANAGED_KEYS if k in p.conf))
+    return conf
+
+
+def plan_of(sc: SparkContext) -> SparkPlan | None:
+    """The plan a context made by pexlab was made from (None for other contexts)."""
+    p = getattr(sc, _PLAN_ATTR, None)
+    return p if isinstance(p, SparkPlan) else None
+
+
+def artifacts_of(sc: SparkContext) -> Artifacts | None:
+    """The artifacts a context made by pexlab ships (None for local masters / other contexts)."""
+    p = plan_of(sc)
+    return p.artifacts if p is not None else None
+
+
+def _check_active(active: SparkContext, p: SparkPlan) -> None:
+    """Reuse a running context only if it ships the same things; else say what to do."""
+    running = active.getConf()
+    active_master = active.master or ""
+    python_exec = getattr(active, "pythonExec", None)
+    problems = []
+    if is_local_master(active_master) != is_local_master(p.master) or (
+        not is_local_master(p.master) and active_master != p.master
+    ):
+        problems.append(f"master {active_master!r} instead of {p.master!r}")
+    if not p.local:
+        previous = plan_of(active)
+        if previous is not None and previous.artifacts is not None:
+            # Made by pexlab: exactly the same PEX and editable zips, no more, no less.
+            have_names = shipped_names(previous.artifacts)
+            want_names = shipped_names(p.artifacts)
+            if have_names != want_names:
+                problems.append(
+                    "it ships "
+                    + ", ".join(sorted(have_names))
+                    + " instead of "
+                    + ", ".join(sorted(want_names))
+                )
+        else:
+            for key in LIST_KEYS:
+                want = {PurePosixPath(e).name for e in _split(p.conf.get(key))}
+                have = {PurePosixPath(e).name for e in _split(running.get(key))}
+                if not want <= have:
+                    problems.append(f"{key} lacks {', '.join(sorted(want - have))}")
+        if python_exec != p.executor_python:
+            problems.append(f"executors run {python_exec or '?'!r}")
+    elif python_exec not in (p.executor_python, None):
+        problems.append(f"workers run {python_exec!r}, not {p.executor_python!r}")
+    if problems:
+        raise PexlabSparkError(
+            "A SparkContext is already running with different settings ("
+            + "; ".join(problems)
+            + "). Stop it first (spark.stop() or sc.stop()), then call pexlab again: Spark "
+            "allows one context per process and executors keep code they already imported."
+        )
+
+
+def _unshadow_driver(p: SparkPlan) -> None:
+    # PySpark puts every pyFile at sys.path[1] on the driver too.  In a kernel that would make
+    # the editable projects import from a snapshot zip instead of their live sources (and the
+    # next edit would not be seen): keep the zips for executors only.
+    if not p.py_files:
+        return
+    names = set(p.py_files)
+    sys.path[:] = [e for e in sys.path if not (e.endswith(".zip") and os.path.basename(e) in names)]
+
+
+# ---- the executors' Python ------------------------------------------------------------------------
+
+
+def check_executor_python(
+    sc: SparkContext | None,
+    expected: str | None = None,
+    driver_version: str | None = None,
+    *,
+    start_timeout: float | None = None,
+    log: executor_start.StartLog | None = None,
+    pex_root: str | None = None,
+    notes: list[str] | None = None,
+) -> str:
+    """Fail early, naming both versions, if executors cannot run this driver's Python.
+
+    With `expected` (the executors' known major.minor) no job is run and `sc` may be None.
+    Otherwise a tiny job runs, one task per core, under a job group that is cancelled (with
+    Spark's reason) when no executor comes within `start_timeout`
+    (`pexlab.spark.executor_start.run_probe`).  PySpark's worker refuses a different major.minor
+    before running it, and that refusal is turned into `PythonVersionMismatch`; an executor that
+    cannot start the PEX is named, with what the PEX printed.  The probe also starts the node
+    cache's upkeep (`pexlab.nodecache.upkeep`).  `notes` collects what the user should know (an
+    environment pex had to put in a temporary folder).  Returns the executors' version.
+    """
+    driver = driver_version or driver_python()
+    if expected is not None:
+        check_expected(expected, driver)
+        return expected
+    if sc is None:
+        raise PexlabSparkError("check_executor_python needs a SparkContext or `expected`.")
+    try:
+        cap = node_cache.parse_size(
+            sc.getConf().get(node_cache.MAX_SIZE_CONF, node_cache.DEFAULT_MAX_SIZE)
+            or node_cache.DEFAULT_MAX_SIZE
+        )
+    except node_cache.NodeCacheError as exc:
+        raise PexlabSparkError(str(exc)) from None
+    # One task per core (capped): every executor starts its Python now, in parallel, so a first
+    # run's PEX extraction happens here rather than one executor after the other in the
+    # user's first job.
+    slices = max(1, min(int(sc.defaultParallelism or 1), 64))
+    outcome = executor_start.run_probe(
+        sc,
+        executor_start.make_probe(cap),
+        slices,
+        master=str(sc.master),
+        log=log,
+        start_timeout=start_timeout,
+    )
+    if outcome.error is None:
+        results = outcome.results or []
+        if notes is not None:
+            notes.extend(executor_start.misplaced(results, pex_root))
+        return str(results[0]["version"])
+    failure = outcome.error
+    text = str(failure)
+    mismatch = version_mismatch(text)
+    if mismatch is not None:
+        raise mismatch from None
+    who = executor_start.failed_executor(text)
+    said = executor_start.worker_stderr(text)
+    if not said:
+        said = telling_lines(text)
+    where = f"executor {who[1]} on {who[0]}" if who else "Executors"
+    reason = " | ".join(said)
+    raise ExecutorStartError(
+        f"{where} could not start Python with interpreter "
+        f"{getattr(sc, 'pythonExec', '?')!r}: {reason}. "
+        + executor_start.start_hint(reason, pex_root, major_minor(driver))
+    ) from failure
+
+
+def _summary(p: SparkPlan, seconds: float, executors_python: str | None) -> str:
+    if p.artifacts is None:
+        head = f"pexlab: local master {p.master}, nothing shipped; workers use {p.executor_python}"
+    else:
+        a = p.artifacts
+        head = f"pexlab: {a.describe()} in {a.seconds:.1f} s"
+        where = a.storage or "local files served by the driver"
+        head += f"; shipped from {where}"
+    if executors_python:
+        head += f"; executors' Python {executors_python}"
+    return head + f"; ready in {seconds:.1f} s"
+
+
+# ---- entry points -------------------------------------------------------------------------------
+
+
+def context_for(opts: SessionOptions) -> SparkContext:
+    """A SparkContext for `opts` (see `create_spark_context`)."""
+    t0 = time.monotonic()
+    from pyspark import SparkContext
+
+    callback, shower = progress_for(opts.progress)
+    driver = driver_python()
+    if opts.expected_python is not None:
+        # Known up front: fail before packaging anything.
+        check_executor_python(None, opts.expected_python, driver)
+    # Before packaging: a typo or a master that does not answer must not cost a build.
+    target = validate_master(opts.resolved_master)
+    if master_kind(opts.resolved_master) == "yarn":
+        from pexlab.spark.yarn import check_resource_manager
+
+        # Seconds instead of the YARN client's 15 minutes of retries, and before packaging.
+        check_resource_manager()
+    if SparkContext._active_spark_context is None:
+        down = executor_start.master_unreachable(target)
+        if down:
+            raise ExecutorStartError(
+                f"Cannot reach the Spark master {target} ({down}); Spark would retry for a "
+                "minute and then report 'All masters are unresponsive'. Check the host and "
+                "port (a standalone master listens on 7077 by default; 8080 is its web UI) and "
+                "that the master is running."
+            )
+    p = plan(opts, callback)
+    if p.artifacts is not None:
+        check_packaged(p.artifacts.env, driver)
+    if opts.app_name:
+        p.conf.setdefault("spark.app.name", opts.app_name)
+    p.conf.setdefault("spark.app.name", "pexlab")
+
+    active = SparkContext._active_spark_context
+    log: executor_start.StartLog | None = None
+    if active is not None and getattr(active, "_jsc", None) is None:
+        raise ExecutorStartError(
+            "An earlier session start is still being given up by Spark (its master did not "
+            "answer); try again in a minute."
+        )
+    if active is not None:
+        _check_active(active, p)
+        sc = active
+        created = False
+    else:
+        report(callback, "spark", None, p.master)
+        with _pyspark_python(p.executor_python):
+            # Start the JVM with this plan's conf (driver JVM options apply at launch only),
+            # then listen to Spark's log before the context exists: its reasons are only there.
+            conf = _context_conf(p)
+            SparkContext._ensure_initialized(conf=conf)
+            log = executor_start.StartLog.install(SparkContext._jvm)
+            try:
+                sc = executor_start.create_context(
+                    lambda: SparkContext(conf=conf),
+                    master=p.master,
+                    log=log,
+                    timeout=opts.start_timeout,
+                )
+            except BaseException:
+                log.remove()
+                raise
+        created = True
+        _unshadow_driver(p)
+        # So the notebook (and a later reuse check) can see what this context ships.
+        setattr(sc, _PLAN_ATTR, p)
+
+    executors_python = None
+    notes: list[str] = []
+    try:
+        if opts.check_python and not p.local:
+            report(callback, "check", None, "one probe task")
+            try:
+                executors_python = check_executor_python(
+                    sc,
+                    opts.expected_python,
+                    driver,
+                    start_timeout=opts.start_timeout,
+                    log=log,
+                    pex_root=p.conf.get("spark.executorEnv.PEX_ROOT"),
+                    notes=notes,
+                )
+            except (PexlabSparkError, KeyboardInterrupt):
+                if created:
+                    sc.stop()  # unusable, and the user holds no handle to stop it
+                raise
+    finally:
+        if log is not None:
+            log.remove()
+    for note in notes:
+        print(f"pexlab: warning: {note}", file=sys.stderr)
+    summary = _summary(p, time.monotonic() - t0, executors_python)
+    if shower is not None:
+        shower.done(summary)
+    return sc
