@@ -27,14 +27,16 @@ export JUPYTER_RUNTIME_DIR := $(CURDIR)/.cache/jupyter-runtime
 # No PEXLAB_CACHE_DIR for `make lab`/`make demo`: JupyterLab, its kernels and a terminal then
 # share the engine's default cache (~/.cache/pexlab), so one environment is built once. Only the
 # test and bench runs build into a cache of their own, not the user's.
-pytest bench ui-test: export PEXLAB_CACHE_DIR ?= $(CURDIR)/.cache/pexlab
+pytest pytest-unit bench ui-test: export PEXLAB_CACHE_DIR ?= $(CURDIR)/.cache/pexlab
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup lab test lint typecheck jest pytest ui-test check-auth check-wheel demo bench demo-venv chromium hadoop clean
+.PHONY: help setup lab test unit lint format typecheck jest pytest pytest-unit ui-test check-auth check-wheel demo bench demo-venv chromium hadoop clean
 
 help:
 	@echo "make lab    set up everything and start JupyterLab with the demo notebook"
 	@echo "make test   set up everything and run every test (lint, jest, pytest, Galata)"
+	@echo "make unit   the fast loop: lint, format check, mypy, jest, pytest without clusters"
+	@echo "make format format Python (ruff) and TypeScript (prettier) in place"
 	@echo "make demo   end-to-end run on a local Spark standalone cluster"
 	@echo "make bench  packaging and executor benchmarks (writes bench/results/)"
 
@@ -106,13 +108,13 @@ chromium:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 # The Hadoop cluster of the YARN/HDFS tests runs from Maven Central jars, fetched once with mvn
-# into ~/.cache/pexlab/hadoop-<version>/lib (pexlab.local.hadoop.fetch_jars).
+# into ~/.cache/pexlab/hadoop-<version>/lib (pexlab.local.hadoop_jars.fetch_jars).
 hadoop: $(BIN)/python
 	@command -v mvn >/dev/null || { \
 		echo "Installing Debian's maven to fetch the Hadoop jars"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq maven; }
-	PYTHONPATH=$(CURDIR) $(BIN)/python -c "from pexlab.local.hadoop import fetch_jars; print(fetch_jars())"
+	PYTHONPATH=$(CURDIR) $(BIN)/python -c "from pexlab.local.hadoop_jars import fetch_jars; print(fetch_jars())"
 
 # ---- run --------------------------------------------------------------------------------------
 
@@ -143,9 +145,17 @@ bench: setup hadoop
 
 # ---- tests ------------------------------------------------------------------------------------
 
+PY_SOURCES := pexlab tests bench demo scripts
+
 lint: setup
-	$(BIN)/ruff check pexlab tests bench demo scripts
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
 	npm run lint:check
+
+format: setup
+	$(BIN)/ruff check --fix $(PY_SOURCES)
+	$(BIN)/ruff format $(PY_SOURCES)
+	npm run lint
 
 # mypy --strict on pexlab/ (configured in pyproject.toml [tool.mypy]).
 typecheck: setup
@@ -159,6 +169,15 @@ check-auth: setup
 
 pytest: setup demo-venv hadoop
 	$(BIN)/python -m pytest -q -ra
+
+# The pytest tests that start no cluster (tests/conftest.py marks every test using a cluster
+# fixture): no Hadoop jars, no Maven, no Spark daemons.  PYTEST_ARGS narrows it further.
+pytest-unit: setup
+	$(BIN)/python -m pytest -q -ra -m "not spark and not hadoop" $(PYTEST_ARGS)
+
+# The developer's loop; `make test` stays the one full command.
+unit: lint typecheck jest pytest-unit
+	@echo "make unit: all fast suites passed"
 
 # `pip install .` must give a wheel with the labextension inside and the server extension
 # enabled: install the wheel into a throw-away venv and ask Jupyter.

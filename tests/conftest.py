@@ -39,3 +39,22 @@ def shapes_venv(venv_factory: VenvFactory) -> Venv:
 def shapes_env(shapes_venv: Venv) -> Environment:
     """What the probe reports for `shapes_venv` (frozen: safe to share)."""
     return inspect_interpreter(shapes_venv.python)
+
+
+# A test that uses one of these fixtures starts (or shares) a cluster: it is marked so, whether
+# or not its author remembered, and `make unit` (-m "not spark and not hadoop") leaves it out.
+CLUSTER_FIXTURES = {
+    "spark_env": "spark",
+    "connect_env": "spark",
+    "hadoop": "hadoop",
+    "hadoop_env": "hadoop",
+    "yarn_env": "hadoop",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            marker = CLUSTER_FIXTURES.get(fixture)
+            if marker is not None:
+                item.add_marker(getattr(pytest.mark, marker))

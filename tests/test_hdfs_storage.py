@@ -199,7 +199,7 @@ def test_local_hadoop_cli_without_maven_says_what_to_install(tmp_path: Path) -> 
     # An empty jar folder and a PATH with java but no mvn: the first fetch cannot happen.
     java_dir = tmp_path / "bin"
     java_dir.mkdir()
-    from pexlab.local.hadoop import java_home
+    from pexlab.local.hadoop_jars import java_home
 
     (java_dir / "java").symlink_to(java_home() / "bin" / "java")
     env = dict(

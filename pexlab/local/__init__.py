@@ -5,7 +5,8 @@ with workers whose Python is bare.  Nothing here is used by a user's session."""
 from __future__ import annotations
 
 from pexlab.local.connect import LocalConnectServer
-from pexlab.local.hadoop import HadoopClusterError, LocalHadoop, fetch_jars
+from pexlab.local.hadoop import LocalHadoop
+from pexlab.local.hadoop_jars import HadoopClusterError, fetch_jars
 from pexlab.local.standalone import ClusterError, LocalCluster, spark_home
 from pexlab.local.venvs import make_bare_python
 

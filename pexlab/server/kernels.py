@@ -22,6 +22,7 @@ from typing import Any
 
 from jupyter_client.asynchronous.client import AsyncKernelClient
 
+from pexlab.core.errors import PexlabError
 from pexlab.environment.interpreter import Environment, InspectionError, inspect_interpreter
 
 _QUERY = (
@@ -30,11 +31,11 @@ _QUERY = (
 )
 
 
-class UnknownKernel(LookupError):
+class UnknownKernel(PexlabError):
     """No running kernel has this id."""
 
 
-class KernelQueryError(RuntimeError):
+class KernelQueryError(PexlabError):
     """The kernel did not tell us its interpreter (busy, dead, or not a Python kernel)."""
 
 

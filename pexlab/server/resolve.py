@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pexlab.build.options import BuildOptions
+from pexlab.core.errors import PexlabError
 
 from .config import PACKAGE_NAME
 
@@ -30,7 +31,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _VISIBLE = re.compile(r"[^\x00-\x20\x7f]")
 
 
-class RequestError(ValueError):
+class RequestError(PexlabError):
     """A request the server refuses; `status` is the HTTP status to answer with."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -103,7 +103,8 @@ class PexLabService:
         return fingerprint(env, options, await self.pex_version())
 
     def build_json(self, resolved: Resolved, fp: str) -> dict[str, Any]:
-        """What the inserted cells need to reproduce this build exactly (CONTRACT.md B)."""
+        """What the inserted cells need to reproduce this build exactly: the options that differ
+        from the defaults, the storage and the master, and the fingerprint they give."""
         return {
             "options": resolved.options.to_json(),
             "overrides": resolved.options.overrides(),

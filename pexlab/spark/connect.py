@@ -18,7 +18,7 @@ in remote mode): no JVM.  What a session gets, and why (checked against pyspark 
   Python conf, and makes each user session a server-side clone of it (`cloneSession`, which
   copies artifacts on the server) plus the editable zips.  A server or client without cloning
   gets a plain new session and the PEX uploaded again.
-- The edit loop: calling `create_connect_session` again with the same environment returns the
+- The edit loop: calling `create_spark_session(remote=...)` again with the same environment returns the
   session it made last time; after an edit of an editable project the zip has a new name, so a
   NEW session is made (same server, same Spark application, PEX reused from the cache): Python
   workers are per session, so no worker keeps the old code.  Earlier sessions stay usable.
@@ -36,10 +36,8 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from pexlab.build.options import BuildOptionsLike
 from pexlab.core.progress import report
 from pexlab.spark.conf import CONNECT_PYTHON_CONF as PYTHON_CONF
 from pexlab.spark.connect_base import (
@@ -70,12 +68,10 @@ from pexlab.spark.errors import (
     version_mismatch,
 )
 from pexlab.spark.notebook_progress import progress_for
-from pexlab.spark.options import ProgressArg, SessionOptions
+from pexlab.spark.options import SessionOptions
 
 if TYPE_CHECKING:  # the client is imported lazily: `import pexlab` must not need it
     from pyspark.sql import SparkSession
-
-    from pexlab.build.cache import Cache
 
 
 def check_session_python(session: Any, driver_version: str | None = None) -> str:
@@ -234,34 +230,6 @@ def connect_session(opts: SessionOptions) -> SparkSession:
     return cast("SparkSession", session)
 
 
-def create_connect_session(
-    remote: str,
-    *,
-    conf: Mapping[str, Any] | None = None,
-    include_editable: bool = True,
-    python: str | os.PathLike[str] | None = None,
-    expected_python: str | None = None,
-    progress: ProgressArg = True,
-    check_python: bool = True,
-    options: BuildOptionsLike = None,
-    cache: Cache | None = None,
-) -> SparkSession:
-    """`create_spark_session(remote=...)` with only the arguments that matter on Connect."""
-    return connect_session(
-        SessionOptions(
-            remote=remote,
-            conf=conf,
-            include_editable=include_editable,
-            python=python,
-            expected_python=expected_python,
-            progress=progress,
-            check_python=check_python,
-            options=options,
-            cache=cache,
-        )
-    )
-
-
 def _release(session: Any) -> None:
     """Forget (and close on the server) a session the user never received."""
     REGISTRY.held.pop(str(getattr(session, "session_id", "")), None)
@@ -284,7 +252,6 @@ __all__ = [
     "ConnectShipment",
     "check_session_python",
     "connect_session",
-    "create_connect_session",
     "reset",
     "shipment_of",
     "validate_remote",

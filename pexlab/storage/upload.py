@@ -113,7 +113,7 @@ def public_url(destination: str, fs: Any, target: str) -> str:
     read HDFS natively; only pexlab's upload goes over WebHDFS)."""
     if protocol(destination) in HDFS_PROTOCOLS:
         return hdfs.resolve(destination).child(target.rsplit("/", 1)[-1])
-    return str(fs.unstripprotocol(target))
+    return str(fs.unstrip_protocol(target))
 
 
 def preflight(destination: str, storage_options: dict[str, Any] | None = None) -> None:
