@@ -17,9 +17,9 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from pexlab.environment.interpreter import Distribution
 from pexlab.core.errors import PexlabError
 from pexlab.core.progress import ProgressCallback, report
+from pexlab.environment.interpreter import Distribution
 
 # Never code: caches, VCS data, tool environments.
 EXCLUDED_DIRS = frozenset(

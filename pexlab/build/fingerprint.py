@@ -12,8 +12,8 @@ import hashlib
 import json
 from typing import TYPE_CHECKING
 
-from pexlab.environment.interpreter import Environment
 from pexlab.core.names import canonical_name
+from pexlab.environment.interpreter import Environment
 
 if TYPE_CHECKING:
     from pexlab.build.options import BuildOptions

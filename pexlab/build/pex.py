@@ -54,17 +54,17 @@ from pathlib import Path
 from queue import Empty, Queue
 from typing import NamedTuple
 
-from pexlab.nodecache.launcher import env_id, with_preamble
 from pexlab.build.bytecode import Bytecode
 from pexlab.build.cache import BuildRecord, Cache, sha256_file
-from pexlab.environment.interpreter import Environment
-from pexlab.core.errors import PexlabError
 from pexlab.build.fingerprint import fingerprint, selected_distributions
-from pexlab.core.names import canonical_name
-from pexlab.core.sizes import format_size
 from pexlab.build.options import DEFAULT_EXCLUDES, BuildOptions, BuildOptionsLike
-from pexlab.core.progress import ProgressCallback, report
 from pexlab.build.zip_rewrite import rewrite
+from pexlab.core.errors import PexlabError
+from pexlab.core.names import canonical_name
+from pexlab.core.progress import ProgressCallback, report
+from pexlab.core.sizes import format_size
+from pexlab.environment.interpreter import Environment
+from pexlab.nodecache.launcher import env_id, with_preamble
 
 
 class BuildError(PexlabError):
@@ -75,8 +75,8 @@ __all__ = [
     "DEFAULT_EXCLUDES",
     "BuildError",
     "BuildOptions",
-    "artifact_name",
     "BuildResult",
+    "artifact_name",
     "build_pex",
     "check_buildable",
     "pex_arguments",
@@ -276,11 +276,7 @@ def build_pex(
                 raise BuildError(f"pex exited 0 but wrote no {stored.name}")
             built = tmp / name
             bytecode = Bytecode.of(env) if options.bytecode else None
-            launcher = (
-                functools.partial(with_preamble, eid=env_id(fp))
-                if options.sh_boot
-                else None
-            )
+            launcher = functools.partial(with_preamble, eid=env_id(fp)) if options.sh_boot else None
             if options.level <= 0 and bytecode is None and launcher is None:
                 os.rename(stored, built)
             else:
