@@ -7,26 +7,15 @@
  */
 import type { ISharedCell, ISharedNotebook } from '@jupyter/ydoc';
 
-/** Python value that can appear in Spark conf. */
-export type ConfValue = string | number | boolean | null;
-
-import type { IEnvironment, IEnvironmentQuery } from './tokens';
-
-export type InsertPosition = 'after-title' | 'top' | 'below-active';
-
-export interface ISparkSettings {
-  /** Spark master of the cells; "" = the server's `c.PexLab.master`. */
-  master: string;
-  /** Storage URL chosen by the user; "" = the server's `c.PexLab.storage`. */
-  storage: string;
-  appName: string;
-  sparkConf: Record<string, ConfValue>;
-  includeEditable: boolean;
-  /** Packages left out in addition to the server's default excludes. */
-  excludedPackages: string[];
-  insertPosition: InsertPosition;
-  buildBeforeInsert: boolean;
-}
+import type {
+  ConfValue,
+  IEnvironment,
+  IEnvironmentQuery,
+  InsertPosition,
+  ISetupPlan,
+  ISparkSettings,
+  MasterKind
+} from './tokens';
 
 /**
  * The settings before the registry answers (or without one). Mirrors schema/plugin.json's
@@ -149,9 +138,6 @@ export function buildQuery(settings: ISparkSettings): IEnvironmentQuery {
   };
 }
 
-/** What kind of master a URL names, as far as shipping the environment goes. */
-export type MasterKind = 'local' | 'connect' | 'cluster';
-
 export function masterKind(master: string): MasterKind {
   const m = master.trim();
   if (m === 'local' || /^local\[[^\]]*\]$/.test(m)) {
@@ -161,25 +147,6 @@ export function masterKind(master: string): MasterKind {
     return 'connect';
   }
   return 'cluster';
-}
-
-/**
- * Everything the cells say and pass: the user's settings resolved with the server's
- * answer for this kernel (`build` of the environment response).
- */
-export interface ISetupPlan {
-  /** The master (or Spark Connect URL) the cells use; null: unknown (no server answer). */
-  master: string | null;
-  kind: MasterKind | null;
-  /** `build.storage`: where the PEX is uploaded; null: not uploaded (served by the driver). */
-  storage: string | null;
-  /** `build.overrides`: passed as `options=` so the cell builds what the panel builds. */
-  overrides: Record<string, unknown>;
-  appName: string;
-  conf: Record<string, ConfValue>;
-  includeEditable: boolean;
-  /** Is pexlab importable in the kernel? null: unknown. */
-  pexlabInstalled: boolean | null;
 }
 
 /**

@@ -11,12 +11,14 @@ import type { Widget } from '@lumino/widgets';
 import { INSTALL_PEXLAB, setupPlan, upsertSetupCells } from './cells';
 import { kernelOf } from './follow';
 import { sparkIcon } from './icon';
-import { CommandIDs, ISparkEnvironmentModel } from './tokens';
+import type { SparkEnvironmentModel } from './model';
+import { CommandIDs } from './tokens';
 
 export interface ICommandContext {
   app: JupyterFrontEnd;
   tracker: INotebookTracker;
-  model: ISparkEnvironmentModel;
+  /** The concrete model: the panel's own state (log open, installing) is not public. */
+  model: SparkEnvironmentModel;
   panel: Widget;
   trans: TranslationBundle;
 }

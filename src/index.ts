@@ -8,7 +8,7 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
-import { ISparkSettings, normalizeSettings } from './cells';
+import { normalizeSettings } from './cells';
 import {
   addBuildCommand,
   addInsertCommand,
@@ -27,6 +27,7 @@ import {
   IBuild,
   ISparkEnvironment,
   ISparkEnvironmentModel,
+  ISparkSettings,
   PLUGIN_ID
 } from './tokens';
 import { SparkEnvironmentWidget } from './widget';

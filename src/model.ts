@@ -2,13 +2,7 @@ import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { PexlabAPIError } from './api';
-import {
-  buildQuery,
-  DEFAULT_SETTINGS,
-  ISetupPlan,
-  ISparkSettings,
-  setupPlan
-} from './cells';
+import { buildQuery, DEFAULT_SETTINGS, setupPlan } from './cells';
 import { IPexlabClient, RestClient } from './client';
 import { toSeconds } from './components/format';
 import {
@@ -19,11 +13,24 @@ import {
   IEnvironmentQuery,
   IKernelRef,
   IModelState,
+  ISetupPlan,
   ISparkEnvironmentModel,
+  ISparkSettings,
   PexView
 } from './tokens';
 
 export type { IKernelRef, IModelState, PanelStatus, PexView } from './tokens';
+
+/**
+ * The public state plus what only the panel cares about; kept off ISparkEnvironmentModel so
+ * other extensions do not depend on how the panel looks.
+ */
+export interface IPanelState extends IModelState {
+  /** Is the build log expanded in the panel? (Here, not in the view: a toast opens it.) */
+  logOpen: boolean;
+  /** `%pip install pexlab` runs in the followed kernel (the panel's button). */
+  installing: boolean;
+}
 
 export interface IModelOptions {
   client?: IPexlabClient;
@@ -115,7 +122,7 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     return this._buildStarted;
   }
 
-  get state(): Readonly<IModelState> {
+  get state(): Readonly<IPanelState> {
     return this._state;
   }
 
@@ -189,7 +196,7 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     const next = buildQuery(settings);
     const queryChanged = JSON.stringify(next) !== JSON.stringify(this._query);
     this._query = next;
-    const patch: Partial<IModelState> = { settings };
+    const patch: Partial<IPanelState> = { settings };
     if (queryChanged) {
       // A refusal to start described the old choices (e.g. a storage URL the server refuses).
       patch.buildError = null;
@@ -228,7 +235,7 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
       if (environment.stamp !== undefined) {
         this._stamp = JSON.stringify(environment.stamp);
       }
-      const patch: Partial<IModelState> = {
+      const patch: Partial<IPanelState> = {
         environment,
         status: 'ready',
         error: null,
@@ -547,7 +554,7 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     const previous = this._state.build;
     const sameJob = !!previous && previous.id === build.id;
     const wasActive = sameJob ? isActive(previous) : false;
-    const patch: Partial<IModelState> = { build };
+    const patch: Partial<IPanelState> = { build };
     if (!sameJob) {
       patch.logOpen = false;
     }
@@ -569,7 +576,7 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     }
   }
 
-  private _update(patch: Partial<IModelState>): void {
+  private _update(patch: Partial<IPanelState>): void {
     if (this._isDisposed) {
       return;
     }
@@ -592,7 +599,7 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
   private _followed = new Set<string>();
   private _dismissed = new Set<string>();
   private _isDisposed = false;
-  private _state: IModelState = {
+  private _state: IPanelState = {
     kernel: null,
     status: 'no-kernel',
     environment: null,

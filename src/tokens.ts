@@ -1,8 +1,6 @@
 import { Token } from '@lumino/coreutils';
 import type { ISignal } from '@lumino/signaling';
 
-import type { ISetupPlan, ISparkSettings } from './cells';
-
 /**
  * TypeScript shapes of the pexlab server extension's REST API (see pexlab/server/ and
  * its openapi.yaml). Field names follow the server's JSON exactly; optional fields are
@@ -218,6 +216,48 @@ export namespace CommandIDs {
   export const installPexlab = 'pexlab:install-pexlab';
 }
 
+/** Python value that can appear in Spark conf. */
+export type ConfValue = string | number | boolean | null;
+
+export type InsertPosition = 'after-title' | 'top' | 'below-active';
+
+/** The extension's user settings (schema/plugin.json). */
+export interface ISparkSettings {
+  /** Spark master of the cells; "" = the server's `c.PexLab.master`. */
+  master: string;
+  /** Storage URL chosen by the user; "" = the server's `c.PexLab.storage`. */
+  storage: string;
+  appName: string;
+  sparkConf: Record<string, ConfValue>;
+  includeEditable: boolean;
+  /** Packages left out in addition to the server's default excludes. */
+  excludedPackages: string[];
+  insertPosition: InsertPosition;
+  buildBeforeInsert: boolean;
+}
+
+/** What kind of master a URL names, as far as shipping the environment goes. */
+export type MasterKind = 'local' | 'connect' | 'cluster';
+
+/**
+ * Everything the cells say and pass: the user's settings resolved with the server's
+ * answer for this kernel (`build` of the environment response).
+ */
+export interface ISetupPlan {
+  /** The master (or Spark Connect URL) the cells use; null: unknown (no server answer). */
+  master: string | null;
+  kind: MasterKind | null;
+  /** `build.storage`: where the PEX is uploaded; null: not uploaded (served by the driver). */
+  storage: string | null;
+  /** `build.overrides`: passed as `options=` so the cell builds what the panel builds. */
+  overrides: Record<string, unknown>;
+  appName: string;
+  conf: Record<string, ConfValue>;
+  includeEditable: boolean;
+  /** Is pexlab importable in the kernel? null: unknown. */
+  pexlabInstalled: boolean | null;
+}
+
 /** The kernel the panel follows (the active notebook's). */
 export interface IKernelRef {
   id: string;
@@ -248,10 +288,6 @@ export interface IModelState {
   build: IBuild | null;
   /** Why starting or cancelling a build failed (server message). */
   buildError: string | null;
-  /** Is the build log expanded in the panel? */
-  logOpen: boolean;
-  /** `%pip install pexlab` runs in the followed kernel (the panel's button). */
-  installing: boolean;
   /** The user's settings (what the cells and builds use). */
   settings: ISparkSettings;
   artifacts: IArtifactRecord[];
@@ -280,8 +316,6 @@ export interface ISparkEnvironmentModel {
   refreshArtifacts(): Promise<void>;
   startBuild(): Promise<IBuild | null>;
   cancelBuild(): Promise<void>;
-  setLogOpen(open: boolean): void;
-  setInstalling(installing: boolean): void;
 }
 
 export const ISparkEnvironment = new Token<ISparkEnvironmentModel>(

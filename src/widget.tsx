@@ -46,6 +46,7 @@ function Connected(props: {
       plan={model.plan}
       now={now}
       installing={model.state.installing}
+      logOpen={model.state.logOpen}
       trans={props.trans}
       onRefresh={() => void model.refresh()}
       onBuild={actions.onBuild}

@@ -5,8 +5,6 @@ import {
   buildQuery,
   codeSource,
   DEFAULT_SETTINGS,
-  ISetupPlan,
-  ISparkSettings,
   markdownSource,
   masterKind,
   METADATA_KEY,
@@ -16,7 +14,7 @@ import {
   setupPlan,
   upsertSetupCells
 } from '../cells';
-import type { IEnvironment } from '../tokens';
+import type { IEnvironment, ISetupPlan, ISparkSettings } from '../tokens';
 import schema from '../../schema/plugin.json';
 import { environment } from './fakes';
 

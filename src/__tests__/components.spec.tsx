@@ -317,8 +317,6 @@ function state(extra: Partial<IModelState>): IModelState {
     refreshError: null,
     build: null,
     buildError: null,
-    logOpen: false,
-    installing: false,
     settings: DEFAULT_SETTINGS,
     artifacts: [],
     artifactsError: null,
@@ -344,7 +342,8 @@ describe('EnvironmentPanel', () => {
     onCopy: jest.fn(),
     onToggleLog: jest.fn(),
     onInstallPexlab: jest.fn(),
-    installing: false
+    installing: false,
+    logOpen: false
   };
 
   it('asks for a kernel when there is none', () => {
@@ -441,7 +440,8 @@ describe('EnvironmentPanel guidance and artifacts', () => {
     onCopy: jest.fn(),
     onToggleLog: jest.fn(),
     onInstallPexlab: jest.fn(),
-    installing: false
+    installing: false,
+    logOpen: false
   };
 
   it('says the kernel lacks pexlab and offers to install it', () => {
