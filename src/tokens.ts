@@ -107,12 +107,17 @@ export interface IEnvironment {
   pex?: IPexStatus | null;
   build?: IResolvedBuild | null;
   pexlab?: IPexlabInstall | null;
-  /** Metadata stamp of the site folders, when the server includes it. */
-  stamp?: unknown;
+  /** Stamp of the site folders read with this environment (see IStamp). */
+  stamp: string;
 }
 
 /** GET /pexlab/kernels/<id>/stamp: cheap change detector for the kernel's site folders. */
-export type IStamp = Record<string, unknown>;
+export interface IStamp {
+  kernel_id: string;
+  python: string;
+  /** Digest of the site folders' metadata entries: changes on any install. */
+  stamp: string;
+}
 
 export type BuildState =
   'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';

@@ -57,6 +57,7 @@ export function environment(extra: Partial<IEnvironment> = {}): IEnvironment {
     kind: 'venv',
     distributions: [dist('numpy', '2.1.0'), dist('demo', '0.1', '/src/demo')],
     pex: pex('missing'),
+    stamp: '1',
     ...extra
   };
 }
@@ -77,13 +78,18 @@ export function build(extra: Partial<IBuild> = {}): IBuild {
   };
 }
 
+/** What GET /pexlab/kernels/<id>/stamp answers. */
+export function stampOf(stamp: string): IStamp {
+  return { kernel_id: KERNEL, python: '/venv/bin/python', stamp };
+}
+
 export class FakeClient implements IPexlabClient {
   env: IEnvironment | Error = environment();
   builds = new Map<string, IBuild>();
-  artifacts: IArtifactRecord[] = [];
+  artifacts: IArtifactRecord[] | Error = [];
   calls: string[] = [];
   /** The site folders' stamp (a terminal `pip install` changes it), or an error. */
-  stamp: IStamp | Error = { stamp: 1 };
+  stamp: IStamp | Error = stampOf('1');
   /** The last environment query. */
   lastQuery: IEnvironmentQuery | undefined;
   /** What POST /builds answers (a build, or an error). */
@@ -103,7 +109,7 @@ export class FakeClient implements IPexlabClient {
       throw this.env;
     }
     // The server reads the stamp with the environment.
-    const stamp = this.stamp instanceof Error ? undefined : this.stamp.stamp;
+    const stamp = this.stamp instanceof Error ? '' : this.stamp.stamp;
     return { ...this.env, kernel_id: kernelId, stamp };
   }
   async getStamp(kernelId: string): Promise<IStamp> {
@@ -141,6 +147,9 @@ export class FakeClient implements IPexlabClient {
   }
   async listArtifacts(): Promise<IArtifactRecord[]> {
     this.calls.push('artifacts');
+    if (this.artifacts instanceof Error) {
+      throw this.artifacts;
+    }
     return this.artifacts;
   }
   async deleteArtifact(fingerprint: string): Promise<void> {

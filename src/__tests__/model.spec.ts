@@ -9,7 +9,8 @@ import {
   build,
   environment,
   flush,
-  pex
+  pex,
+  stampOf
 } from './fakes';
 
 function setup() {
@@ -285,7 +286,7 @@ describe('SparkEnvironmentModel', () => {
     await model.checkForChanges();
     expect(client.calls.filter(c => c.startsWith('env')).length).toBe(reads);
     // A terminal `pip install` touches the site folders.
-    client.stamp = { stamp: 2 };
+    client.stamp = stampOf('2');
     client.env = environment({
       pex: pex('stale', { added: [{ name: 'iniconfig', version: '2.0.0' }] })
     });
@@ -294,13 +295,16 @@ describe('SparkEnvironmentModel', () => {
     expect(model.state.environment?.pex?.added[0].name).toBe('iniconfig');
   });
 
-  it('stops asking for the stamp when the server has no such endpoint', async () => {
+  it('lets the background checks fail, so that their poll backs off', async () => {
     const { client, model } = setup();
-    client.stamp = new PexlabAPIError('Not found', 404);
     await model.setKernel({ id: KERNEL });
-    await model.checkForChanges();
-    await model.checkForChanges();
-    expect(client.calls.filter(c => c.startsWith('stamp'))).toHaveLength(1);
+    client.stamp = new PexlabAPIError('Cannot reach the Jupyter server', 0);
+    await expect(model.checkForChanges()).rejects.toThrow('Cannot reach');
+    client.artifacts = new PexlabAPIError('Cannot reach the Jupyter server', 0);
+    await expect(model.checkForChanges()).rejects.toThrow('Cannot reach');
+    expect(model.state.artifactsError).toBe('Cannot reach the Jupyter server');
+    // The panel's own calls keep the failure in the state instead.
+    await expect(model.refreshArtifacts()).resolves.toBeUndefined();
   });
 
   it('follows a PEX built by the kernel: new artifact, new state', async () => {
