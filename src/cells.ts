@@ -150,14 +150,14 @@ export function masterKind(master: string): MasterKind {
 }
 
 /**
- * Resolve the settings with the environment response. Without one (no kernel, an older
- * server), the cells fall back on the settings alone and pass no options.
+ * Resolve the settings with the environment response. Without one (no kernel), the cells
+ * fall back on the settings alone and pass no options.
  */
 export function setupPlan(
   settings: ISparkSettings,
   environment: IEnvironment | null
 ): ISetupPlan {
-  const resolved = environment?.build ?? null;
+  const resolved = environment ? environment.build : null;
   const master = settings.master || resolved?.master || null;
   return {
     master,
@@ -167,7 +167,7 @@ export function setupPlan(
     appName: settings.appName,
     conf: settings.sparkConf,
     includeEditable: settings.includeEditable,
-    pexlabInstalled: environment?.pexlab ? environment.pexlab.installed : null
+    pexlabInstalled: environment ? environment.pexlab.installed : null
   };
 }
 

@@ -28,17 +28,6 @@ export interface IPexlabClient {
   deleteArtifact(fingerprint: string): Promise<void>;
 }
 
-/** Lists may come bare or wrapped (`{"builds": [...]}`); accept both. */
-function unwrap<T>(data: unknown, key: string): T[] {
-  if (Array.isArray(data)) {
-    return data as T[];
-  }
-  if (data && typeof data === 'object' && Array.isArray((data as any)[key])) {
-    return (data as any)[key] as T[];
-  }
-  return [];
-}
-
 export class RestClient implements IPexlabClient {
   getEnvironment(
     kernelId: string,
@@ -74,7 +63,7 @@ export class RestClient implements IPexlabClient {
   }
 
   async listBuilds(): Promise<IBuild[]> {
-    return unwrap<IBuild>(await requestAPI<unknown>('builds'), 'builds');
+    return (await requestAPI<{ builds: IBuild[] }>('builds')).builds;
   }
 
   async cancelBuild(id: string): Promise<IBuild | null> {
@@ -84,10 +73,8 @@ export class RestClient implements IPexlabClient {
   }
 
   async listArtifacts(): Promise<IArtifactRecord[]> {
-    return unwrap<IArtifactRecord>(
-      await requestAPI<unknown>('artifacts'),
-      'artifacts'
-    );
+    return (await requestAPI<{ artifacts: IArtifactRecord[] }>('artifacts'))
+      .artifacts;
   }
 
   async deleteArtifact(fingerprint: string): Promise<void> {

@@ -139,7 +139,7 @@ export function addInsertCommand(ctx: ICommandContext): void {
         panel.content.activeCellIndex
       );
       panel.content.activeCellIndex = result.index + 1;
-      if (env?.pexlab && !env.pexlab.installed) {
+      if (env && !env.pexlab.installed) {
         Notification.warning(
           trans.__(
             'Spark setup cells inserted, but this kernel lacks pexlab: run %1 in it first.',

@@ -56,18 +56,9 @@ function messageOf(error: unknown): string {
   return String(error);
 }
 
-/**
- * Fingerprint of the PEX matching `env` as it is now, with the user's choices: the server's
- * `build.fingerprint`; from an older server, the last build's when it is up to date.
- */
+/** Fingerprint of the PEX matching `env` as it is now, with the user's choices. */
 export function currentFingerprint(env: IEnvironment | null): string | null {
-  if (!env) {
-    return null;
-  }
-  if (env.build?.fingerprint) {
-    return env.build.fingerprint;
-  }
-  return env.pex?.state === 'up-to-date' ? env.pex.fingerprint : null;
+  return env ? env.build.fingerprint : null;
 }
 
 export function isActive(build: IBuild | null | undefined): boolean {
@@ -239,7 +230,7 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
         error: null,
         refreshError: null
       };
-      if (environment.pex?.state === 'up-to-date') {
+      if (environment.pex.state === 'up-to-date') {
         // A PEX for exactly this environment exists: earlier failures no longer apply.
         patch.buildError = null;
         if (supersedes(environment.pex.built_at, this._state.build)) {

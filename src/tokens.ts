@@ -3,20 +3,20 @@ import type { ISignal } from '@lumino/signaling';
 
 /**
  * TypeScript shapes of the pexlab server extension's REST API (see pexlab/server/ and
- * its openapi.yaml). Field names follow the server's JSON exactly; optional fields are
- * ones the server may omit in older builds or for some states.
+ * its openapi.yaml). Field names follow the server's JSON exactly; a field is optional only
+ * when the server itself leaves it out in some states.
  */
 
 export interface IDistribution {
   /** Canonical (PEP 503) name. */
   name: string;
   version: string;
-  location?: string | null;
-  installer?: string | null;
+  location: string;
+  installer: string;
   /** Installed with `pip install -e`: code lives in `project_dir`. */
   editable: boolean;
-  project_dir?: string | null;
-  warnings?: string[];
+  project_dir: string | null;
+  warnings: string[];
 }
 
 export type PexState = 'missing' | 'up-to-date' | 'stale';
@@ -47,15 +47,17 @@ export interface IPexStatus {
   state: PexState;
   /** Fingerprint of the last build for this interpreter. */
   fingerprint: string | null;
-  built_at?: number | string | null;
+  /** Unix time of that build. */
+  built_at: number | null;
   added: IDistributionRef[];
   removed: IDistributionRef[];
   changed: IVersionChange[];
   editables_changed: IEditableChange[];
-  python_changed?: IVersionChange | null;
-  reason?: string | null;
-  pex_path?: string | null;
-  uploads?: Record<string, string>;
+  python_changed: IVersionChange | null;
+  /** Only when stale for another reason than the packages (options, pex version). */
+  reason?: string;
+  pex_path: string | null;
+  uploads: Record<string, string>;
 }
 
 export type EnvironmentKind = 'venv' | 'conda' | 'system' | string;
@@ -80,12 +82,13 @@ export interface IResolvedBuild {
   /** `BuildOptions.overrides()`: the fields that differ from `BuildOptions()`. */
   overrides: Record<string, unknown>;
   /** The user's include_editable, as the server took it. */
-  include_editable?: boolean;
+  include_editable: boolean;
   /** Where builds upload (resolved storage URL), or null: nothing uploaded. */
   storage: string | null;
   /** `c.PexLab.master`: the master cells use when the user setting is empty. */
   master: string;
-  fingerprint?: string | null;
+  /** Fingerprint of the PEX these choices give for the environment as it is now. */
+  fingerprint: string;
 }
 
 /** Is pexlab importable in the kernel's interpreter? */
@@ -95,18 +98,18 @@ export interface IPexlabInstall {
 }
 
 export interface IEnvironment {
-  kernel_id?: string;
+  kernel_id: string;
   python: string;
   prefix: string;
   version: string;
-  implementation?: string;
-  platform?: string;
+  implementation: string;
+  platform: string;
   kind: EnvironmentKind;
   distributions: IDistribution[];
-  warnings?: string[];
-  pex?: IPexStatus | null;
-  build?: IResolvedBuild | null;
-  pexlab?: IPexlabInstall | null;
+  warnings: string[];
+  pex: IPexStatus;
+  build: IResolvedBuild;
+  pexlab: IPexlabInstall;
   /** Stamp of the site folders read with this environment (see IStamp). */
   stamp: string;
 }

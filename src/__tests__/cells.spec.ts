@@ -16,7 +16,7 @@ import {
 } from '../cells';
 import type { IEnvironment, ISetupPlan, ISparkSettings } from '../tokens';
 import schema from '../../schema/plugin.json';
-import { environment } from './fakes';
+import { environment, resolved } from './fakes';
 
 const PYTHON = process.env.PEXLAB_TEST_PYTHON || 'python3';
 
@@ -92,14 +92,13 @@ describe('pyString / pyRepr', () => {
 /** The server's answer for a kernel under non-default settings (c.PexLab.default_excludes). */
 function serverEnv(extra: Partial<IEnvironment['build']> = {}): IEnvironment {
   return environment({
-    build: {
+    build: resolved({
       options: { exclude: ['py4j', 'pyspark', 'torch'], include: [] },
       overrides: { exclude: ['py4j', 'pyspark', 'torch'], zip_level: 3 },
       storage: 's3://bucket/pexlab',
       master: 'spark://cluster:7077',
-      fingerprint: 'f'.repeat(64),
       ...extra
-    },
+    }),
     pexlab: { installed: true, version: '0.1.0' }
   });
 }

@@ -16,7 +16,7 @@ import { failureToastText } from '../notify';
 import { PackageList } from '../components/PackageList';
 import { PexStatus } from '../components/PexStatus';
 import type { IModelState } from '../tokens';
-import { KERNEL, build, dist, environment, pex } from './fakes';
+import { KERNEL, build, dist, environment, pex, resolved } from './fakes';
 
 const trans = nullTranslator.load('pexlab');
 const NOW = 1_700_000_000;
@@ -480,7 +480,8 @@ describe('EnvironmentPanel guidance and artifacts', () => {
   it('marks the current PEX among the cached ones, first', () => {
     const current = 'c'.repeat(64);
     const env = environment({
-      pex: pex('up-to-date', { fingerprint: current, built_at: NOW - 10 })
+      pex: pex('up-to-date', { fingerprint: current, built_at: NOW - 10 }),
+      build: resolved({ fingerprint: current })
     });
     const record = (fingerprint: string, builtAt: number) => ({
       fingerprint,
@@ -516,12 +517,7 @@ describe('EnvironmentPanel guidance and artifacts', () => {
 
   it("says what the cells ship, in the cells' words", () => {
     const cluster = environment({
-      build: {
-        options: {},
-        overrides: {},
-        storage: 'file:///shared',
-        master: 'spark://h:7077'
-      }
+      build: resolved({ storage: 'file:///shared', master: 'spark://h:7077' })
     });
     const { rerender } = render(
       <EnvironmentPanel

@@ -13,6 +13,7 @@ import type {
   IEnvironment,
   IEnvironmentQuery,
   IPexStatus,
+  IResolvedBuild,
   IStamp
 } from '../tokens';
 
@@ -28,6 +29,7 @@ export function dist(
     name,
     version,
     location: '/venv/lib/python3.11/site-packages',
+    installer: 'pip',
     editable: projectDir !== null,
     project_dir: projectDir,
     warnings: []
@@ -41,22 +43,45 @@ export function pex(
   return {
     state,
     fingerprint: state === 'missing' ? null : 'f'.repeat(64),
+    built_at: null,
     added: [],
     removed: [],
     changed: [],
     editables_changed: [],
+    python_changed: null,
+    pex_path: null,
+    uploads: {},
+    ...extra
+  };
+}
+
+/** The server's resolution of the default choices: nothing to override, nothing uploaded. */
+export function resolved(extra: Partial<IResolvedBuild> = {}): IResolvedBuild {
+  return {
+    options: {},
+    overrides: {},
+    include_editable: true,
+    storage: null,
+    master: 'local[*]',
+    fingerprint: 'f'.repeat(64),
     ...extra
   };
 }
 
 export function environment(extra: Partial<IEnvironment> = {}): IEnvironment {
   return {
+    kernel_id: KERNEL,
     python: '/venv/bin/python',
     prefix: '/venv',
     version: '3.11.7',
+    implementation: 'cpython',
+    platform: 'linux_x86_64',
     kind: 'venv',
     distributions: [dist('numpy', '2.1.0'), dist('demo', '0.1', '/src/demo')],
+    warnings: [],
     pex: pex('missing'),
+    build: resolved(),
+    pexlab: { installed: true, version: '0.1.0' },
     stamp: '1',
     ...extra
   };

@@ -103,7 +103,7 @@ export function EnvironmentPanel(props: IEnvironmentPanelProps): JSX.Element {
             {trans.__('Could not refresh: %1', state.refreshError)}
           </p>
         )}
-        {env.pexlab && !env.pexlab.installed && (
+        {!env.pexlab.installed && (
           <PexlabMissing
             trans={trans}
             installing={props.installing}

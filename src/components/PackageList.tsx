@@ -46,7 +46,7 @@ const Row = React.memo(function Row(props: {
     <li
       className="pexlab-PackageList-row"
       data-package={pkg.name}
-      title={pkg.location ?? undefined}
+      title={pkg.location}
     >
       <span className="pexlab-PackageList-name">{pkg.name}</span>
       <span className="pexlab-PackageList-version">{pkg.version}</span>
