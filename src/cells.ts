@@ -6,6 +6,7 @@
  * shared model so that one undo step removes (or reverts) the whole insertion.
  */
 import type { ISharedCell, ISharedNotebook } from '@jupyter/ydoc';
+import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type {
   ConfValue,
@@ -171,48 +172,64 @@ export function setupPlan(
   };
 }
 
-/** One sentence saying what happens to the environment with this plan (cells and panel). */
-export function shippingSentence(plan: ISetupPlan): string {
+/**
+ * One sentence saying what happens to the environment with this plan (cells and panel), in
+ * the user's language: the markdown cell is read by people, like the panel.
+ */
+export function shippingSentence(
+  plan: ISetupPlan,
+  trans: TranslationBundle
+): string {
+  const code = (text: string) => `\`${text.replace(/`/g, "'")}\``;
   const where = plan.storage
-    ? ` uploaded to \`${plan.storage.replace(/`/g, "'")}\``
+    ? trans.__(' uploaded to %1', code(plan.storage))
     : '';
   const zips = plan.includeEditable
-    ? ', with your editable projects as zips so edits ship without a rebuild'
-    : ' (editable projects left out)';
-  const master = plan.master ? `\`${plan.master.replace(/`/g, "'")}\`` : '';
+    ? trans.__(
+        ', with your editable projects as zips so edits ship without a rebuild'
+      )
+    : trans.__(' (editable projects left out)');
+  const master = plan.master ? code(plan.master) : '';
   switch (plan.kind) {
     case 'local':
-      return (
-        `Spark runs inside this kernel's process (${master}), so the executors already use ` +
-        "this kernel's packages: nothing is shipped. Set a cluster master in the settings " +
-        '(Spark environment › Spark master) to ship the environment.'
+      return trans.__(
+        "Spark runs inside this kernel's process (%1), so the executors already use this kernel's packages: nothing is shipped. Set a cluster master in the settings (Spark environment › Spark master) to ship the environment.",
+        master
       );
     case 'connect':
-      return (
-        `The Spark Connect session at ${master} runs this kernel's Python packages, shipped ` +
-        `as a PEX${where}${zips}.`
+      return trans.__(
+        "The Spark Connect session at %1 runs this kernel's Python packages, shipped as a PEX%2%3.",
+        master,
+        where,
+        zips
       );
     case 'cluster':
-      return (
-        `Executors on ${master} run this kernel's Python packages, shipped as a PEX` +
-        `${where}${zips}.`
+      return trans.__(
+        "Executors on %1 run this kernel's Python packages, shipped as a PEX%2%3.",
+        master,
+        where,
+        zips
       );
     default:
-      return (
-        "Executors run this kernel's Python packages, shipped as a PEX unless the master " +
-        'is local.'
+      return trans.__(
+        "Executors run this kernel's Python packages, shipped as a PEX unless the master is local."
       );
   }
 }
 
 /** Source of the markdown cell. */
-export function markdownSource(plan: ISetupPlan): string {
+export function markdownSource(
+  plan: ISetupPlan,
+  trans: TranslationBundle
+): string {
   return [
-    "## Spark session with this kernel's environment",
+    trans.__("## Spark session with this kernel's environment"),
     '',
-    shippingSentence(plan),
+    shippingSentence(plan, trans),
     '',
-    'Inserted by pexlab: run *Insert Spark setup cells* again to update these cells from the settings.'
+    trans.__(
+      'Inserted by pexlab: run *Insert Spark setup cells* again to update these cells from the settings.'
+    )
   ].join('\n');
 }
 
@@ -307,10 +324,11 @@ export function insertIndex(
 export function upsertSetupCells(
   notebook: ISharedNotebook,
   plan: ISetupPlan,
+  trans: TranslationBundle,
   position: InsertPosition,
   activeIndex: number | null = null
 ): IUpsertResult {
-  const md = markdownSource(plan);
+  const md = markdownSource(plan, trans);
   const code = codeSource(plan);
   let result: IUpsertResult = { action: 'inserted', index: 0 };
   notebook.transact(() => {

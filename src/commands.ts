@@ -135,6 +135,7 @@ export function addInsertCommand(ctx: ICommandContext): void {
       const result = upsertSetupCells(
         nbModel.sharedModel,
         setupPlan(settings, env),
+        trans,
         settings.insertPosition,
         panel.content.activeCellIndex
       );

@@ -86,7 +86,7 @@ const plugin: JupyterFrontEndPlugin<ISparkEnvironmentModel> = {
     translator: ITranslator | null
   ): ISparkEnvironmentModel => {
     const trans = (translator ?? nullTranslator).load('pexlab');
-    const model = new SparkEnvironmentModel();
+    const model = new SparkEnvironmentModel({ trans });
     const run = (id: string) => () => void app.commands.execute(id);
     const widget = new SparkEnvironmentWidget(model, trans, {
       onBuild: run(CommandIDs.build),

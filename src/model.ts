@@ -1,3 +1,4 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
 import type { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
@@ -34,7 +35,9 @@ export interface IPanelState extends IModelState {
 }
 
 export interface IModelOptions {
+  /** Default: the REST client, its own errors worded by `trans`. */
   client?: IPexlabClient;
+  trans?: TranslationBundle;
   /** Milliseconds between build polls while a build runs. */
   activeInterval?: number;
   /** Milliseconds between polls for builds started elsewhere. */
@@ -96,7 +99,7 @@ function supersedes(
  */
 export class SparkEnvironmentModel implements ISparkEnvironmentModel {
   constructor(options: IModelOptions = {}) {
-    this._client = options.client ?? new RestClient();
+    this._client = options.client ?? new RestClient(options.trans);
     this._activeInterval = options.activeInterval ?? 1000;
     this._idleInterval = options.idleInterval ?? 5000;
     this._stampInterval = options.stampInterval ?? 3000;

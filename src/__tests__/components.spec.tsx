@@ -601,12 +601,12 @@ describe('format helpers', () => {
       expect(formatBytes(n)).toBe(text);
     }
     expect(formatBytes(null)).toBe('');
-    expect(formatDuration(5)).toBe('5 s');
-    expect(formatDuration(125)).toBe('2 min 05 s');
-    expect(formatDuration(3725)).toBe('1 h 02 min');
+    expect(formatDuration(5, trans)).toBe('5 s');
+    expect(formatDuration(125, trans)).toBe('2 min 05 s');
+    expect(formatDuration(3725, trans)).toBe('1 h 02 min');
     expect(toSeconds('1700000000.5')).toBe(1700000000.5);
     expect(toSeconds(1700000000500)).toBe(1700000000.5);
     expect(toSeconds('2023-11-14T22:13:20+00:00')).toBe(1700000000);
-    expect(formatAge(1000, 1125)).toBe('2 min 05 s');
+    expect(formatAge(1000, 1125, trans)).toBe('2 min 05 s');
   });
 });

@@ -145,7 +145,7 @@ export function BuildControls(props: IBuildControlsProps): JSX.Element {
                 className="pexlab-Build-elapsed"
                 aria-label={trans.__('Elapsed time')}
               >
-                {formatDuration(elapsed)}
+                {formatDuration(elapsed, trans)}
               </span>
             )}
           </div>

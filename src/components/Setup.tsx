@@ -21,7 +21,7 @@ export function Shipping(props: {
     >
       <h3 className="pexlab-SectionTitle">{trans.__('Setup cells')}</h3>
       <p className="pexlab-Shipping-text">
-        {shippingSentence(plan).replace(/`/g, '')}
+        {shippingSentence(plan, trans).replace(/`/g, '')}
       </p>
     </section>
   );
