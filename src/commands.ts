@@ -4,6 +4,7 @@
  */
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import { Notification } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { Widget } from '@lumino/widgets';
@@ -24,6 +25,25 @@ export interface ICommandContext {
 }
 
 const NO_ARGS = { args: { type: 'object', properties: {} } };
+
+/**
+ * Does the shell put a "Show <caption>" palette entry of its own for each side panel?
+ * Jupyter Notebook 7 does on its notebook pages (its sidebar plugin tests this same page
+ * option), which with our Show command made "Show Spark environment" appear twice.
+ */
+export function shellListsSidePanels(): boolean {
+  return PageConfig.getOption('notebookPage') === 'notebooks';
+}
+
+/** The commands pexlab puts in the palette. */
+export function paletteCommands(shellListsPanels: boolean): string[] {
+  return [
+    CommandIDs.insertSetupCells,
+    CommandIDs.build,
+    ...(shellListsPanels ? [] : [CommandIDs.show]),
+    CommandIDs.installPexlab
+  ];
+}
 
 /** Make the model follow the active notebook's kernel; false when there is none. */
 async function followActive(ctx: ICommandContext): Promise<boolean> {

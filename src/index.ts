@@ -15,10 +15,11 @@ import {
   addInstallCommand,
   addShowCommand,
   addShowLogCommand,
-  ICommandContext
+  ICommandContext,
+  paletteCommands,
+  shellListsSidePanels
 } from './commands';
 import { followActiveKernel } from './follow';
-import { sparkIcon } from './icon';
 import { SparkEnvironmentModel } from './model';
 import { connectNotifications } from './notify';
 import {
@@ -98,8 +99,6 @@ const plugin: JupyterFrontEndPlugin<ISparkEnvironmentModel> = {
       }
     });
     widget.id = PANEL_ID;
-    widget.title.icon = sparkIcon;
-    widget.title.caption = trans.__('Spark environment');
     app.shell.add(widget, 'right', { rank: 900 });
     restorer?.add(widget, PANEL_ID);
 
@@ -117,12 +116,7 @@ const plugin: JupyterFrontEndPlugin<ISparkEnvironmentModel> = {
 
     if (palette) {
       const category = trans.__('Spark');
-      for (const command of [
-        CommandIDs.insertSetupCells,
-        CommandIDs.build,
-        CommandIDs.show,
-        CommandIDs.installPexlab
-      ]) {
+      for (const command of paletteCommands(shellListsSidePanels())) {
         palette.addItem({ command, category });
       }
     }
