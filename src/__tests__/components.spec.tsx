@@ -13,7 +13,7 @@ import {
   toSeconds
 } from '../components/format';
 import { failureToastText } from '../notify';
-import { PackageList } from '../components/PackageList';
+import { PackageList, ROW_HEIGHT } from '../components/PackageList';
 import { PexStatus } from '../components/PexStatus';
 import type { IModelState } from '../tokens';
 import { KERNEL, build, dist, environment, pex, resolved } from './fakes';
@@ -107,27 +107,104 @@ describe('PackageList', () => {
     ).toBe('true');
   });
 
-  it('handles 1,000 packages and filters them', () => {
-    const many = Array.from({ length: 1000 }, (_, i) =>
-      dist(
-        `pkg-${String(i).padStart(4, '0')}`,
-        `1.${i}`,
-        i % 100 === 0 ? `/src/p${i}` : null
-      )
+  it('filters names as packaging compares them (PEP 503)', () => {
+    const { container } = render(
+      <PackageList
+        packages={[
+          dist('fakepkg-99'),
+          dist('zope.interface'),
+          dist('typing_extensions')
+        ]}
+        trans={trans}
+      />
     );
-    const { container } = render(<PackageList packages={many} trans={trans} />);
-    expect(container.querySelectorAll('.pexlab-PackageList-row')).toHaveLength(
-      1000
+    const input = screen.getByLabelText('Filter packages');
+    fireEvent.change(input, { target: { value: 'fakepkg_99' } });
+    expect(rowNames(container)).toEqual(['fakepkg-99']);
+    fireEvent.change(input, { target: { value: 'Zope-Interface' } });
+    expect(rowNames(container)).toEqual(['zope.interface']);
+    fireEvent.change(input, { target: { value: 'typing.ext' } });
+    expect(rowNames(container)).toEqual(['typing_extensions']);
+  });
+
+  it('sorts names in natural order', () => {
+    const { container } = render(
+      <PackageList
+        packages={[
+          'fakepkg-959',
+          'fakepkg-96',
+          'fakepkg-1000',
+          'fakepkg-9'
+        ].map(n => dist(n))}
+        trans={trans}
+      />
     );
-    expect(
-      screen.getByText('1000 of 1000 packages · 10 editable')
-    ).toBeTruthy();
-    fireEvent.change(screen.getByLabelText('Filter packages'), {
-      target: { value: 'pkg-09' }
+    expect(rowNames(container)).toEqual([
+      'fakepkg-9',
+      'fakepkg-96',
+      'fakepkg-959',
+      'fakepkg-1000'
+    ]);
+  });
+
+  describe('with 10,000 packages', () => {
+    const many = Array.from({ length: 10000 }, (_, i) =>
+      dist(`fakepkg-${i}`, `1.${i}`, i % 1000 === 0 ? `/src/p${i}` : null)
+    );
+
+    it('renders only the rows in view and filters all of them', () => {
+      const { container } = render(
+        <PackageList packages={many} trans={trans} />
+      );
+      const rows = container.querySelectorAll('.pexlab-PackageList-row');
+      expect(rows.length).toBeGreaterThan(10);
+      expect(rows.length).toBeLessThan(100);
+      expect(rowNames(container).slice(0, 3)).toEqual([
+        'fakepkg-0',
+        'fakepkg-1',
+        'fakepkg-2'
+      ]);
+      // Screen readers still hear the whole list's size.
+      expect(rows[0].getAttribute('aria-setsize')).toBe('10000');
+      expect(
+        screen.getByText('10000 of 10000 packages · 10 editable')
+      ).toBeTruthy();
+      fireEvent.change(screen.getByLabelText('Filter packages'), {
+        target: { value: 'fakepkg_999' }
+      });
+      // fakepkg-999 and fakepkg-9990 ... fakepkg-9999
+      expect(
+        screen.getByText('11 of 10000 packages · 10 editable')
+      ).toBeTruthy();
+      expect(rowNames(container)).toHaveLength(11);
     });
-    expect(container.querySelectorAll('.pexlab-PackageList-row')).toHaveLength(
-      100
-    );
+
+    it('changes the rendered rows as the list scrolls, by mouse or keyboard', () => {
+      const { container } = render(
+        <PackageList packages={many} trans={trans} />
+      );
+      const viewport = screen.getByRole('region', { name: 'Package list' });
+      expect(viewport.tabIndex).toBe(0);
+      fireEvent.scroll(viewport, {
+        target: { scrollTop: 5000 * ROW_HEIGHT }
+      });
+      let names = rowNames(container);
+      expect(names).toContain('fakepkg-5000');
+      expect(names).not.toContain('fakepkg-0');
+      expect(names.length).toBeLessThan(100);
+
+      fireEvent.keyDown(viewport, { key: 'Home' });
+      expect(rowNames(container)[0]).toBe('fakepkg-0');
+      fireEvent.keyDown(viewport, { key: 'PageDown' });
+      fireEvent.keyDown(viewport, { key: 'PageDown' });
+      fireEvent.keyDown(viewport, { key: 'ArrowDown' });
+      names = rowNames(container);
+      expect(names).not.toContain('fakepkg-0');
+      expect(names).toContain('fakepkg-40');
+      fireEvent.keyDown(viewport, { key: 'End' });
+      names = rowNames(container);
+      expect(names[names.length - 1]).toBe('fakepkg-9999');
+    });
   });
 });
 
