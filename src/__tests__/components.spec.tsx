@@ -205,6 +205,21 @@ describe('PackageList', () => {
       names = rowNames(container);
       expect(names[names.length - 1]).toBe('fakepkg-9999');
     });
+
+    it('keeps its place when the packages are re-read, and goes to the top for a new filter', () => {
+      const { container, rerender } = render(
+        <PackageList packages={many} trans={trans} />
+      );
+      const viewport = screen.getByRole('region', { name: 'Package list' });
+      fireEvent.scroll(viewport, { target: { scrollTop: 300 * ROW_HEIGHT } });
+      // A refresh: the same packages in new objects.
+      rerender(<PackageList packages={[...many]} trans={trans} />);
+      expect(rowNames(container)).toContain('fakepkg-300');
+      fireEvent.change(screen.getByLabelText('Filter packages'), {
+        target: { value: 'fakepkg-1' }
+      });
+      expect(rowNames(container)[0]).toBe('fakepkg-1');
+    });
   });
 });
 

@@ -193,6 +193,7 @@ export function PackageList(props: IPackageListProps): JSX.Element {
           items={visible}
           rowHeight={ROW_HEIGHT}
           maxRows={VIEWPORT_ROWS}
+          resetKey={`${sortKey} ${descending} ${deferredFilter}`}
           label={trans.__('Package list')}
           className="pexlab-PackageList-viewport"
           listClassName="pexlab-PackageList-rows"

@@ -8,6 +8,11 @@ export interface IVirtualListProps<T> {
   maxRows: number;
   /** Rows rendered beyond each edge of the viewport, so fast scrolling shows no gap. */
   overscan?: number;
+  /**
+   * The list scrolls back to its top when this changes (a new filter or order), not when
+   * the items are merely re-read: a refresh must not lose the reader's place.
+   */
+  resetKey?: string;
   /** Accessible name of the scrollable list. */
   label: string;
   className?: string;
@@ -50,13 +55,12 @@ export function VirtualList<T>(props: IVirtualListProps<T>): JSX.Element {
   const height = Math.min(total, maxRows * rowHeight);
   const maxScroll = Math.max(0, total - height);
 
-  // Another list (filtered, re-sorted) starts at its top.
   React.useEffect(() => {
     if (viewport.current) {
       viewport.current.scrollTop = 0;
     }
     setScrollTop(0);
-  }, [items]);
+  }, [props.resetKey]);
 
   const scrollTo = (top: number) => {
     const next = Math.min(maxScroll, Math.max(0, top));
