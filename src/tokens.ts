@@ -318,8 +318,8 @@ export interface ISparkEnvironmentModel {
   readonly buildFinished: ISignal<ISparkEnvironmentModel, IBuild>;
   /** Emitted when a build starts being followed (panel, CLI, another tab). */
   readonly buildStarted: ISignal<ISparkEnvironmentModel, IBuild>;
-  setKernel(kernel: IKernelRef | null): Promise<void>;
-  setSettings(settings: ISparkSettings): void;
+  // No setKernel / setSettings: the plugin feeds the model the active kernel and the
+  // settings registry; a second writer would only be overwritten by them.
   refresh(): Promise<void>;
   refreshArtifacts(): Promise<void>;
   startBuild(): Promise<IBuild | null>;
