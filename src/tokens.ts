@@ -130,43 +130,46 @@ export type BuildPhase = 'inspect' | 'build' | 'zip' | 'upload' | string;
 export interface IArtifactFile {
   kind: 'pex' | 'editable' | string;
   name: string;
-  local_path?: string | null;
-  url?: string | null;
-  size?: number | null;
-  sha256?: string | null;
+  local_path: string;
+  /** Where it was uploaded; null: no storage. */
+  url: string | null;
+  size: number;
+  sha256: string;
 }
 
 /** `Artifacts.to_json()` of the engine (pexlab/package.py). */
 export interface IBuildArtifacts {
   fingerprint: string;
-  python?: string;
-  python_version?: string;
+  python: string;
+  python_version: string;
   pex: IArtifactFile;
   editables: IArtifactFile[];
-  reused?: boolean;
-  seconds?: number;
-  storage?: string | null;
-  warnings?: string[];
+  reused: boolean;
+  seconds: number;
+  storage: string | null;
+  warnings: string[];
 }
 
 export interface IBuild {
   id: string;
-  kernel_id?: string | null;
-  python?: string | null;
-  fingerprint?: string | null;
+  kernel_id: string;
+  python: string;
+  fingerprint: string | null;
   state: BuildState;
   phase: BuildPhase | null;
-  progress: number | null;
-  message?: string | null;
+  progress: number;
+  message: string;
   /** Tail of the build log (newest last). */
   log: string[];
   artifacts: IBuildArtifacts | null;
   error: string | null;
-  created_at?: number | string | null;
-  started_at?: number | string | null;
-  finished_at?: number | string | null;
-  storage?: string | null;
-  options?: Record<string, unknown>;
+  /** ISO times. */
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  storage: string | null;
+  options: Record<string, unknown>;
+  include_editable: boolean;
   /** POST only: false when an existing job for the same artifact was returned. */
   created?: boolean;
 }
@@ -176,17 +179,23 @@ export interface IArtifactRecord {
   fingerprint: string;
   pex_path: string;
   python: string;
-  python_version?: string;
-  platform?: string;
+  python_version: string;
+  platform: string;
   size: number;
-  sha256?: string;
-  built_at: number | string;
-  pex_version?: string;
-  editables?: string[];
-  uploads?: Record<string, string>;
-  distributions?: IDistributionRef[];
-  options?: Record<string, unknown>;
-  build_seconds?: number;
+  sha256: string;
+  /** Unix time. */
+  built_at: number;
+  pex_version: string;
+  /** Editable projects left out of the PEX (they travel as zips). */
+  editables: string[];
+  /** Destination -> remote URL. */
+  uploads: Record<string, string>;
+  distributions: IDistributionRef[];
+  options: Record<string, unknown>;
+  build_seconds: number;
+  prefix: string;
+  /** Is it the PEX of the kernel (or fingerprint) the request named? */
+  current: boolean;
 }
 
 export interface IBuildRequest {

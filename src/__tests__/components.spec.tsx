@@ -16,7 +16,17 @@ import { failureToastText } from '../notify';
 import { PackageList, ROW_HEIGHT } from '../components/PackageList';
 import { PexStatus } from '../components/PexStatus';
 import type { IModelState } from '../tokens';
-import { KERNEL, build, dist, environment, pex, resolved } from './fakes';
+import {
+  KERNEL,
+  artifactFile,
+  artifactRecord,
+  build,
+  buildArtifacts,
+  dist,
+  environment,
+  pex,
+  resolved
+} from './fakes';
 
 const trans = nullTranslator.load('pexlab');
 const NOW = 1_700_000_000;
@@ -474,24 +484,22 @@ describe('EnvironmentPanel', () => {
     const artifactsBuild = build({
       state: 'succeeded',
       progress: 1,
-      artifacts: {
-        fingerprint: 'f'.repeat(64),
-        pex: {
-          kind: 'pex',
+      artifacts: buildArtifacts({
+        pex: artifactFile({
           name: 'env-ffff.pex',
-          local_path: '/cache/env.pex',
           url: 's3://bucket/env-ffff.pex',
           size: 5 * 1024 * 1024
-        },
+        }),
         editables: [
-          {
+          artifactFile({
             kind: 'editable',
             name: 'demo-0123456789ab.zip',
+            local_path: '/cache/demo-0123456789ab.zip',
             url: 's3://bucket/demo-0123456789ab.zip',
             size: 2048
-          }
+          })
         ]
-      }
+      })
     });
     render(
       <EnvironmentPanel
@@ -575,13 +583,8 @@ describe('EnvironmentPanel guidance and artifacts', () => {
       pex: pex('up-to-date', { fingerprint: current, built_at: NOW - 10 }),
       build: resolved({ fingerprint: current })
     });
-    const record = (fingerprint: string, builtAt: number) => ({
-      fingerprint,
-      pex_path: `/cache/${fingerprint.slice(0, 12)}/env.pex`,
-      python: '/venv/bin/python',
-      size: 70700000,
-      built_at: builtAt
-    });
+    const record = (fingerprint: string, builtAt: number) =>
+      artifactRecord({ fingerprint, size: 70700000, built_at: builtAt });
     const { container } = render(
       <EnvironmentPanel
         {...panelProps(

@@ -6,7 +6,9 @@
 import { PexlabAPIError } from '../api';
 import type { IPexlabClient } from '../client';
 import type {
+  IArtifactFile,
   IArtifactRecord,
+  IBuildArtifacts,
   IBuild,
   IBuildRequest,
   IDistribution,
@@ -92,13 +94,78 @@ export function build(extra: Partial<IBuild> = {}): IBuild {
     id: 'a'.repeat(32),
     kernel_id: KERNEL,
     python: '/venv/bin/python',
+    fingerprint: 'f'.repeat(64),
     state: 'running',
     phase: 'build',
     progress: 0.4,
+    message: '',
     log: ['resolving'],
     artifacts: null,
     error: null,
+    created_at: new Date().toISOString(),
     started_at: new Date().toISOString(),
+    finished_at: null,
+    storage: null,
+    options: {},
+    include_editable: true,
+    ...extra
+  };
+}
+
+export function artifactFile(
+  extra: Partial<IArtifactFile> = {}
+): IArtifactFile {
+  return {
+    kind: 'pex',
+    name: 'env.pex',
+    local_path: '/cache/env.pex',
+    url: null,
+    size: 1,
+    sha256: '0'.repeat(64),
+    ...extra
+  };
+}
+
+/** The `artifacts` of a succeeded build. */
+export function buildArtifacts(
+  extra: Partial<IBuildArtifacts> = {}
+): IBuildArtifacts {
+  return {
+    fingerprint: 'f'.repeat(64),
+    python: '/venv/bin/python',
+    python_version: '3.11.7',
+    pex: artifactFile(),
+    editables: [],
+    reused: false,
+    seconds: 1,
+    storage: null,
+    warnings: [],
+    ...extra
+  };
+}
+
+/** One entry of GET /pexlab/artifacts. */
+export function artifactRecord(
+  extra: Partial<IArtifactRecord> = {}
+): IArtifactRecord {
+  const fingerprint = extra.fingerprint ?? 'f'.repeat(64);
+  return {
+    fingerprint,
+    pex_path: `/cache/${fingerprint.slice(0, 12)}/env.pex`,
+    python: '/venv/bin/python',
+    python_version: '3.11.7',
+    platform: 'linux_x86_64',
+    size: 1024,
+    sha256: '0'.repeat(64),
+    built_at: Date.now() / 1000,
+    pex_version: '2.67.2',
+    editables: [],
+    uploads: {},
+    distributions: [],
+    options: {},
+    build_seconds: 1,
+    prefix: '/venv',
+    current: false,
     ...extra
   };
 }

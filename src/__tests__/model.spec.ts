@@ -4,6 +4,8 @@ import { SparkEnvironmentModel } from '../model';
 import type { IBuild } from '../tokens';
 import {
   FakeClient,
+  artifactRecord,
+  buildArtifacts,
   KERNEL,
   OTHER_KERNEL,
   build,
@@ -202,16 +204,7 @@ describe('SparkEnvironmentModel', () => {
       state: 'succeeded',
       progress: 1,
       log: ['done'],
-      artifacts: {
-        fingerprint: 'f'.repeat(64),
-        pex: {
-          kind: 'pex',
-          name: 'env.pex',
-          local_path: '/c/env.pex',
-          size: 1
-        },
-        editables: []
-      }
+      artifacts: buildArtifacts()
     });
     client.builds.set(started!.id, done);
     model.handleBuildEvent({
@@ -313,15 +306,7 @@ describe('SparkEnvironmentModel', () => {
     await model.refreshArtifacts();
     expect(model.pexView).toBe('missing');
     // The kernel ran the setup cell: the cache has a new PEX for this interpreter.
-    client.artifacts = [
-      {
-        fingerprint: 'f'.repeat(64),
-        pex_path: '/cache/f.pex',
-        python: '/venv/bin/python',
-        size: 1024,
-        built_at: Date.now() / 1000
-      }
-    ];
+    client.artifacts = [artifactRecord()];
     client.env = environment({ pex: pex('up-to-date') });
     await model.checkForChanges();
     await flush();
@@ -341,7 +326,7 @@ describe('SparkEnvironmentModel', () => {
         id: started!.id,
         state: 'failed',
         error: 'upload failed',
-        finished_at: failedAt
+        finished_at: new Date(failedAt * 1000).toISOString()
       })
     );
     await model.pollBuilds();

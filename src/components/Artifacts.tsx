@@ -110,7 +110,7 @@ function RecordRow(props: {
   now: number;
 }): JSX.Element {
   const { record: r, trans } = props;
-  const uploads = Object.values(r.uploads ?? {});
+  const uploads = Object.values(r.uploads);
   return (
     <li
       className="pexlab-Artifact"
