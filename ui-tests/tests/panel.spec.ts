@@ -24,8 +24,12 @@ test.describe('Spark environment panel', () => {
     await expect(python).toContainText(path.dirname(path.dirname(DEMO_PYTHON)));
     await expect(panel.locator('.pexlab-Header-kind')).toHaveText('venv');
 
+    // The list is virtual (only rows in view are in the DOM): ask the filter for each row.
     const rows = panel.locator('.pexlab-PackageList-row');
+    const filter = panel.getByLabel('Filter packages');
+    await filter.fill('ipykernel');
     await expect(rows.filter({ hasText: 'ipykernel' })).toHaveCount(1);
+    await filter.fill(EDITABLE);
     const editable = panel.locator(
       `.pexlab-PackageList-row[data-package="${EDITABLE}"]`
     );
