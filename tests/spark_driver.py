@@ -356,6 +356,24 @@ def start_errors(master: str, args: dict) -> dict:
     return res
 
 
+def quiet(master: str, args: dict) -> dict:
+    """A good start prints none of the JVM's start-up chatter; a later JVM line still shows."""
+    import time
+
+    import pexlab
+
+    spark = pexlab.create_spark_session(master=master, conf=args["conf"], progress=False)
+    sc = spark.sparkContext
+    res: dict = {"rows": sc.parallelize(range(2), 2).map(lambda x: x * 2).collect()}
+    res["console_progress"] = sc.getConf().get("spark.ui.showConsoleProgress")
+    err = sc._jvm.java.lang.System.err
+    err.println("pexlab-test: a JVM line after the start")
+    err.flush()
+    time.sleep(1)  # the reader thread passes it on
+    spark.stop()
+    return res
+
+
 def main() -> None:
     scenario, master, raw = sys.argv[1], sys.argv[2], sys.argv[3]
     args = json.loads(raw)

@@ -65,6 +65,21 @@ def test_a_notebook_cell_shows_the_message_without_pexlab_frames() -> None:
         assert str(REPO / "pexlab" / "spark" / "conf.py") in full, full
         assert "is not a Spark master URL" in full
         assert TRACEBACK_HINT not in full
+
+        # A start that fails after its progress display appeared leaves it in a final state.
+        msgs: list[dict] = []
+        code = (
+            "from pexlab.spark.notebook_progress import NotebookProgress, failing\n"
+            "from pexlab.core.progress import ProgressEvent\n"
+            "p = NotebookProgress()\n"
+            "with failing(p):\n"
+            "    p(ProgressEvent('upload', 0.0, 'x.pex'))\n"
+            "    raise pexlab.spark.PexlabSparkError('no')\n"
+        )
+        kc.execute_interactive(code, timeout=60, output_hook=msgs.append)
+        displays = [m["content"]["data"]["text/plain"] for m in msgs if "display" in m["msg_type"]]
+        assert "Uploading 0%" in displays[0], displays
+        assert displays[-1] == "pexlab: session start failed (PexlabSparkError)", displays
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

@@ -361,6 +361,28 @@ def test_session_start_errors_are_clear_and_the_kernel_stays_usable(
     assert all("tabulate_error" not in row for row in res["after"])
 
 
+JVM_CHATTER = (
+    "Using incubator modules",
+    "NativeCodeLoader",
+    "Using Spark's default log4j profile",
+    "Setting default log level to",
+)
+
+
+@pytest.mark.spark
+def test_a_good_start_keeps_the_jvm_chatter_out_and_later_lines_in(spark_env: Env) -> None:
+    res = spark_env.drive("quiet")
+    assert res["rows"] == [0, 2]
+    assert res["console_progress"] == "false"
+    said = res["stderr"]
+    assert "pexlab-test: a JVM line after the start" in said, said
+    for line in JVM_CHATTER:
+        assert line not in said, said
+    # Negative control: the same JVM started by PySpark alone says them.
+    bare = spark_env.drive("bare")["stderr"]
+    assert sum(line in bare for line in JVM_CHATTER) >= 2, bare
+
+
 # ---- conf logic, no cluster ----------------------------------------------------------------------
 
 

@@ -39,6 +39,20 @@ def tracebacks_shown() -> bool:
     return os.environ.get(TRACEBACK_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
+def add_detail(exc: BaseException, text: str) -> None:
+    """Attach `text` to `exc` as a note (`BaseException.add_note`, shown by tracebacks and by
+    the notebook rendering below); on Python 3.10 the same `__notes__` list by hand."""
+    add_note = getattr(exc, "add_note", None)
+    if add_note is not None:
+        add_note(text)
+        return
+    notes = getattr(exc, "__notes__", None)
+    if not isinstance(notes, list):
+        notes = []
+        exc.__notes__ = notes  # type: ignore[attr-defined]
+    notes.append(text)
+
+
 class PexlabError(RuntimeError):
     """Base of every pexlab error whose message is meant for the user."""
 
@@ -55,4 +69,6 @@ class PexlabError(RuntimeError):
         name = type(self).__name__
         lines = str(self).splitlines() or [""]
         first = f"\x1b[0;31m{name}\x1b[0m: {lines[0]}"
-        return [first, *lines[1:], "", TRACEBACK_HINT]
+        notes = getattr(self, "__notes__", None) or []
+        detail = [ln for note in notes for ln in ["", *str(note).splitlines()]]
+        return [first, *lines[1:], *detail, "", TRACEBACK_HINT]
