@@ -13,7 +13,9 @@ does:
   zips.  The keys pexlab put there are recorded in the JVM itself, beside them
   (`spark.pexlab.managed`), so they can be dropped later without any Python-side global.
 - Spark allows one context per process: a running one is reused only if it ships the same
-  artifacts to the same master; the plan a context was made from lives on the context.
+  artifacts to the same master; the plan a context was made from lives on the context.  A
+  context pexlab made that ships something else (the edit loop: a `pip install` or an edit
+  since) is stopped and a new one made; a context pexlab did not make is never stopped.
 - Session start never hangs the kernel (`pexlab.spark.executor_start`): a standalone master that does
   not answer is reported before packaging; the constructor and the probe job are watched with
   `start_timeout` (the probe under its own job group, cancelled on a timeout or Ctrl-C), and a
@@ -125,8 +127,8 @@ def artifacts_of(sc: SparkContext) -> Artifacts | None:
     return p.artifacts if p is not None else None
 
 
-def _check_active(active: SparkContext, p: SparkPlan) -> None:
-    """Reuse a running context only if it ships the same things; else say what to do."""
+def _differences(active: SparkContext, p: SparkPlan) -> list[str]:
+    """How a running context differs from what `p` would make (empty: reuse it)."""
     running = active.getConf()
     active_master = active.master or ""
     python_exec = getattr(active, "pythonExec", None)
@@ -158,13 +160,31 @@ def _check_active(active: SparkContext, p: SparkPlan) -> None:
             problems.append(f"executors run {python_exec or '?'!r}")
     elif python_exec not in (p.executor_python, None):
         problems.append(f"workers run {python_exec!r}, not {p.executor_python!r}")
-    if problems:
+    return problems
+
+
+def _reuse_or_stop(active: SparkContext, p: SparkPlan) -> bool:
+    """True: reuse the running context (it ships what `p` ships).  A context pexlab made that
+    differs (the edit loop: a `pip install` or an edit since) is stopped, with one line saying
+    so, and False returned; any other context is never stopped: the error says what to do."""
+    problems = _differences(active, p)
+    if not problems:
+        return True
+    if plan_of(active) is None:
         raise PexlabSparkError(
-            "A SparkContext is already running with different settings ("
-            + "; ".join(problems)
-            + "). Stop it first (spark.stop() or sc.stop()), then call pexlab again: Spark "
-            "allows one context per process and executors keep code they already imported."
+            "A SparkContext that pexlab did not start is already running with different "
+            "settings (" + "; ".join(problems) + "). Stop it first (spark.stop() or sc.stop()), "
+            "then call pexlab again: Spark allows one context per process and executors keep "
+            "code they already imported."
         )
+    active.stop()
+    print(
+        "pexlab: stopped the previous Spark session ("
+        + "; ".join(problems)
+        + "); starting one with the new environment",
+        flush=True,
+    )
+    return False
 
 
 def _unshadow_driver(p: SparkPlan) -> None:
@@ -348,8 +368,7 @@ def _context_for(
             "An earlier session start is still being given up by Spark (its master did not "
             "answer); try again in a minute."
         )
-    if active is not None:
-        _check_active(active, p)
+    if active is not None and _reuse_or_stop(active, p):
         sc = active
         created = False
     else:
