@@ -407,6 +407,72 @@ def test_a_good_start_keeps_the_jvm_chatter_out_and_later_lines_in(spark_env: En
     assert sum(line in bare for line in JVM_CHATTER) >= 2, bare
 
 
+@pytest.mark.spark
+def test_job_progress_under_the_cell_in_a_real_kernel(spark_env: Env) -> None:
+    from jupyter_client.manager import start_new_kernel
+
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(REPO),
+        PEXLAB_CACHE_DIR=str(spark_env.cache),
+        PEXLAB_PEX=f"{sys.executable} -m pex",
+        SPARK_LOCAL_IP="127.0.0.1",
+    )
+    for var in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "SPARK_HOME", "VIRTUAL_ENV"):
+        env.pop(var, None)
+    km, kc = start_new_kernel(kernel_name="python3", env=env)
+
+    def run(code: str) -> list[dict]:
+        msgs: list[dict] = []
+        reply = kc.execute_interactive(code, timeout=600, output_hook=msgs.append)
+        errors = [m["content"] for m in msgs if m["msg_type"] == "error"]
+        assert reply["content"]["status"] == "ok", errors
+        return msgs
+
+    try:
+        run(
+            "import pexlab\n"
+            f"spark = pexlab.create_spark_session(master={spark_env.cluster.master_url!r}, "
+            f"conf={spark_env.cluster.driver_conf()!r}, "
+            f"python={str(spark_env.kernel.python)!r}, progress=False)\n"
+        )
+        msgs = run(
+            "import time\n"
+            "rows = spark.sparkContext.parallelize(range(4), 2)"
+            ".map(lambda x: (time.sleep(3), x)[1]).collect()\n"
+            "print(rows)\n"
+        )
+        shown = [
+            (m["msg_type"], m["content"]["transient"]["display_id"], m["content"]["data"])
+            for m in msgs
+            if m["msg_type"] in ("display_data", "update_display_data")
+            and "Spark job" in m["content"]["data"].get("text/plain", "")
+        ]
+        assert shown, msgs
+        assert shown[0][0] == "display_data"
+        assert "running" in shown[0][2]["text/plain"]
+        assert "<progress" in shown[0][2]["text/html"]
+        assert len({d for _, d, _ in shown}) == 1, "one display for the cell, updated in place"
+        assert all(kind == "update_display_data" for kind, _, _ in shown[1:])
+        final = shown[-1][2]["text/plain"]
+        assert "done" in final, shown
+        assert "running" not in final, shown
+        assert "tasks 2/2" in final, shown
+        assert any(
+            m["msg_type"] == "stream" and "[0, 1, 2, 3]" in m["content"]["text"] for m in msgs
+        )
+        msgs = run(
+            "spark.stop()\n"
+            "import threading\n"
+            "print(sorted(t.name for t in threading.enumerate() if 'job-progress' in t.name))\n"
+        )
+        said = "".join(m["content"]["text"] for m in msgs if m["msg_type"] == "stream")
+        assert said.strip().endswith("[]"), said
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
 # ---- conf logic, no cluster ----------------------------------------------------------------------
 
 

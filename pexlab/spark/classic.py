@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from pexlab.core.errors import add_detail
 from pexlab.core.progress import ProgressCallback, report
 from pexlab.nodecache import upkeep as node_cache
-from pexlab.spark import executor_start, jvm_stderr
+from pexlab.spark import executor_start, job_progress, jvm_stderr
 from pexlab.spark.conf import (
     LIST_KEYS,
     MANAGED_KEYS,
@@ -425,6 +425,8 @@ def _context_for(
             log.remove()
     if jvm_err is not None:
         jvm_err.finish()  # a good start: its chatter is dropped, later lines pass through
+    if created:
+        job_progress.watch(sc)  # a live line per job under the cell that runs it (kernel only)
     for note in notes:
         print(f"pexlab: warning: {note}", file=sys.stderr)
     summary = _summary(p, time.monotonic() - t0, executors_python)
