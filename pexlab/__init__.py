@@ -13,7 +13,13 @@ try:
 except ImportError:  # running from a source tree without an install
     __version__ = "dev"
 
-__all__ = ["__version__", "create_spark_context", "create_spark_session", "spark_conf"]
+__all__ = [
+    "__version__",
+    "create_spark_context",
+    "create_spark_session",
+    "show_tracebacks",
+    "spark_conf",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,6 +28,11 @@ def __getattr__(name: str) -> Any:
         from pexlab import spark
 
         return getattr(spark, name)
+    if name == "show_tracebacks":
+        # Full tracebacks for pexlab's errors in a notebook (see pexlab.core.errors).
+        from pexlab.core.errors import show_tracebacks
+
+        return show_tracebacks
     raise AttributeError(f"module 'pexlab' has no attribute {name!r}")
 
 

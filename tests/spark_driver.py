@@ -85,15 +85,49 @@ def ship(master: str, args: dict) -> dict:
     # Same call again with the context running: reused, not an error.
     again = pexlab.create_spark_session(master=master, conf=args["conf"], progress=False)
     res["reused_context"] = again.sparkContext is sc
-    # Without the editable zips it is a different set of artifacts: a clear error.
-    try:
-        pexlab.create_spark_session(
-            master=master, conf=args["conf"], include_editable=False, progress=False
-        )
-        res["different_error"] = None
-    except pexlab.spark.PexlabSparkError as exc:
-        res["different_error"] = str(exc)
     spark.stop()
+    return res
+
+
+def edit_loop(master: str, args: dict) -> dict:
+    """The README's loop: a session, an edit, the same call again (no stop): new code runs.
+    Then a context pexlab did not make: never stopped by pexlab."""
+    import contextlib
+    import io
+
+    from pyspark import SparkConf, SparkContext
+
+    import pexlab
+    from pexlab.spark import artifacts_of
+
+    spark = pexlab.create_spark_session(master=master, conf=args["conf"], progress=False)
+    sc1 = spark.sparkContext
+    res: dict = {"before": sc1.parallelize(range(2), 2).map(where).collect()}
+    res["zips1"] = [z.name for z in artifacts_of(sc1).editables]
+    with open(args["init"], "w") as f:
+        f.write(args["v2"])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        spark2 = pexlab.create_spark_session(master=master, conf=args["conf"], progress=False)
+    res["said"] = out.getvalue()
+    sc2 = spark2.sparkContext
+    res["same_context"] = sc2 is sc1
+    res["first_stopped"] = sc1._jsc is None
+    res["zips2"] = [z.name for z in artifacts_of(sc2).editables]
+    res["after"] = sc2.parallelize(range(2), 2).map(where).collect()
+    res["sql_session_new"] = spark2 is not spark
+    spark2.stop()
+
+    # A context pexlab did not start: an error, and it keeps running.
+    theirs = SparkContext(conf=SparkConf().setMaster(master).setAll(list(args["conf"].items())))
+    try:
+        pexlab.create_spark_session(master=master, conf=args["conf"], progress=False)
+        res["foreign_error"] = None
+    except pexlab.spark.PexlabSparkError as exc:
+        res["foreign_error"] = str(exc)
+    res["foreign_alive"] = theirs._jsc is not None
+    res["foreign_rows"] = theirs.parallelize(range(2), 2).count()
+    theirs.stop()
     return res
 
 
@@ -359,6 +393,24 @@ def start_errors(master: str, args: dict) -> dict:
     sc = pexlab.create_spark_context(master=master, conf=args["conf"], progress=False)
     res["after"] = sc.parallelize(range(2), 2).map(where).collect()
     sc.stop()
+    return res
+
+
+def quiet(master: str, args: dict) -> dict:
+    """A good start prints none of the JVM's start-up chatter; a later JVM line still shows."""
+    import time
+
+    import pexlab
+
+    spark = pexlab.create_spark_session(master=master, conf=args["conf"], progress=False)
+    sc = spark.sparkContext
+    res: dict = {"rows": sc.parallelize(range(2), 2).map(lambda x: x * 2).collect()}
+    res["console_progress"] = sc.getConf().get("spark.ui.showConsoleProgress")
+    err = sc._jvm.java.lang.System.err
+    err.println("pexlab-test: a JVM line after the start")
+    err.flush()
+    time.sleep(1)  # the reader thread passes it on
+    spark.stop()
     return res
 
 

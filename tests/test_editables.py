@@ -389,3 +389,41 @@ def test_single_module_project(tmp_path: Path) -> None:
     z = zip_editable(d, tmp_path / "zips")
     assert names(z) == ["lonely.py"]
     assert run_python(sys.executable, "import lonely; print(lonely.where())", z).startswith(str(z))
+
+
+def test_notebooks_and_clutter_stay_out_of_the_zip(tmp_path: Path) -> None:
+    """A notebook saved inside the project (and its checkpoints), hidden folders, a venv and OS
+    files are not code: README's "What ships" rule.  Data files are kept."""
+    venv = bare_venv(tmp_path / "venv")
+    project = tmp_path / "nbproj"
+    pkg = project / "nbpkg"
+    write(pkg / "__init__.py", "X = 1\n")
+    write(pkg / "table.csv", "a,b\n")
+    clutter = (
+        "nbpkg/explore.ipynb",
+        "nbpkg/.ipynb_checkpoints/explore-checkpoint.ipynb",
+        "nbpkg/sub/analysis.ipynb",
+        "nbpkg/.idea/workspace.xml",
+        "nbpkg/.vscode/settings.json",
+        "nbpkg/venv/pyvenv.cfg",
+        "nbpkg/venv/lib/x.py",
+        "nbpkg/.DS_Store",
+        "nbpkg/sub/Thumbs.db",
+        "nbpkg/node_modules/x.js",
+    )
+    for junk in clutter:
+        write(project / junk, "{}\n")
+    write(pkg / "sub" / "__init__.py", "")
+    write(project / "nbproj.egg-info" / "PKG-INFO", "Name: nbproj\nVersion: 1.0\n")
+    write(project / "nbproj.egg-info" / "top_level.txt", "nbpkg\n")
+    (venv.site_packages / "nbproj.egg-link").write_text(f"{project}\n.\n")
+    (venv.site_packages / "easy-install.pth").write_text(f"{project}\n")
+    z = zip_editable(editable(inspect_interpreter(venv.python), "nbproj"), tmp_path / "zips")
+    assert names(z) == [
+        "nbpkg/",
+        "nbpkg/__init__.py",
+        "nbpkg/sub/",
+        "nbpkg/sub/__init__.py",
+        "nbpkg/table.csv",
+    ]
+    assert all((project / junk).is_file() for junk in clutter)

@@ -205,8 +205,6 @@ def test_executors_import_from_shipped_pex_and_zip(spark_env: Env, first_run: di
     assert res["zips"][0] in conf["spark.submit.pyFiles"]
     assert res["env_after"] == "/kernel/own/value", "PYSPARK_PYTHON restored after creation"
     assert res["reused_context"] is True
-    assert "already running" in res["different_error"]
-    assert "stop" in res["different_error"].lower()
     # The one-line summary in the (stderr) feedback.
     assert "pexlab: PEX built" in res["stderr"] or "pexlab: PEX reused" in res["stderr"]
     assert "executors' Python 3." in res["stderr"]
@@ -247,6 +245,32 @@ def test_edited_editable_runs_new_code_without_rebuilding_pex(
     assert res["pex_mtime"] == first_run["pex_mtime"]
     assert res["zips"] != first_run["zips"], "new content, new zip name"
     assert "pexlab: PEX reused" in res["stderr"]
+
+
+@pytest.mark.spark
+def test_calling_again_after_an_edit_restarts_pexlabs_own_session(spark_env: Env) -> None:
+    init = _edit_project() / "src" / "pexlab_spark_edit" / "__init__.py"
+    try:
+        res = spark_env.drive("edit_loop", init=str(init), v2=EDIT_V2)
+    finally:
+        init.write_text(EDIT_V1)
+    assert {row["answer"] for row in res["before"]} == {"v1"}
+    assert {row["answer"] for row in res["after"]} == {"v2"}, "no stop(): the new code runs"
+    assert res["zips1"] != res["zips2"]
+    assert res["same_context"] is False
+    assert res["first_stopped"] is True
+    assert res["sql_session_new"] is True
+    said = [ln for ln in res["said"].splitlines() if ln.strip()]
+    assert len(said) == 1, said
+    assert said[0].startswith("pexlab: stopped the previous Spark session (it ships "), said
+    assert res["zips1"][0] in said[0]
+    assert said[0].endswith("; starting one with the new environment")
+    # A context pexlab did not start is never stopped: the error says what to do.
+    assert "did not start" in res["foreign_error"]
+    assert "already running" in res["foreign_error"]
+    assert "spark.stop()" in res["foreign_error"]
+    assert res["foreign_alive"] is True
+    assert res["foreign_rows"] == 2
 
 
 @pytest.mark.spark
@@ -359,6 +383,94 @@ def test_session_start_errors_are_clear_and_the_kernel_stays_usable(
     # Still usable: a working session in the same driver process after all of that.
     assert len({row["cwd"] for row in res["after"]}) == 2
     assert all("tabulate_error" not in row for row in res["after"])
+
+
+JVM_CHATTER = (
+    "Using incubator modules",
+    "NativeCodeLoader",
+    "Using Spark's default log4j profile",
+    "Setting default log level to",
+)
+
+
+@pytest.mark.spark
+def test_a_good_start_keeps_the_jvm_chatter_out_and_later_lines_in(spark_env: Env) -> None:
+    res = spark_env.drive("quiet")
+    assert res["rows"] == [0, 2]
+    assert res["console_progress"] == "false"
+    said = res["stderr"]
+    assert "pexlab-test: a JVM line after the start" in said, said
+    for line in JVM_CHATTER:
+        assert line not in said, said
+    # Negative control: the same JVM started by PySpark alone says them.
+    bare = spark_env.drive("bare")["stderr"]
+    assert sum(line in bare for line in JVM_CHATTER) >= 2, bare
+
+
+@pytest.mark.spark
+def test_job_progress_under_the_cell_in_a_real_kernel(spark_env: Env) -> None:
+    from jupyter_client.manager import start_new_kernel
+
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(REPO),
+        PEXLAB_CACHE_DIR=str(spark_env.cache),
+        PEXLAB_PEX=f"{sys.executable} -m pex",
+        SPARK_LOCAL_IP="127.0.0.1",
+    )
+    for var in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "SPARK_HOME", "VIRTUAL_ENV"):
+        env.pop(var, None)
+    km, kc = start_new_kernel(kernel_name="python3", env=env)
+
+    def run(code: str) -> list[dict]:
+        msgs: list[dict] = []
+        reply = kc.execute_interactive(code, timeout=600, output_hook=msgs.append)
+        errors = [m["content"] for m in msgs if m["msg_type"] == "error"]
+        assert reply["content"]["status"] == "ok", errors
+        return msgs
+
+    try:
+        run(
+            "import pexlab\n"
+            f"spark = pexlab.create_spark_session(master={spark_env.cluster.master_url!r}, "
+            f"conf={spark_env.cluster.driver_conf()!r}, "
+            f"python={str(spark_env.kernel.python)!r}, progress=False)\n"
+        )
+        msgs = run(
+            "import time\n"
+            "rows = spark.sparkContext.parallelize(range(4), 2)"
+            ".map(lambda x: (time.sleep(3), x)[1]).collect()\n"
+            "print(rows)\n"
+        )
+        shown = [
+            (m["msg_type"], m["content"]["transient"]["display_id"], m["content"]["data"])
+            for m in msgs
+            if m["msg_type"] in ("display_data", "update_display_data")
+            and "Spark job" in m["content"]["data"].get("text/plain", "")
+        ]
+        assert shown, msgs
+        assert shown[0][0] == "display_data"
+        assert "running" in shown[0][2]["text/plain"]
+        assert "<progress" in shown[0][2]["text/html"]
+        assert len({d for _, d, _ in shown}) == 1, "one display for the cell, updated in place"
+        assert all(kind == "update_display_data" for kind, _, _ in shown[1:])
+        final = shown[-1][2]["text/plain"]
+        assert "done" in final, shown
+        assert "running" not in final, shown
+        assert "tasks 2/2" in final, shown
+        assert any(
+            m["msg_type"] == "stream" and "[0, 1, 2, 3]" in m["content"]["text"] for m in msgs
+        )
+        msgs = run(
+            "spark.stop()\n"
+            "import threading\n"
+            "print(sorted(t.name for t in threading.enumerate() if 'job-progress' in t.name))\n"
+        )
+        said = "".join(m["content"]["text"] for m in msgs if m["msg_type"] == "stream")
+        assert said.strip().endswith("[]"), said
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
 
 
 # ---- conf logic, no cluster ----------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 
 from pexlab.core.net import free_port
 from pexlab.core.progress import ProgressEvent
-from pexlab.storage.upload import StorageError, upload
+from pexlab.storage.upload import StorageError, preflight, upload
 
 
 def _artifact(
@@ -171,3 +171,38 @@ def test_s3_unreachable_endpoint_is_a_storage_error(tmp_path: Path) -> None:
     }
     with pytest.raises(StorageError, match=r"unreachable|Could not|Cannot reach"):
         upload(art, "s3://bucket/x", storage_options=dead)
+
+
+# -- storage that cannot take uploads ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "dest", ["http://example.invalid/x", "https://example.invalid/x", "zip://a.zip", "memory://x"]
+)
+def test_storage_that_cannot_take_uploads_is_refused_before_packaging(
+    tmp_path: Path, dest: str
+) -> None:
+    from pexlab.package import package_environment
+
+    events: list[ProgressEvent] = []
+    with pytest.raises(StorageError) as caught:
+        package_environment(storage=dest, progress=events.append)
+    said = str(caught.value)
+    assert repr(dest) in said
+    assert "s3://" in said
+    assert "gs://" in said
+    assert "hdfs://" in said
+    assert "file://" in said
+    assert "aiohttp" not in said, "no package to install sends the user astray"
+    assert events == [], "refused before inspecting or building anything"
+    with pytest.raises(StorageError, match=r"cannot upload|executors cannot fetch"):
+        preflight(dest)
+    with pytest.raises(StorageError, match=r"cannot upload|executors cannot fetch"):
+        upload(_artifact(tmp_path), dest)
+
+
+def test_writable_storage_kinds_pass_the_check(tmp_path: Path) -> None:
+    from pexlab.storage.base import check_can_publish
+
+    for dest in (str(tmp_path), f"file://{tmp_path}", "s3://b/p", "gs://b/p", "hdfs:///p"):
+        check_can_publish(dest)

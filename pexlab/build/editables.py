@@ -21,7 +21,9 @@ from pexlab.core.errors import PexlabError
 from pexlab.core.progress import ProgressCallback, report
 from pexlab.environment.interpreter import Distribution
 
-# Never code: caches, VCS data, tool environments.
+# Never code (the rule README's "What ships" states): hidden folders (a name starting with a
+# dot: VCS data, tool caches and environments, .ipynb_checkpoints), these folders by name, build
+# output that is not a package, packaging metadata, bytecode, notebooks and OS clutter.
 EXCLUDED_DIRS = frozenset(
     {
         "__pycache__",
@@ -39,11 +41,12 @@ EXCLUDED_DIRS = frozenset(
         ".ipynb_checkpoints",
     }
 )
-# Build output, unless it is a real subpackage that happens to be called so (has __init__.py).
-BUILD_DIRS = frozenset({"build", "dist"})
+# Build output and a virtualenv, unless it is a real subpackage that happens to be called so
+# (has __init__.py).
+BUILD_DIRS = frozenset({"build", "dist", "venv"})
 EXCLUDED_DIR_SUFFIXES = (".egg-info", ".dist-info")
-EXCLUDED_FILE_SUFFIXES = (".pyc", ".pyo")
-EXCLUDED_FILES = frozenset({".DS_Store"})
+EXCLUDED_FILE_SUFFIXES = (".pyc", ".pyo", ".ipynb")
+EXCLUDED_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 MODULE_SUFFIXES = (".py", ".pyw", ".so", ".pyd")
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold
@@ -61,7 +64,7 @@ def zip_name(dist: Distribution, digest: str) -> str:
 
 def _excluded_dir(path: Path) -> bool:
     name = path.name
-    if name in EXCLUDED_DIRS or name.endswith(EXCLUDED_DIR_SUFFIXES):
+    if name in EXCLUDED_DIRS or name.startswith(".") or name.endswith(EXCLUDED_DIR_SUFFIXES):
         return True
     return name in BUILD_DIRS and not (path / "__init__.py").is_file()
 

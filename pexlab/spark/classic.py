@@ -13,7 +13,9 @@ does:
   zips.  The keys pexlab put there are recorded in the JVM itself, beside them
   (`spark.pexlab.managed`), so they can be dropped later without any Python-side global.
 - Spark allows one context per process: a running one is reused only if it ships the same
-  artifacts to the same master; the plan a context was made from lives on the context.
+  artifacts to the same master; the plan a context was made from lives on the context.  A
+  context pexlab made that ships something else (the edit loop: a `pip install` or an edit
+  since) is stopped and a new one made; a context pexlab did not make is never stopped.
 - Session start never hangs the kernel (`pexlab.spark.executor_start`): a standalone master that does
   not answer is reported before packaging; the constructor and the probe job are watched with
   `start_timeout` (the probe under its own job group, cancelled on a timeout or Ctrl-C), and a
@@ -30,9 +32,10 @@ from contextlib import contextmanager
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from pexlab.core.progress import report
+from pexlab.core.errors import add_detail
+from pexlab.core.progress import ProgressCallback, report
 from pexlab.nodecache import upkeep as node_cache
-from pexlab.spark import executor_start
+from pexlab.spark import executor_start, job_progress, jvm_stderr
 from pexlab.spark.conf import (
     LIST_KEYS,
     MANAGED_KEYS,
@@ -53,7 +56,7 @@ from pexlab.spark.errors import (
     telling_lines,
     version_mismatch,
 )
-from pexlab.spark.notebook_progress import progress_for
+from pexlab.spark.notebook_progress import NotebookProgress, failing, progress_for
 from pexlab.spark.options import SessionOptions
 
 if TYPE_CHECKING:  # pyspark is imported lazily: `import pexlab` must not need it
@@ -124,8 +127,8 @@ def artifacts_of(sc: SparkContext) -> Artifacts | None:
     return p.artifacts if p is not None else None
 
 
-def _check_active(active: SparkContext, p: SparkPlan) -> None:
-    """Reuse a running context only if it ships the same things; else say what to do."""
+def _differences(active: SparkContext, p: SparkPlan) -> list[str]:
+    """How a running context differs from what `p` would make (empty: reuse it)."""
     running = active.getConf()
     active_master = active.master or ""
     python_exec = getattr(active, "pythonExec", None)
@@ -157,13 +160,31 @@ def _check_active(active: SparkContext, p: SparkPlan) -> None:
             problems.append(f"executors run {python_exec or '?'!r}")
     elif python_exec not in (p.executor_python, None):
         problems.append(f"workers run {python_exec!r}, not {p.executor_python!r}")
-    if problems:
+    return problems
+
+
+def _reuse_or_stop(active: SparkContext, p: SparkPlan) -> bool:
+    """True: reuse the running context (it ships what `p` ships).  A context pexlab made that
+    differs (the edit loop: a `pip install` or an edit since) is stopped, with one line saying
+    so, and False returned; any other context is never stopped: the error says what to do."""
+    problems = _differences(active, p)
+    if not problems:
+        return True
+    if plan_of(active) is None:
         raise PexlabSparkError(
-            "A SparkContext is already running with different settings ("
-            + "; ".join(problems)
-            + "). Stop it first (spark.stop() or sc.stop()), then call pexlab again: Spark "
-            "allows one context per process and executors keep code they already imported."
+            "A SparkContext that pexlab did not start is already running with different "
+            "settings (" + "; ".join(problems) + "). Stop it first (spark.stop() or sc.stop()), "
+            "then call pexlab again: Spark allows one context per process and executors keep "
+            "code they already imported."
         )
+    active.stop()
+    print(
+        "pexlab: stopped the previous Spark session ("
+        + "; ".join(problems)
+        + "); starting one with the new environment",
+        flush=True,
+    )
+    return False
 
 
 def _unshadow_driver(p: SparkPlan) -> None:
@@ -261,15 +282,55 @@ def _summary(p: SparkPlan, seconds: float, executors_python: str | None) -> str:
     return head + f"; ready in {seconds:.1f} s"
 
 
+# ---- the JVM's stderr ---------------------------------------------------------------------------
+
+
+def _start_jvm(conf: SparkConf) -> jvm_stderr.JvmStderr | None:
+    """Start PySpark's JVM (if none runs yet) with its stderr held back while a context starts
+    (`pexlab.spark.jvm_stderr`); the reader of that stderr when pexlab started the JVM."""
+    from pyspark import SparkContext
+
+    if SparkContext._gateway is not None:
+        reader = jvm_stderr.reader_for(SparkContext._gateway)
+        if reader is not None:
+            reader.start_buffering()
+        SparkContext._ensure_initialized(conf=conf)
+        return reader
+    with jvm_stderr.launching() as reader:
+        try:
+            SparkContext._ensure_initialized(conf=conf)
+        except BaseException as exc:
+            _jvm_said(reader, exc)
+            raise
+    reader.gateway = SparkContext._gateway
+    return reader
+
+
+def _jvm_said(reader: jvm_stderr.JvmStderr | None, exc: BaseException) -> None:
+    """A failed start: what the JVM printed meanwhile goes into the error, not the cell."""
+    if reader is None:
+        return
+    lines = jvm_stderr.quiet_lines(reader.finish())[-jvm_stderr.ERROR_LINES :]
+    if lines:
+        add_detail(exc, "The Spark driver printed while starting:\n" + "\n".join(lines))
+
+
 # ---- entry points -------------------------------------------------------------------------------
 
 
 def context_for(opts: SessionOptions) -> SparkContext:
     """A SparkContext for `opts` (see `create_spark_context`)."""
+    callback, shower = progress_for(opts.progress)
+    with failing(shower):
+        return _context_for(opts, callback, shower)
+
+
+def _context_for(
+    opts: SessionOptions, callback: ProgressCallback | None, shower: NotebookProgress | None
+) -> SparkContext:
     t0 = time.monotonic()
     from pyspark import SparkContext
 
-    callback, shower = progress_for(opts.progress)
     driver = driver_python()
     if opts.expected_python is not None:
         # Known up front: fail before packaging anything.
@@ -296,16 +357,18 @@ def context_for(opts: SessionOptions) -> SparkContext:
     if opts.app_name:
         p.conf.setdefault("spark.app.name", opts.app_name)
     p.conf.setdefault("spark.app.name", "pexlab")
+    # Spark's console progress bar garbles a cell's output and leaves a blank line behind.
+    p.conf.setdefault("spark.ui.showConsoleProgress", "false")
 
     active = SparkContext._active_spark_context
     log: executor_start.StartLog | None = None
+    jvm_err: jvm_stderr.JvmStderr | None = None
     if active is not None and getattr(active, "_jsc", None) is None:
         raise ExecutorStartError(
             "An earlier session start is still being given up by Spark (its master did not "
             "answer); try again in a minute."
         )
-    if active is not None:
-        _check_active(active, p)
+    if active is not None and _reuse_or_stop(active, p):
         sc = active
         created = False
     else:
@@ -314,17 +377,21 @@ def context_for(opts: SessionOptions) -> SparkContext:
             # Start the JVM with this plan's conf (driver JVM options apply at launch only),
             # then listen to Spark's log before the context exists: its reasons are only there.
             conf = _context_conf(p)
-            SparkContext._ensure_initialized(conf=conf)
-            log = executor_start.StartLog.install(SparkContext._jvm)
+            jvm_err = _start_jvm(conf)
             try:
-                sc = executor_start.create_context(
-                    lambda: SparkContext(conf=conf),
-                    master=p.master,
-                    log=log,
-                    timeout=opts.start_timeout,
-                )
-            except BaseException:
-                log.remove()
+                log = executor_start.StartLog.install(SparkContext._jvm)
+                try:
+                    sc = executor_start.create_context(
+                        lambda: SparkContext(conf=conf),
+                        master=p.master,
+                        log=log,
+                        timeout=opts.start_timeout,
+                    )
+                except BaseException:
+                    log.remove()
+                    raise
+            except BaseException as exc:
+                _jvm_said(jvm_err, exc)
                 raise
         created = True
         _unshadow_driver(p)
@@ -350,9 +417,16 @@ def context_for(opts: SessionOptions) -> SparkContext:
                 if created:
                     sc.stop()  # unusable, and the user holds no handle to stop it
                 raise
+    except BaseException as exc:
+        _jvm_said(jvm_err, exc)
+        raise
     finally:
         if log is not None:
             log.remove()
+    if jvm_err is not None:
+        jvm_err.finish()  # a good start: its chatter is dropped, later lines pass through
+    if created:
+        job_progress.watch(sc)  # a live line per job under the cell that runs it (kernel only)
     for note in notes:
         print(f"pexlab: warning: {note}", file=sys.stderr)
     summary = _summary(p, time.monotonic() - t0, executors_python)

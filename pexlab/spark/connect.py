@@ -38,7 +38,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, cast
 
-from pexlab.core.progress import report
+from pexlab.core.progress import ProgressCallback, report
 from pexlab.spark.conf import CONNECT_PYTHON_CONF as PYTHON_CONF
 from pexlab.spark.connect_base import (
     REGISTRY,
@@ -67,7 +67,7 @@ from pexlab.spark.errors import (
     telling_lines,
     version_mismatch,
 )
-from pexlab.spark.notebook_progress import progress_for
+from pexlab.spark.notebook_progress import NotebookProgress, failing, progress_for
 from pexlab.spark.options import SessionOptions
 
 if TYPE_CHECKING:  # the client is imported lazily: `import pexlab` must not need it
@@ -143,6 +143,17 @@ def connect_session(opts: SessionOptions) -> SparkSession:
     # `pyspark.sql.functions` (udf, ...) then build Connect expressions, not classic ones.
     os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
     callback, shower = progress_for(opts.progress)
+    with failing(shower):
+        return _connect(opts, remote, t0, callback, shower)
+
+
+def _connect(
+    opts: SessionOptions,
+    remote: str,
+    t0: float,
+    callback: ProgressCallback | None,
+    shower: NotebookProgress | None,
+) -> SparkSession:
     driver = driver_python()
     if opts.expected_python is not None:
         check_expected(opts.expected_python, driver)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import html
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -77,6 +79,20 @@ class NotebookProgress:
         else:
             self._handle.update(bundle, raw=True)
 
+    def failed(self, exc: BaseException) -> None:
+        """End a display still showing a step in a final state: the start failed (the error
+        itself is shown by the cell below it).  Nothing to do in text mode."""
+        if self._display is None or self._handle is None:
+            return
+        what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        text = f"pexlab: session start {what} ({type(exc).__name__})"
+        bundle = {
+            "text/plain": text,
+            "text/html": f"<div class='pexlab-progress'>{html.escape(text)}</div>",
+        }
+        self._handle.update(bundle, raw=True)
+        self._handle = None
+
     def done(self, summary: str) -> None:
         """Replace the progress display with the one-line summary."""
         if self._display is None:
@@ -87,6 +103,19 @@ class NotebookProgress:
             self._display.display(bundle, raw=True)
         else:
             self._handle.update(bundle, raw=True)
+
+
+@contextmanager
+def failing(shower: NotebookProgress | None) -> Iterator[None]:
+    """A session start: if it raises, the progress display ends in a failed state instead of
+    staying frozen on its last step."""
+    try:
+        yield
+    except BaseException as exc:
+        if shower is not None:
+            with suppress(Exception):  # the error itself matters more
+                shower.failed(exc)
+        raise
 
 
 def progress_for(

@@ -29,7 +29,14 @@ from typing import Any
 from pexlab.core.progress import ProgressCallback, report
 from pexlab.core.sizes import format_size
 from pexlab.storage import hdfs
-from pexlab.storage.base import BACKENDS, HDFS_PROTOCOLS, OBJECT_STORES, StorageError, protocol
+from pexlab.storage.base import (
+    BACKENDS,
+    HDFS_PROTOCOLS,
+    OBJECT_STORES,
+    StorageError,
+    check_can_publish,
+    protocol,
+)
 
 
 def open_destination(
@@ -121,7 +128,9 @@ def preflight(destination: str, storage_options: dict[str, Any] | None = None) -
     (missing/invalid HADOOP_CONF_DIR, NameNode unreachable, folder not writable).
 
     Called before any packaging work.  Only file systems where checking is cheap and errors
-    are common are checked (HDFS, local folders); object stores are left to the upload."""
+    are common are checked (HDFS, local folders); object stores are left to the upload.  A
+    storage kind that cannot take uploads at all (http(s)://, ...) is refused first."""
+    check_can_publish(destination)
     proto = protocol(destination)
     if proto not in HDFS_PROTOCOLS and proto != "file":
         return
@@ -153,6 +162,7 @@ def upload(
     local = Path(local)
     if not local.is_file():
         raise StorageError(f"Nothing to upload: {local} is not a file.")
+    check_can_publish(destination)
     fs, folder = open_destination(destination, storage_options)
     target = remote_path(fs, folder, local.name)
     url = public_url(destination, fs, target)
