@@ -9,7 +9,7 @@ points, dispatching to classic or Connect).  `pexlab spark-args` lives in `pexla
 
 from __future__ import annotations
 
-from pexlab.spark.classic import artifacts_of, check_executor_python
+from pexlab.spark.classic import check_executor_python
 from pexlab.spark.conf import (
     DEFAULT_PEX_ROOT,
     LIST_KEYS,
@@ -24,6 +24,7 @@ from pexlab.spark.conf import (
     spark_conf,
     validate_master,
 )
+from pexlab.spark.contexts import artifacts_of
 from pexlab.spark.errors import ExecutorStartError, PexlabSparkError, PythonVersionMismatch
 from pexlab.spark.options import SessionOptions
 from pexlab.spark.session import create_spark_context, create_spark_session
