@@ -1,5 +1,6 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 
 /** Error from the pexlab server extension, carrying its JSON `message`. */
 export class PexlabAPIError extends Error {
@@ -16,12 +17,14 @@ export class PexlabAPIError extends Error {
  * Call the pexlab REST API under the server's base URL.
  *
  * Errors come back as `PexlabAPIError` with the server's `message` (handlers always answer
- * `{"message": ...}`), so the UI can show it verbatim.
+ * `{"message": ...}`), so the UI can show it verbatim; `trans` words the errors the
+ * frontend itself detects.
  */
 export async function requestAPI<T>(
   endPoint = '',
   init: RequestInit = {},
-  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings(),
+  trans: TranslationBundle = nullTranslator.load('pexlab')
 ): Promise<T> {
   // The query string stays out of the path join (which normalizes the path).
   const [path, query] = endPoint.split(/\?(.*)/s, 2);
@@ -32,7 +35,10 @@ export async function requestAPI<T>(
     response = await ServerConnection.makeRequest(url, init, settings);
   } catch (error) {
     throw new PexlabAPIError(
-      `Cannot reach the Jupyter server: ${(error as Error).message ?? error}`,
+      trans.__(
+        'Cannot reach the Jupyter server: %1',
+        (error as Error).message ?? String(error)
+      ),
       0
     );
   }
@@ -49,7 +55,9 @@ export async function requestAPI<T>(
     const message =
       (data && typeof data === 'object' && data.message) ||
       (response.status === 404
-        ? 'The pexlab server extension is not installed or not enabled.'
+        ? trans.__(
+            'The pexlab server extension is not installed or not enabled.'
+          )
         : `${response.status} ${response.statusText}`);
     throw new PexlabAPIError(String(message), response.status);
   }

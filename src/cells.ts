@@ -6,27 +6,17 @@
  * shared model so that one undo step removes (or reverts) the whole insertion.
  */
 import type { ISharedCell, ISharedNotebook } from '@jupyter/ydoc';
+import type { TranslationBundle } from '@jupyterlab/translation';
 
-/** Python value that can appear in Spark conf. */
-export type ConfValue = string | number | boolean | null;
-
-import type { IEnvironment, IEnvironmentQuery } from './tokens';
-
-export type InsertPosition = 'after-title' | 'top' | 'below-active';
-
-export interface ISparkSettings {
-  /** Spark master of the cells; "" = the server's `c.PexLab.master`. */
-  master: string;
-  /** Storage URL chosen by the user; "" = the server's `c.PexLab.storage`. */
-  storage: string;
-  appName: string;
-  sparkConf: Record<string, ConfValue>;
-  includeEditable: boolean;
-  /** Packages left out in addition to the server's default excludes. */
-  excludedPackages: string[];
-  insertPosition: InsertPosition;
-  buildBeforeInsert: boolean;
-}
+import type {
+  ConfValue,
+  IEnvironment,
+  IEnvironmentQuery,
+  InsertPosition,
+  ISetupPlan,
+  ISparkSettings,
+  MasterKind
+} from './tokens';
 
 /**
  * The settings before the registry answers (or without one). Mirrors schema/plugin.json's
@@ -149,9 +139,6 @@ export function buildQuery(settings: ISparkSettings): IEnvironmentQuery {
   };
 }
 
-/** What kind of master a URL names, as far as shipping the environment goes. */
-export type MasterKind = 'local' | 'connect' | 'cluster';
-
 export function masterKind(master: string): MasterKind {
   const m = master.trim();
   if (m === 'local' || /^local\[[^\]]*\]$/.test(m)) {
@@ -164,33 +151,14 @@ export function masterKind(master: string): MasterKind {
 }
 
 /**
- * Everything the cells say and pass: the user's settings resolved with the server's
- * answer for this kernel (`build` of the environment response).
- */
-export interface ISetupPlan {
-  /** The master (or Spark Connect URL) the cells use; null: unknown (no server answer). */
-  master: string | null;
-  kind: MasterKind | null;
-  /** `build.storage`: where the PEX is uploaded; null: not uploaded (served by the driver). */
-  storage: string | null;
-  /** `build.overrides`: passed as `options=` so the cell builds what the panel builds. */
-  overrides: Record<string, unknown>;
-  appName: string;
-  conf: Record<string, ConfValue>;
-  includeEditable: boolean;
-  /** Is pexlab importable in the kernel? null: unknown. */
-  pexlabInstalled: boolean | null;
-}
-
-/**
- * Resolve the settings with the environment response. Without one (no kernel, an older
- * server), the cells fall back on the settings alone and pass no options.
+ * Resolve the settings with the environment response. Without one (no kernel), the cells
+ * fall back on the settings alone and pass no options.
  */
 export function setupPlan(
   settings: ISparkSettings,
   environment: IEnvironment | null
 ): ISetupPlan {
-  const resolved = environment?.build ?? null;
+  const resolved = environment ? environment.build : null;
   const master = settings.master || resolved?.master || null;
   return {
     master,
@@ -200,52 +168,68 @@ export function setupPlan(
     appName: settings.appName,
     conf: settings.sparkConf,
     includeEditable: settings.includeEditable,
-    pexlabInstalled: environment?.pexlab ? environment.pexlab.installed : null
+    pexlabInstalled: environment ? environment.pexlab.installed : null
   };
 }
 
-/** One sentence saying what happens to the environment with this plan (cells and panel). */
-export function shippingSentence(plan: ISetupPlan): string {
+/**
+ * One sentence saying what happens to the environment with this plan (cells and panel), in
+ * the user's language: the markdown cell is read by people, like the panel.
+ */
+export function shippingSentence(
+  plan: ISetupPlan,
+  trans: TranslationBundle
+): string {
+  const code = (text: string) => `\`${text.replace(/`/g, "'")}\``;
   const where = plan.storage
-    ? ` uploaded to \`${plan.storage.replace(/`/g, "'")}\``
+    ? trans.__(' uploaded to %1', code(plan.storage))
     : '';
   const zips = plan.includeEditable
-    ? ', with your editable projects as zips so edits ship without a rebuild'
-    : ' (editable projects left out)';
-  const master = plan.master ? `\`${plan.master.replace(/`/g, "'")}\`` : '';
+    ? trans.__(
+        ', with your editable projects as zips so edits ship without a rebuild'
+      )
+    : trans.__(' (editable projects left out)');
+  const master = plan.master ? code(plan.master) : '';
   switch (plan.kind) {
     case 'local':
-      return (
-        `Spark runs inside this kernel's process (${master}), so the executors already use ` +
-        "this kernel's packages: nothing is shipped. Set a cluster master in the settings " +
-        '(Spark environment › Spark master) to ship the environment.'
+      return trans.__(
+        "Spark runs inside this kernel's process (%1), so the executors already use this kernel's packages: nothing is shipped. Set a cluster master in the settings (Spark environment › Spark master) to ship the environment.",
+        master
       );
     case 'connect':
-      return (
-        `The Spark Connect session at ${master} runs this kernel's Python packages, shipped ` +
-        `as a PEX${where}${zips}.`
+      return trans.__(
+        "The Spark Connect session at %1 runs this kernel's Python packages, shipped as a PEX%2%3.",
+        master,
+        where,
+        zips
       );
     case 'cluster':
-      return (
-        `Executors on ${master} run this kernel's Python packages, shipped as a PEX` +
-        `${where}${zips}.`
+      return trans.__(
+        "Executors on %1 run this kernel's Python packages, shipped as a PEX%2%3.",
+        master,
+        where,
+        zips
       );
     default:
-      return (
-        "Executors run this kernel's Python packages, shipped as a PEX unless the master " +
-        'is local.'
+      return trans.__(
+        "Executors run this kernel's Python packages, shipped as a PEX unless the master is local."
       );
   }
 }
 
 /** Source of the markdown cell. */
-export function markdownSource(plan: ISetupPlan): string {
+export function markdownSource(
+  plan: ISetupPlan,
+  trans: TranslationBundle
+): string {
   return [
-    "## Spark session with this kernel's environment",
+    trans.__("## Spark session with this kernel's environment"),
     '',
-    shippingSentence(plan),
+    shippingSentence(plan, trans),
     '',
-    'Inserted by pexlab: run *Insert Spark setup cells* again to update these cells from the settings.'
+    trans.__(
+      'Inserted by pexlab: run *Insert Spark setup cells* again to update these cells from the settings.'
+    )
   ].join('\n');
 }
 
@@ -340,10 +324,11 @@ export function insertIndex(
 export function upsertSetupCells(
   notebook: ISharedNotebook,
   plan: ISetupPlan,
+  trans: TranslationBundle,
   position: InsertPosition,
   activeIndex: number | null = null
 ): IUpsertResult {
-  const md = markdownSource(plan);
+  const md = markdownSource(plan, trans);
   const code = codeSource(plan);
   let result: IUpsertResult = { action: 'inserted', index: 0 };
   notebook.transact(() => {

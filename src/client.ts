@@ -1,3 +1,6 @@
+import { ServerConnection } from '@jupyterlab/services';
+import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+
 import { requestAPI } from './api';
 import {
   IArtifactRecord,
@@ -28,18 +31,20 @@ export interface IPexlabClient {
   deleteArtifact(fingerprint: string): Promise<void>;
 }
 
-/** Lists may come bare or wrapped (`{"builds": [...]}`); accept both. */
-function unwrap<T>(data: unknown, key: string): T[] {
-  if (Array.isArray(data)) {
-    return data as T[];
-  }
-  if (data && typeof data === 'object' && Array.isArray((data as any)[key])) {
-    return (data as any)[key] as T[];
-  }
-  return [];
-}
-
 export class RestClient implements IPexlabClient {
+  constructor(trans: TranslationBundle = nullTranslator.load('pexlab')) {
+    this._trans = trans;
+  }
+
+  private _request<T>(endPoint: string, init: RequestInit = {}): Promise<T> {
+    return requestAPI<T>(
+      endPoint,
+      init,
+      ServerConnection.makeSettings(),
+      this._trans
+    );
+  }
+
   getEnvironment(
     kernelId: string,
     query?: IEnvironmentQuery
@@ -52,47 +57,52 @@ export class RestClient implements IPexlabClient {
       }
     }
     const search = params.toString();
-    return requestAPI<IEnvironment>(
+    return this._request<IEnvironment>(
       `kernels/${encodeURIComponent(kernelId)}/environment` +
         (search ? `?${search}` : '')
     );
   }
 
   getStamp(kernelId: string): Promise<IStamp> {
-    return requestAPI<IStamp>(`kernels/${encodeURIComponent(kernelId)}/stamp`);
+    return this._request<IStamp>(
+      `kernels/${encodeURIComponent(kernelId)}/stamp`
+    );
   }
 
   startBuild(request: IBuildRequest): Promise<IBuild> {
-    return requestAPI<IBuild>('builds', {
+    return this._request<IBuild>('builds', {
       method: 'POST',
       body: JSON.stringify(request)
     });
   }
 
   getBuild(id: string): Promise<IBuild> {
-    return requestAPI<IBuild>(`builds/${encodeURIComponent(id)}`);
+    return this._request<IBuild>(`builds/${encodeURIComponent(id)}`);
   }
 
   async listBuilds(): Promise<IBuild[]> {
-    return unwrap<IBuild>(await requestAPI<unknown>('builds'), 'builds');
+    return (await this._request<{ builds: IBuild[] }>('builds')).builds;
   }
 
   async cancelBuild(id: string): Promise<IBuild | null> {
-    return requestAPI<IBuild | null>(`builds/${encodeURIComponent(id)}`, {
+    return this._request<IBuild | null>(`builds/${encodeURIComponent(id)}`, {
       method: 'DELETE'
     });
   }
 
   async listArtifacts(): Promise<IArtifactRecord[]> {
-    return unwrap<IArtifactRecord>(
-      await requestAPI<unknown>('artifacts'),
-      'artifacts'
-    );
+    return (await this._request<{ artifacts: IArtifactRecord[] }>('artifacts'))
+      .artifacts;
   }
 
   async deleteArtifact(fingerprint: string): Promise<void> {
-    await requestAPI<unknown>(`artifacts/${encodeURIComponent(fingerprint)}`, {
-      method: 'DELETE'
-    });
+    await this._request<unknown>(
+      `artifacts/${encodeURIComponent(fingerprint)}`,
+      {
+        method: 'DELETE'
+      }
+    );
   }
+
+  private _trans: TranslationBundle;
 }

@@ -4,6 +4,7 @@
  */
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import { Notification } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { Widget } from '@lumino/widgets';
@@ -11,17 +12,38 @@ import type { Widget } from '@lumino/widgets';
 import { INSTALL_PEXLAB, setupPlan, upsertSetupCells } from './cells';
 import { kernelOf } from './follow';
 import { sparkIcon } from './icon';
-import { CommandIDs, ISparkEnvironmentModel } from './tokens';
+import type { SparkEnvironmentModel } from './model';
+import { CommandIDs } from './tokens';
 
 export interface ICommandContext {
   app: JupyterFrontEnd;
   tracker: INotebookTracker;
-  model: ISparkEnvironmentModel;
+  /** The concrete model: the panel's own state (log open, installing) is not public. */
+  model: SparkEnvironmentModel;
   panel: Widget;
   trans: TranslationBundle;
 }
 
 const NO_ARGS = { args: { type: 'object', properties: {} } };
+
+/**
+ * Does the shell put a "Show <caption>" palette entry of its own for each side panel?
+ * Jupyter Notebook 7 does on its notebook pages (its sidebar plugin tests this same page
+ * option), which with our Show command made "Show Spark environment" appear twice.
+ */
+export function shellListsSidePanels(): boolean {
+  return PageConfig.getOption('notebookPage') === 'notebooks';
+}
+
+/** The commands pexlab puts in the palette. */
+export function paletteCommands(shellListsPanels: boolean): string[] {
+  return [
+    CommandIDs.insertSetupCells,
+    CommandIDs.build,
+    ...(shellListsPanels ? [] : [CommandIDs.show]),
+    CommandIDs.installPexlab
+  ];
+}
 
 /** Make the model follow the active notebook's kernel; false when there is none. */
 async function followActive(ctx: ICommandContext): Promise<boolean> {
@@ -133,11 +155,12 @@ export function addInsertCommand(ctx: ICommandContext): void {
       const result = upsertSetupCells(
         nbModel.sharedModel,
         setupPlan(settings, env),
+        trans,
         settings.insertPosition,
         panel.content.activeCellIndex
       );
       panel.content.activeCellIndex = result.index + 1;
-      if (env?.pexlab && !env.pexlab.installed) {
+      if (env && !env.pexlab.installed) {
         Notification.warning(
           trans.__(
             'Spark setup cells inserted, but this kernel lacks pexlab: run %1 in it first.',

@@ -2,7 +2,8 @@ import type { ISessionContext } from '@jupyterlab/apputils';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { Debouncer } from '@lumino/polling';
 
-import type { IKernelRef, ISparkEnvironmentModel } from './tokens';
+import type { SparkEnvironmentModel } from './model';
+import type { IKernelRef } from './tokens';
 
 /** The kernel of a notebook panel, as the model follows it. */
 export function kernelOf(panel: NotebookPanel | null): IKernelRef | null {
@@ -25,7 +26,7 @@ export function kernelOf(panel: NotebookPanel | null): IKernelRef | null {
  */
 export function followActiveKernel(
   tracker: INotebookTracker,
-  model: ISparkEnvironmentModel,
+  model: SparkEnvironmentModel,
   isVisible: () => boolean
 ): void {
   let followed: ISessionContext | null = null;

@@ -8,17 +8,18 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
-import { ISparkSettings, normalizeSettings } from './cells';
+import { normalizeSettings } from './cells';
 import {
   addBuildCommand,
   addInsertCommand,
   addInstallCommand,
   addShowCommand,
   addShowLogCommand,
-  ICommandContext
+  ICommandContext,
+  paletteCommands,
+  shellListsSidePanels
 } from './commands';
 import { followActiveKernel } from './follow';
-import { sparkIcon } from './icon';
 import { SparkEnvironmentModel } from './model';
 import { connectNotifications } from './notify';
 import {
@@ -27,6 +28,7 @@ import {
   IBuild,
   ISparkEnvironment,
   ISparkEnvironmentModel,
+  ISparkSettings,
   PLUGIN_ID
 } from './tokens';
 import { SparkEnvironmentWidget } from './widget';
@@ -85,7 +87,7 @@ const plugin: JupyterFrontEndPlugin<ISparkEnvironmentModel> = {
     translator: ITranslator | null
   ): ISparkEnvironmentModel => {
     const trans = (translator ?? nullTranslator).load('pexlab');
-    const model = new SparkEnvironmentModel();
+    const model = new SparkEnvironmentModel({ trans });
     const run = (id: string) => () => void app.commands.execute(id);
     const widget = new SparkEnvironmentWidget(model, trans, {
       onBuild: run(CommandIDs.build),
@@ -97,8 +99,6 @@ const plugin: JupyterFrontEndPlugin<ISparkEnvironmentModel> = {
       }
     });
     widget.id = PANEL_ID;
-    widget.title.icon = sparkIcon;
-    widget.title.caption = trans.__('Spark environment');
     app.shell.add(widget, 'right', { rank: 900 });
     restorer?.add(widget, PANEL_ID);
 
@@ -116,12 +116,7 @@ const plugin: JupyterFrontEndPlugin<ISparkEnvironmentModel> = {
 
     if (palette) {
       const category = trans.__('Spark');
-      for (const command of [
-        CommandIDs.insertSetupCells,
-        CommandIDs.build,
-        CommandIDs.show,
-        CommandIDs.installPexlab
-      ]) {
+      for (const command of paletteCommands(shellListsSidePanels())) {
         palette.addItem({ command, category });
       }
     }

@@ -1,16 +1,12 @@
-import { Poll } from '@lumino/polling';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import type { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { PexlabAPIError } from './api';
-import {
-  buildQuery,
-  DEFAULT_SETTINGS,
-  ISetupPlan,
-  ISparkSettings,
-  setupPlan
-} from './cells';
+import { buildQuery, DEFAULT_SETTINGS, setupPlan } from './cells';
 import { IPexlabClient, RestClient } from './client';
 import { toSeconds } from './components/format';
+import { backoffPoll } from './poll';
 import {
   FINISHED_STATES,
   IArtifactRecord,
@@ -19,14 +15,29 @@ import {
   IEnvironmentQuery,
   IKernelRef,
   IModelState,
+  ISetupPlan,
   ISparkEnvironmentModel,
+  ISparkSettings,
   PexView
 } from './tokens';
 
 export type { IKernelRef, IModelState, PanelStatus, PexView } from './tokens';
 
+/**
+ * The public state plus what only the panel cares about; kept off ISparkEnvironmentModel so
+ * other extensions do not depend on how the panel looks.
+ */
+export interface IPanelState extends IModelState {
+  /** Is the build log expanded in the panel? (Here, not in the view: a toast opens it.) */
+  logOpen: boolean;
+  /** `%pip install pexlab` runs in the followed kernel (the panel's button). */
+  installing: boolean;
+}
+
 export interface IModelOptions {
+  /** Default: the REST client, its own errors worded by `trans`. */
   client?: IPexlabClient;
+  trans?: TranslationBundle;
   /** Milliseconds between build polls while a build runs. */
   activeInterval?: number;
   /** Milliseconds between polls for builds started elsewhere. */
@@ -48,18 +59,9 @@ function messageOf(error: unknown): string {
   return String(error);
 }
 
-/**
- * Fingerprint of the PEX matching `env` as it is now, with the user's choices: the server's
- * `build.fingerprint`; from an older server, the last build's when it is up to date.
- */
+/** Fingerprint of the PEX matching `env` as it is now, with the user's choices. */
 export function currentFingerprint(env: IEnvironment | null): string | null {
-  if (!env) {
-    return null;
-  }
-  if (env.build?.fingerprint) {
-    return env.build.fingerprint;
-  }
-  return env.pex?.state === 'up-to-date' ? env.pex.fingerprint : null;
+  return env ? env.build.fingerprint : null;
 }
 
 export function isActive(build: IBuild | null | undefined): boolean {
@@ -97,7 +99,7 @@ function supersedes(
  */
 export class SparkEnvironmentModel implements ISparkEnvironmentModel {
   constructor(options: IModelOptions = {}) {
-    this._client = options.client ?? new RestClient();
+    this._client = options.client ?? new RestClient(options.trans);
     this._activeInterval = options.activeInterval ?? 1000;
     this._idleInterval = options.idleInterval ?? 5000;
     this._stampInterval = options.stampInterval ?? 3000;
@@ -115,7 +117,7 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     return this._buildStarted;
   }
 
-  get state(): Readonly<IModelState> {
+  get state(): Readonly<IPanelState> {
     return this._state;
   }
 
@@ -162,7 +164,6 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
       return Promise.resolve();
     }
     this._stamp = null;
-    this._stampMissing = false;
     this._update({
       kernel,
       status: kernel ? 'loading' : 'no-kernel',
@@ -189,7 +190,7 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     const next = buildQuery(settings);
     const queryChanged = JSON.stringify(next) !== JSON.stringify(this._query);
     this._query = next;
-    const patch: Partial<IModelState> = { settings };
+    const patch: Partial<IPanelState> = { settings };
     if (queryChanged) {
       // A refusal to start described the old choices (e.g. a storage URL the server refuses).
       patch.buildError = null;
@@ -225,16 +226,14 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
       }
       // The stamp the server read with this environment: the baseline of the stamp checks
       // (a change after it is seen by the next one).
-      if (environment.stamp !== undefined) {
-        this._stamp = JSON.stringify(environment.stamp);
-      }
-      const patch: Partial<IModelState> = {
+      this._stamp = environment.stamp;
+      const patch: Partial<IPanelState> = {
         environment,
         status: 'ready',
         error: null,
         refreshError: null
       };
-      if (environment.pex?.state === 'up-to-date') {
+      if (environment.pex.state === 'up-to-date') {
         // A PEX for exactly this environment exists: earlier failures no longer apply.
         patch.buildError = null;
         if (supersedes(environment.pex.built_at, this._state.build)) {
@@ -261,7 +260,13 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     }
   }
 
+  /** Reload the artifact list; a failure is in `state.artifactsError`. */
   async refreshArtifacts(): Promise<void> {
+    await this._refreshArtifacts().catch(() => undefined);
+  }
+
+  /** Rejects on failure, so that the poll backs off. */
+  private async _refreshArtifacts(): Promise<void> {
     try {
       const artifacts = await this._client.listArtifacts();
       if (this._isDisposed) {
@@ -286,6 +291,7 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
       this._artifactsSeen = true;
     } catch (error) {
       this._update({ artifactsError: messageOf(error) });
+      throw error;
     }
   }
 
@@ -361,60 +367,66 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
    * was started elsewhere (another tab, the CLI through the server).
    */
   async pollBuilds(): Promise<void> {
+    try {
+      await this._pollBuilds();
+    } catch (error) {
+      // The background poll reports failures (and backs off); one-off calls stay quiet.
+      console.debug('pexlab: build poll failed', error);
+    }
+  }
+
+  /** `pollBuilds`, rejecting when the server fails (what the background poll needs). */
+  private async _pollBuilds(): Promise<void> {
     const kernel = this._state.kernel;
     if (!kernel) {
       return;
     }
     const current = this._state.build;
-    try {
-      if (current && isActive(current)) {
-        const build = await this._client.getBuild(current.id);
-        if (this._state.kernel?.id === kernel.id) {
-          this._setBuild(build);
-        }
-        return;
+    if (current && isActive(current)) {
+      const build = await this._client.getBuild(current.id);
+      if (this._state.kernel?.id === kernel.id) {
+        this._setBuild(build);
       }
-      const builds = await this._client.listBuilds();
-      if (this._state.kernel?.id !== kernel.id) {
-        return;
+      return;
+    }
+    const builds = await this._client.listBuilds();
+    if (this._state.kernel?.id !== kernel.id) {
+      return;
+    }
+    const mine = builds.filter(
+      b => this._isForCurrent(b) && !this._dismissed.has(b.id)
+    );
+    const running = mine.find(b => isActive(b));
+    if (running) {
+      // Fetch the full job (the list carries a short log tail only).
+      this._followed.add(running.id);
+      this._setBuild(await this._client.getBuild(running.id));
+      this._ensurePolling();
+    } else if (!current && mine.length > 0) {
+      const last = mine[0]; // the newest finished one, for its log and artifacts
+      const pex = this._state.environment?.pex;
+      if (!(pex?.state === 'up-to-date' && supersedes(pex.built_at, last))) {
+        this._setBuild(last);
       }
-      const mine = builds.filter(
-        b => this._isForCurrent(b) && !this._dismissed.has(b.id)
-      );
-      const running = mine.find(b => isActive(b));
-      if (running) {
-        // Fetch the full job (the list carries a short log tail only).
-        this._followed.add(running.id);
-        this._setBuild(await this._client.getBuild(running.id));
-        this._ensurePolling();
-      } else if (!current && mine.length > 0) {
-        const last = mine[0]; // the newest finished one, for its log and artifacts
-        const pex = this._state.environment?.pex;
-        if (!(pex?.state === 'up-to-date' && supersedes(pex.built_at, last))) {
-          this._setBuild(last);
-        }
-      }
-    } catch (error) {
-      // Polling errors are transient; the environment call reports a dead server.
-      console.debug('pexlab: build poll failed', error);
     }
   }
 
   /**
    * One check of what can change behind the panel's back: the kernel's site folders (a
    * terminal `pip install`) and the artifact cache (a build made by the kernel or the CLI).
+   * Rejects when the server fails, so that the poll backs off.
    */
   async checkForChanges(): Promise<void> {
     const kernel = this._state.kernel;
     if (!kernel || this._state.status !== 'ready') {
       return;
     }
-    await this.refreshArtifacts();
+    await this._refreshArtifacts();
     if (this.isBuilding) {
       return; // the build's end refreshes everything
     }
-    const stamp = await this._readStamp(kernel.id);
-    if (stamp === null || this._state.kernel?.id !== kernel.id) {
+    const stamp = (await this._client.getStamp(kernel.id)).stamp;
+    if (this._state.kernel?.id !== kernel.id) {
       return;
     }
     if (this._stamp === null) {
@@ -448,18 +460,15 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     if (this._poll || this._isDisposed) {
       return;
     }
-    this._poll = new Poll({
-      factory: () => this.pollBuilds(),
-      frequency: {
-        interval: this._idleInterval,
-        backoff: false
-      },
+    this._poll = backoffPoll({
+      factory: () => this._pollBuilds(),
+      interval: this._idleInterval,
       standby: 'when-hidden',
       name: 'pexlab:builds'
     });
-    this._stampPoll = new Poll({
+    this._stampPoll = backoffPoll({
       factory: () => this.checkForChanges(),
-      frequency: { interval: this._stampInterval, backoff: false },
+      interval: this._stampInterval,
       // Only while the panel is shown and the browser tab is visible.
       standby: () => !this._visible || 'when-hidden',
       name: 'pexlab:stamp'
@@ -475,27 +484,6 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     this._poll?.dispose();
     this._stampPoll?.dispose();
     Signal.clearData(this);
-  }
-
-  /** The stamp as a comparable string, or null when the server cannot say. */
-  private async _readStamp(kernelId: string): Promise<string | null> {
-    if (this._stampMissing) {
-      return null;
-    }
-    try {
-      const data = await this._client.getStamp(kernelId);
-      const value =
-        data && typeof data === 'object' && 'stamp' in data
-          ? (data as { stamp: unknown }).stamp
-          : data;
-      return JSON.stringify(value);
-    } catch (error) {
-      if (error instanceof PexlabAPIError && error.status === 404) {
-        // A server without the stamp endpoint (or a kernel gone): stop asking for this one.
-        this._stampMissing = true;
-      }
-      return null;
-    }
   }
 
   private _fingerprintsFor(records: IArtifactRecord[]): string {
@@ -547,7 +535,7 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     const previous = this._state.build;
     const sameJob = !!previous && previous.id === build.id;
     const wasActive = sameJob ? isActive(previous) : false;
-    const patch: Partial<IModelState> = { build };
+    const patch: Partial<IPanelState> = { build };
     if (!sameJob) {
       patch.logOpen = false;
     }
@@ -569,7 +557,7 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     }
   }
 
-  private _update(patch: Partial<IModelState>): void {
+  private _update(patch: Partial<IPanelState>): void {
     if (this._isDisposed) {
       return;
     }
@@ -586,13 +574,12 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
   private _visible = false;
   private _query: IEnvironmentQuery = buildQuery(DEFAULT_SETTINGS);
   private _stamp: string | null = null;
-  private _stampMissing = false;
   private _artifactsSeen = false;
   private _envTicket = 0;
   private _followed = new Set<string>();
   private _dismissed = new Set<string>();
   private _isDisposed = false;
-  private _state: IModelState = {
+  private _state: IPanelState = {
     kernel: null,
     status: 'no-kernel',
     environment: null,

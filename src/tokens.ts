@@ -1,24 +1,22 @@
 import { Token } from '@lumino/coreutils';
 import type { ISignal } from '@lumino/signaling';
 
-import type { ISetupPlan, ISparkSettings } from './cells';
-
 /**
  * TypeScript shapes of the pexlab server extension's REST API (see pexlab/server/ and
- * its openapi.yaml). Field names follow the server's JSON exactly; optional fields are
- * ones the server may omit in older builds or for some states.
+ * its openapi.yaml). Field names follow the server's JSON exactly; a field is optional only
+ * when the server itself leaves it out in some states.
  */
 
 export interface IDistribution {
   /** Canonical (PEP 503) name. */
   name: string;
   version: string;
-  location?: string | null;
-  installer?: string | null;
+  location: string;
+  installer: string;
   /** Installed with `pip install -e`: code lives in `project_dir`. */
   editable: boolean;
-  project_dir?: string | null;
-  warnings?: string[];
+  project_dir: string | null;
+  warnings: string[];
 }
 
 export type PexState = 'missing' | 'up-to-date' | 'stale';
@@ -49,15 +47,17 @@ export interface IPexStatus {
   state: PexState;
   /** Fingerprint of the last build for this interpreter. */
   fingerprint: string | null;
-  built_at?: number | string | null;
+  /** Unix time of that build. */
+  built_at: number | null;
   added: IDistributionRef[];
   removed: IDistributionRef[];
   changed: IVersionChange[];
   editables_changed: IEditableChange[];
-  python_changed?: IVersionChange | null;
-  reason?: string | null;
-  pex_path?: string | null;
-  uploads?: Record<string, string>;
+  python_changed: IVersionChange | null;
+  /** Only when stale for another reason than the packages (options, pex version). */
+  reason?: string;
+  pex_path: string | null;
+  uploads: Record<string, string>;
 }
 
 export type EnvironmentKind = 'venv' | 'conda' | 'system' | string;
@@ -82,12 +82,13 @@ export interface IResolvedBuild {
   /** `BuildOptions.overrides()`: the fields that differ from `BuildOptions()`. */
   overrides: Record<string, unknown>;
   /** The user's include_editable, as the server took it. */
-  include_editable?: boolean;
+  include_editable: boolean;
   /** Where builds upload (resolved storage URL), or null: nothing uploaded. */
   storage: string | null;
   /** `c.PexLab.master`: the master cells use when the user setting is empty. */
   master: string;
-  fingerprint?: string | null;
+  /** Fingerprint of the PEX these choices give for the environment as it is now. */
+  fingerprint: string;
 }
 
 /** Is pexlab importable in the kernel's interpreter? */
@@ -97,24 +98,29 @@ export interface IPexlabInstall {
 }
 
 export interface IEnvironment {
-  kernel_id?: string;
+  kernel_id: string;
   python: string;
   prefix: string;
   version: string;
-  implementation?: string;
-  platform?: string;
+  implementation: string;
+  platform: string;
   kind: EnvironmentKind;
   distributions: IDistribution[];
-  warnings?: string[];
-  pex?: IPexStatus | null;
-  build?: IResolvedBuild | null;
-  pexlab?: IPexlabInstall | null;
-  /** Metadata stamp of the site folders, when the server includes it. */
-  stamp?: unknown;
+  warnings: string[];
+  pex: IPexStatus;
+  build: IResolvedBuild;
+  pexlab: IPexlabInstall;
+  /** Stamp of the site folders read with this environment (see IStamp). */
+  stamp: string;
 }
 
 /** GET /pexlab/kernels/<id>/stamp: cheap change detector for the kernel's site folders. */
-export type IStamp = Record<string, unknown>;
+export interface IStamp {
+  kernel_id: string;
+  python: string;
+  /** Digest of the site folders' metadata entries: changes on any install. */
+  stamp: string;
+}
 
 export type BuildState =
   'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
@@ -124,43 +130,46 @@ export type BuildPhase = 'inspect' | 'build' | 'zip' | 'upload' | string;
 export interface IArtifactFile {
   kind: 'pex' | 'editable' | string;
   name: string;
-  local_path?: string | null;
-  url?: string | null;
-  size?: number | null;
-  sha256?: string | null;
+  local_path: string;
+  /** Where it was uploaded; null: no storage. */
+  url: string | null;
+  size: number;
+  sha256: string;
 }
 
 /** `Artifacts.to_json()` of the engine (pexlab/package.py). */
 export interface IBuildArtifacts {
   fingerprint: string;
-  python?: string;
-  python_version?: string;
+  python: string;
+  python_version: string;
   pex: IArtifactFile;
   editables: IArtifactFile[];
-  reused?: boolean;
-  seconds?: number;
-  storage?: string | null;
-  warnings?: string[];
+  reused: boolean;
+  seconds: number;
+  storage: string | null;
+  warnings: string[];
 }
 
 export interface IBuild {
   id: string;
-  kernel_id?: string | null;
-  python?: string | null;
-  fingerprint?: string | null;
+  kernel_id: string;
+  python: string;
+  fingerprint: string | null;
   state: BuildState;
   phase: BuildPhase | null;
-  progress: number | null;
-  message?: string | null;
+  progress: number;
+  message: string;
   /** Tail of the build log (newest last). */
   log: string[];
   artifacts: IBuildArtifacts | null;
   error: string | null;
-  created_at?: number | string | null;
-  started_at?: number | string | null;
-  finished_at?: number | string | null;
-  storage?: string | null;
-  options?: Record<string, unknown>;
+  /** ISO times. */
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  storage: string | null;
+  options: Record<string, unknown>;
+  include_editable: boolean;
   /** POST only: false when an existing job for the same artifact was returned. */
   created?: boolean;
 }
@@ -170,17 +179,23 @@ export interface IArtifactRecord {
   fingerprint: string;
   pex_path: string;
   python: string;
-  python_version?: string;
-  platform?: string;
+  python_version: string;
+  platform: string;
   size: number;
-  sha256?: string;
-  built_at: number | string;
-  pex_version?: string;
-  editables?: string[];
-  uploads?: Record<string, string>;
-  distributions?: IDistributionRef[];
-  options?: Record<string, unknown>;
-  build_seconds?: number;
+  sha256: string;
+  /** Unix time. */
+  built_at: number;
+  pex_version: string;
+  /** Editable projects left out of the PEX (they travel as zips). */
+  editables: string[];
+  /** Destination -> remote URL. */
+  uploads: Record<string, string>;
+  distributions: IDistributionRef[];
+  options: Record<string, unknown>;
+  build_seconds: number;
+  prefix: string;
+  /** Is it the PEX of the kernel (or fingerprint) the request named? */
+  current: boolean;
 }
 
 export interface IBuildRequest {
@@ -218,6 +233,48 @@ export namespace CommandIDs {
   export const installPexlab = 'pexlab:install-pexlab';
 }
 
+/** Python value that can appear in Spark conf. */
+export type ConfValue = string | number | boolean | null;
+
+export type InsertPosition = 'after-title' | 'top' | 'below-active';
+
+/** The extension's user settings (schema/plugin.json). */
+export interface ISparkSettings {
+  /** Spark master of the cells; "" = the server's `c.PexLab.master`. */
+  master: string;
+  /** Storage URL chosen by the user; "" = the server's `c.PexLab.storage`. */
+  storage: string;
+  appName: string;
+  sparkConf: Record<string, ConfValue>;
+  includeEditable: boolean;
+  /** Packages left out in addition to the server's default excludes. */
+  excludedPackages: string[];
+  insertPosition: InsertPosition;
+  buildBeforeInsert: boolean;
+}
+
+/** What kind of master a URL names, as far as shipping the environment goes. */
+export type MasterKind = 'local' | 'connect' | 'cluster';
+
+/**
+ * Everything the cells say and pass: the user's settings resolved with the server's
+ * answer for this kernel (`build` of the environment response).
+ */
+export interface ISetupPlan {
+  /** The master (or Spark Connect URL) the cells use; null: unknown (no server answer). */
+  master: string | null;
+  kind: MasterKind | null;
+  /** `build.storage`: where the PEX is uploaded; null: not uploaded (served by the driver). */
+  storage: string | null;
+  /** `build.overrides`: passed as `options=` so the cell builds what the panel builds. */
+  overrides: Record<string, unknown>;
+  appName: string;
+  conf: Record<string, ConfValue>;
+  includeEditable: boolean;
+  /** Is pexlab importable in the kernel? null: unknown. */
+  pexlabInstalled: boolean | null;
+}
+
 /** The kernel the panel follows (the active notebook's). */
 export interface IKernelRef {
   id: string;
@@ -248,10 +305,6 @@ export interface IModelState {
   build: IBuild | null;
   /** Why starting or cancelling a build failed (server message). */
   buildError: string | null;
-  /** Is the build log expanded in the panel? */
-  logOpen: boolean;
-  /** `%pip install pexlab` runs in the followed kernel (the panel's button). */
-  installing: boolean;
   /** The user's settings (what the cells and builds use). */
   settings: ISparkSettings;
   artifacts: IArtifactRecord[];
@@ -274,14 +327,12 @@ export interface ISparkEnvironmentModel {
   readonly buildFinished: ISignal<ISparkEnvironmentModel, IBuild>;
   /** Emitted when a build starts being followed (panel, CLI, another tab). */
   readonly buildStarted: ISignal<ISparkEnvironmentModel, IBuild>;
-  setKernel(kernel: IKernelRef | null): Promise<void>;
-  setSettings(settings: ISparkSettings): void;
+  // No setKernel / setSettings: the plugin feeds the model the active kernel and the
+  // settings registry; a second writer would only be overwritten by them.
   refresh(): Promise<void>;
   refreshArtifacts(): Promise<void>;
   startBuild(): Promise<IBuild | null>;
   cancelBuild(): Promise<void>;
-  setLogOpen(open: boolean): void;
-  setInstalling(installing: boolean): void;
 }
 
 export const ISparkEnvironment = new Token<ISparkEnvironmentModel>(

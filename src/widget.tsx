@@ -4,6 +4,7 @@ import type { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { EnvironmentPanel } from './components/EnvironmentPanel';
+import { sparkIcon } from './icon';
 import { SparkEnvironmentModel } from './model';
 
 /** What the panel's buttons do beyond the model (commands of the plugin). */
@@ -46,6 +47,7 @@ function Connected(props: {
       plan={model.plan}
       now={now}
       installing={model.state.installing}
+      logOpen={model.state.logOpen}
       trans={props.trans}
       onRefresh={() => void model.refresh()}
       onBuild={actions.onBuild}
@@ -67,6 +69,10 @@ export class SparkEnvironmentWidget extends ReactWidget {
   ) {
     super();
     this.addClass('pexlab-Widget');
+    // Side bars show the icon (JupyterLab's tab, Notebook 7's sidebar); the caption is the
+    // tooltip and, in Notebook 7, the "Show <caption>" entry of the View menu and palette.
+    this.title.icon = sparkIcon;
+    this.title.caption = _trans.__('Spark environment');
   }
 
   /** Opening the panel re-reads the environment (it may have changed while hidden). */

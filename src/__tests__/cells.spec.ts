@@ -1,12 +1,11 @@
 import { YNotebook } from '@jupyter/ydoc';
+import { nullTranslator } from '@jupyterlab/translation';
 import { execFileSync } from 'child_process';
 
 import {
   buildQuery,
   codeSource,
   DEFAULT_SETTINGS,
-  ISetupPlan,
-  ISparkSettings,
   markdownSource,
   masterKind,
   METADATA_KEY,
@@ -16,9 +15,11 @@ import {
   setupPlan,
   upsertSetupCells
 } from '../cells';
-import type { IEnvironment } from '../tokens';
+import type { IEnvironment, ISetupPlan, ISparkSettings } from '../tokens';
 import schema from '../../schema/plugin.json';
-import { environment } from './fakes';
+import { environment, resolved } from './fakes';
+
+const trans = nullTranslator.load('pexlab');
 
 const PYTHON = process.env.PEXLAB_TEST_PYTHON || 'python3';
 
@@ -94,14 +95,13 @@ describe('pyString / pyRepr', () => {
 /** The server's answer for a kernel under non-default settings (c.PexLab.default_excludes). */
 function serverEnv(extra: Partial<IEnvironment['build']> = {}): IEnvironment {
   return environment({
-    build: {
+    build: resolved({
       options: { exclude: ['py4j', 'pyspark', 'torch'], include: [] },
       overrides: { exclude: ['py4j', 'pyspark', 'torch'], zip_level: 3 },
       storage: 's3://bucket/pexlab',
       master: 'spark://cluster:7077',
-      fingerprint: 'f'.repeat(64),
       ...extra
-    },
+    }),
     pexlab: { installed: true, version: '0.1.0' }
   });
 }
@@ -251,17 +251,20 @@ describe('codeSource', () => {
 
 describe('markdownSource', () => {
   it('says nothing is shipped with a local master', () => {
-    const md = markdownSource(plan({ master: 'local[*]', kind: 'local' }));
+    const md = markdownSource(
+      plan({ master: 'local[*]', kind: 'local' }),
+      trans
+    );
     expect(md).toContain('nothing is shipped');
     expect(md).not.toContain('shipped as a PEX');
   });
 
   it('says the PEX and zips are shipped, and where, with a cluster master', () => {
-    const md = markdownSource(plan());
+    const md = markdownSource(plan(), trans);
     expect(md).toContain('`spark://cluster:7077`');
     expect(md).toContain('shipped as a PEX uploaded to `s3://bucket/pexlab`');
     expect(md).toContain('editable projects as zips');
-    const noZips = markdownSource(plan({ includeEditable: false }));
+    const noZips = markdownSource(plan({ includeEditable: false }), trans);
     expect(noZips).toContain('editable projects left out');
   });
 });
@@ -291,6 +294,7 @@ describe('upsertSetupCells', () => {
     const result = upsertSetupCells(
       nb,
       plan(),
+      trans,
       DEFAULT_SETTINGS.insertPosition,
       null
     );
@@ -304,18 +308,23 @@ describe('upsertSetupCells', () => {
     // No title first: at the top.
     const plain = notebookWith(['a = 1']);
     expect(
-      upsertSetupCells(plain, plan(), DEFAULT_SETTINGS.insertPosition, null)
-        .index
+      upsertSetupCells(
+        plain,
+        plan(),
+        trans,
+        DEFAULT_SETTINGS.insertPosition,
+        null
+      ).index
     ).toBe(0);
     // "top" means the very top, title or not.
     const titled = notebookWith(['a = 1']);
     titled.insertCell(0, { cell_type: 'markdown', source: '# Title' });
-    expect(upsertSetupCells(titled, plan(), 'top', null).index).toBe(0);
+    expect(upsertSetupCells(titled, plan(), trans, 'top', null).index).toBe(0);
   });
 
   it('inserts a markdown and a code cell at the top', () => {
     const nb = notebookWith(['a = 1', 'b = 2']);
-    const result = upsertSetupCells(nb, plan(), 'top', 1);
+    const result = upsertSetupCells(nb, plan(), trans, 'top', 1);
     expect(result).toEqual({ action: 'inserted', index: 0 });
     expect(nb.cells.map(c => c.cell_type)).toEqual([
       'markdown',
@@ -334,7 +343,7 @@ describe('upsertSetupCells', () => {
 
   it('inserts below the active cell when configured', () => {
     const nb = notebookWith(['a = 1', 'b = 2', 'c = 3']);
-    expect(upsertSetupCells(nb, plan(), 'below-active', 1)).toEqual({
+    expect(upsertSetupCells(nb, plan(), trans, 'below-active', 1)).toEqual({
       action: 'inserted',
       index: 2
     });
@@ -349,33 +358,35 @@ describe('upsertSetupCells', () => {
 
   it('updates its cells in place instead of adding duplicates', () => {
     const nb = notebookWith(['a = 1']);
-    upsertSetupCells(nb, plan(), 'top', 0);
+    upsertSetupCells(nb, plan(), trans, 'top', 0);
     // The user moves on, adds cells above; the setup cells are found by metadata.
     nb.insertCell(0, { cell_type: 'code', source: 'first()' });
     const changed = plan({ master: 'spark://other:7077' });
-    const result = upsertSetupCells(nb, changed, 'top', 0);
+    const result = upsertSetupCells(nb, changed, trans, 'top', 0);
     expect(result).toEqual({ action: 'updated', index: 1 });
     expect(nb.cells.length).toBe(4);
     expect(roles(nb).filter(Boolean)).toEqual(['setup-markdown', 'setup-code']);
     expect(nb.getCell(2).getSource()).toContain("master='spark://other:7077'");
     // Same settings again: nothing changes at all.
     const before = nb.toJSON();
-    expect(upsertSetupCells(nb, changed, 'top', 0).action).toBe('updated');
+    expect(upsertSetupCells(nb, changed, trans, 'top', 0).action).toBe(
+      'updated'
+    );
     expect(nb.toJSON()).toEqual(before);
   });
 
   it('restores a deleted code cell under the surviving markdown cell', () => {
     const nb = notebookWith(['a = 1']);
-    upsertSetupCells(nb, plan(), 'top', 0);
+    upsertSetupCells(nb, plan(), trans, 'top', 0);
     nb.deleteCell(1);
-    upsertSetupCells(nb, plan(), 'top', 0);
+    upsertSetupCells(nb, plan(), trans, 'top', 0);
     expect(roles(nb)).toEqual(['setup-markdown', 'setup-code', undefined]);
   });
 
   it('is undone in one step', () => {
     const nb = notebookWith(['a = 1', 'b = 2']);
     const before = nb.toJSON();
-    upsertSetupCells(nb, plan(), 'top', 0);
+    upsertSetupCells(nb, plan(), trans, 'top', 0);
     expect(nb.cells.length).toBe(4);
     expect(nb.canUndo()).toBe(true);
     nb.undo();

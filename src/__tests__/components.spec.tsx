@@ -13,10 +13,20 @@ import {
   toSeconds
 } from '../components/format';
 import { failureToastText } from '../notify';
-import { PackageList } from '../components/PackageList';
+import { PackageList, ROW_HEIGHT } from '../components/PackageList';
 import { PexStatus } from '../components/PexStatus';
 import type { IModelState } from '../tokens';
-import { KERNEL, build, dist, environment, pex } from './fakes';
+import {
+  KERNEL,
+  artifactFile,
+  artifactRecord,
+  build,
+  buildArtifacts,
+  dist,
+  environment,
+  pex,
+  resolved
+} from './fakes';
 
 const trans = nullTranslator.load('pexlab');
 const NOW = 1_700_000_000;
@@ -107,27 +117,119 @@ describe('PackageList', () => {
     ).toBe('true');
   });
 
-  it('handles 1,000 packages and filters them', () => {
-    const many = Array.from({ length: 1000 }, (_, i) =>
-      dist(
-        `pkg-${String(i).padStart(4, '0')}`,
-        `1.${i}`,
-        i % 100 === 0 ? `/src/p${i}` : null
-      )
+  it('filters names as packaging compares them (PEP 503)', () => {
+    const { container } = render(
+      <PackageList
+        packages={[
+          dist('fakepkg-99'),
+          dist('zope.interface'),
+          dist('typing_extensions')
+        ]}
+        trans={trans}
+      />
     );
-    const { container } = render(<PackageList packages={many} trans={trans} />);
-    expect(container.querySelectorAll('.pexlab-PackageList-row')).toHaveLength(
-      1000
+    const input = screen.getByLabelText('Filter packages');
+    fireEvent.change(input, { target: { value: 'fakepkg_99' } });
+    expect(rowNames(container)).toEqual(['fakepkg-99']);
+    fireEvent.change(input, { target: { value: 'Zope-Interface' } });
+    expect(rowNames(container)).toEqual(['zope.interface']);
+    fireEvent.change(input, { target: { value: 'typing.ext' } });
+    expect(rowNames(container)).toEqual(['typing_extensions']);
+  });
+
+  it('sorts names in natural order', () => {
+    const { container } = render(
+      <PackageList
+        packages={[
+          'fakepkg-959',
+          'fakepkg-96',
+          'fakepkg-1000',
+          'fakepkg-9'
+        ].map(n => dist(n))}
+        trans={trans}
+      />
     );
-    expect(
-      screen.getByText('1000 of 1000 packages · 10 editable')
-    ).toBeTruthy();
-    fireEvent.change(screen.getByLabelText('Filter packages'), {
-      target: { value: 'pkg-09' }
+    expect(rowNames(container)).toEqual([
+      'fakepkg-9',
+      'fakepkg-96',
+      'fakepkg-959',
+      'fakepkg-1000'
+    ]);
+  });
+
+  describe('with 10,000 packages', () => {
+    const many = Array.from({ length: 10000 }, (_, i) =>
+      dist(`fakepkg-${i}`, `1.${i}`, i % 1000 === 0 ? `/src/p${i}` : null)
+    );
+
+    it('renders only the rows in view and filters all of them', () => {
+      const { container } = render(
+        <PackageList packages={many} trans={trans} />
+      );
+      const rows = container.querySelectorAll('.pexlab-PackageList-row');
+      expect(rows.length).toBeGreaterThan(10);
+      expect(rows.length).toBeLessThan(100);
+      expect(rowNames(container).slice(0, 3)).toEqual([
+        'fakepkg-0',
+        'fakepkg-1',
+        'fakepkg-2'
+      ]);
+      // Screen readers still hear the whole list's size.
+      expect(rows[0].getAttribute('aria-setsize')).toBe('10000');
+      expect(
+        screen.getByText('10000 of 10000 packages · 10 editable')
+      ).toBeTruthy();
+      fireEvent.change(screen.getByLabelText('Filter packages'), {
+        target: { value: 'fakepkg_999' }
+      });
+      // fakepkg-999 and fakepkg-9990 ... fakepkg-9999
+      expect(
+        screen.getByText('11 of 10000 packages · 10 editable')
+      ).toBeTruthy();
+      expect(rowNames(container)).toHaveLength(11);
     });
-    expect(container.querySelectorAll('.pexlab-PackageList-row')).toHaveLength(
-      100
-    );
+
+    it('changes the rendered rows as the list scrolls, by mouse or keyboard', () => {
+      const { container } = render(
+        <PackageList packages={many} trans={trans} />
+      );
+      const viewport = screen.getByRole('region', { name: 'Package list' });
+      expect(viewport.tabIndex).toBe(0);
+      fireEvent.scroll(viewport, {
+        target: { scrollTop: 5000 * ROW_HEIGHT }
+      });
+      let names = rowNames(container);
+      expect(names).toContain('fakepkg-5000');
+      expect(names).not.toContain('fakepkg-0');
+      expect(names.length).toBeLessThan(100);
+
+      fireEvent.keyDown(viewport, { key: 'Home' });
+      expect(rowNames(container)[0]).toBe('fakepkg-0');
+      fireEvent.keyDown(viewport, { key: 'PageDown' });
+      fireEvent.keyDown(viewport, { key: 'PageDown' });
+      fireEvent.keyDown(viewport, { key: 'ArrowDown' });
+      names = rowNames(container);
+      expect(names).not.toContain('fakepkg-0');
+      expect(names).toContain('fakepkg-40');
+      fireEvent.keyDown(viewport, { key: 'End' });
+      names = rowNames(container);
+      expect(names[names.length - 1]).toBe('fakepkg-9999');
+    });
+
+    it('keeps its place when the packages are re-read, and goes to the top for a new filter', () => {
+      const { container, rerender } = render(
+        <PackageList packages={many} trans={trans} />
+      );
+      const viewport = screen.getByRole('region', { name: 'Package list' });
+      fireEvent.scroll(viewport, { target: { scrollTop: 300 * ROW_HEIGHT } });
+      // A refresh: the same packages in new objects.
+      rerender(<PackageList packages={[...many]} trans={trans} />);
+      expect(rowNames(container)).toContain('fakepkg-300');
+      fireEvent.change(screen.getByLabelText('Filter packages'), {
+        target: { value: 'fakepkg-1' }
+      });
+      expect(rowNames(container)[0]).toBe('fakepkg-1');
+    });
   });
 });
 
@@ -317,8 +419,6 @@ function state(extra: Partial<IModelState>): IModelState {
     refreshError: null,
     build: null,
     buildError: null,
-    logOpen: false,
-    installing: false,
     settings: DEFAULT_SETTINGS,
     artifacts: [],
     artifactsError: null,
@@ -344,7 +444,8 @@ describe('EnvironmentPanel', () => {
     onCopy: jest.fn(),
     onToggleLog: jest.fn(),
     onInstallPexlab: jest.fn(),
-    installing: false
+    installing: false,
+    logOpen: false
   };
 
   it('asks for a kernel when there is none', () => {
@@ -383,24 +484,22 @@ describe('EnvironmentPanel', () => {
     const artifactsBuild = build({
       state: 'succeeded',
       progress: 1,
-      artifacts: {
-        fingerprint: 'f'.repeat(64),
-        pex: {
-          kind: 'pex',
+      artifacts: buildArtifacts({
+        pex: artifactFile({
           name: 'env-ffff.pex',
-          local_path: '/cache/env.pex',
           url: 's3://bucket/env-ffff.pex',
           size: 5 * 1024 * 1024
-        },
+        }),
         editables: [
-          {
+          artifactFile({
             kind: 'editable',
             name: 'demo-0123456789ab.zip',
+            local_path: '/cache/demo-0123456789ab.zip',
             url: 's3://bucket/demo-0123456789ab.zip',
             size: 2048
-          }
+          })
         ]
-      }
+      })
     });
     render(
       <EnvironmentPanel
@@ -441,7 +540,8 @@ describe('EnvironmentPanel guidance and artifacts', () => {
     onCopy: jest.fn(),
     onToggleLog: jest.fn(),
     onInstallPexlab: jest.fn(),
-    installing: false
+    installing: false,
+    logOpen: false
   };
 
   it('says the kernel lacks pexlab and offers to install it', () => {
@@ -480,15 +580,11 @@ describe('EnvironmentPanel guidance and artifacts', () => {
   it('marks the current PEX among the cached ones, first', () => {
     const current = 'c'.repeat(64);
     const env = environment({
-      pex: pex('up-to-date', { fingerprint: current, built_at: NOW - 10 })
+      pex: pex('up-to-date', { fingerprint: current, built_at: NOW - 10 }),
+      build: resolved({ fingerprint: current })
     });
-    const record = (fingerprint: string, builtAt: number) => ({
-      fingerprint,
-      pex_path: `/cache/${fingerprint.slice(0, 12)}/env.pex`,
-      python: '/venv/bin/python',
-      size: 70700000,
-      built_at: builtAt
-    });
+    const record = (fingerprint: string, builtAt: number) =>
+      artifactRecord({ fingerprint, size: 70700000, built_at: builtAt });
     const { container } = render(
       <EnvironmentPanel
         {...panelProps(
@@ -516,12 +612,7 @@ describe('EnvironmentPanel guidance and artifacts', () => {
 
   it("says what the cells ship, in the cells' words", () => {
     const cluster = environment({
-      build: {
-        options: {},
-        overrides: {},
-        storage: 'file:///shared',
-        master: 'spark://h:7077'
-      }
+      build: resolved({ storage: 'file:///shared', master: 'spark://h:7077' })
     });
     const { rerender } = render(
       <EnvironmentPanel
@@ -605,12 +696,12 @@ describe('format helpers', () => {
       expect(formatBytes(n)).toBe(text);
     }
     expect(formatBytes(null)).toBe('');
-    expect(formatDuration(5)).toBe('5 s');
-    expect(formatDuration(125)).toBe('2 min 05 s');
-    expect(formatDuration(3725)).toBe('1 h 02 min');
+    expect(formatDuration(5, trans)).toBe('5 s');
+    expect(formatDuration(125, trans)).toBe('2 min 05 s');
+    expect(formatDuration(3725, trans)).toBe('1 h 02 min');
     expect(toSeconds('1700000000.5')).toBe(1700000000.5);
     expect(toSeconds(1700000000500)).toBe(1700000000.5);
     expect(toSeconds('2023-11-14T22:13:20+00:00')).toBe(1700000000);
-    expect(formatAge(1000, 1125)).toBe('2 min 05 s');
+    expect(formatAge(1000, 1125, trans)).toBe('2 min 05 s');
   });
 });

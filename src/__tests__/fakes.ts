@@ -6,13 +6,16 @@
 import { PexlabAPIError } from '../api';
 import type { IPexlabClient } from '../client';
 import type {
+  IArtifactFile,
   IArtifactRecord,
+  IBuildArtifacts,
   IBuild,
   IBuildRequest,
   IDistribution,
   IEnvironment,
   IEnvironmentQuery,
   IPexStatus,
+  IResolvedBuild,
   IStamp
 } from '../tokens';
 
@@ -28,6 +31,7 @@ export function dist(
     name,
     version,
     location: '/venv/lib/python3.11/site-packages',
+    installer: 'pip',
     editable: projectDir !== null,
     project_dir: projectDir,
     warnings: []
@@ -41,22 +45,46 @@ export function pex(
   return {
     state,
     fingerprint: state === 'missing' ? null : 'f'.repeat(64),
+    built_at: null,
     added: [],
     removed: [],
     changed: [],
     editables_changed: [],
+    python_changed: null,
+    pex_path: null,
+    uploads: {},
+    ...extra
+  };
+}
+
+/** The server's resolution of the default choices: nothing to override, nothing uploaded. */
+export function resolved(extra: Partial<IResolvedBuild> = {}): IResolvedBuild {
+  return {
+    options: {},
+    overrides: {},
+    include_editable: true,
+    storage: null,
+    master: 'local[*]',
+    fingerprint: 'f'.repeat(64),
     ...extra
   };
 }
 
 export function environment(extra: Partial<IEnvironment> = {}): IEnvironment {
   return {
+    kernel_id: KERNEL,
     python: '/venv/bin/python',
     prefix: '/venv',
     version: '3.11.7',
+    implementation: 'cpython',
+    platform: 'linux_x86_64',
     kind: 'venv',
     distributions: [dist('numpy', '2.1.0'), dist('demo', '0.1', '/src/demo')],
+    warnings: [],
     pex: pex('missing'),
+    build: resolved(),
+    pexlab: { installed: true, version: '0.1.0' },
+    stamp: '1',
     ...extra
   };
 }
@@ -66,24 +94,94 @@ export function build(extra: Partial<IBuild> = {}): IBuild {
     id: 'a'.repeat(32),
     kernel_id: KERNEL,
     python: '/venv/bin/python',
+    fingerprint: 'f'.repeat(64),
     state: 'running',
     phase: 'build',
     progress: 0.4,
+    message: '',
     log: ['resolving'],
     artifacts: null,
     error: null,
+    created_at: new Date().toISOString(),
     started_at: new Date().toISOString(),
+    finished_at: null,
+    storage: null,
+    options: {},
+    include_editable: true,
     ...extra
   };
+}
+
+export function artifactFile(
+  extra: Partial<IArtifactFile> = {}
+): IArtifactFile {
+  return {
+    kind: 'pex',
+    name: 'env.pex',
+    local_path: '/cache/env.pex',
+    url: null,
+    size: 1,
+    sha256: '0'.repeat(64),
+    ...extra
+  };
+}
+
+/** The `artifacts` of a succeeded build. */
+export function buildArtifacts(
+  extra: Partial<IBuildArtifacts> = {}
+): IBuildArtifacts {
+  return {
+    fingerprint: 'f'.repeat(64),
+    python: '/venv/bin/python',
+    python_version: '3.11.7',
+    pex: artifactFile(),
+    editables: [],
+    reused: false,
+    seconds: 1,
+    storage: null,
+    warnings: [],
+    ...extra
+  };
+}
+
+/** One entry of GET /pexlab/artifacts. */
+export function artifactRecord(
+  extra: Partial<IArtifactRecord> = {}
+): IArtifactRecord {
+  const fingerprint = extra.fingerprint ?? 'f'.repeat(64);
+  return {
+    fingerprint,
+    pex_path: `/cache/${fingerprint.slice(0, 12)}/env.pex`,
+    python: '/venv/bin/python',
+    python_version: '3.11.7',
+    platform: 'linux_x86_64',
+    size: 1024,
+    sha256: '0'.repeat(64),
+    built_at: Date.now() / 1000,
+    pex_version: '2.67.2',
+    editables: [],
+    uploads: {},
+    distributions: [],
+    options: {},
+    build_seconds: 1,
+    prefix: '/venv',
+    current: false,
+    ...extra
+  };
+}
+
+/** What GET /pexlab/kernels/<id>/stamp answers. */
+export function stampOf(stamp: string): IStamp {
+  return { kernel_id: KERNEL, python: '/venv/bin/python', stamp };
 }
 
 export class FakeClient implements IPexlabClient {
   env: IEnvironment | Error = environment();
   builds = new Map<string, IBuild>();
-  artifacts: IArtifactRecord[] = [];
+  artifacts: IArtifactRecord[] | Error = [];
   calls: string[] = [];
   /** The site folders' stamp (a terminal `pip install` changes it), or an error. */
-  stamp: IStamp | Error = { stamp: 1 };
+  stamp: IStamp | Error = stampOf('1');
   /** The last environment query. */
   lastQuery: IEnvironmentQuery | undefined;
   /** What POST /builds answers (a build, or an error). */
@@ -103,7 +201,7 @@ export class FakeClient implements IPexlabClient {
       throw this.env;
     }
     // The server reads the stamp with the environment.
-    const stamp = this.stamp instanceof Error ? undefined : this.stamp.stamp;
+    const stamp = this.stamp instanceof Error ? '' : this.stamp.stamp;
     return { ...this.env, kernel_id: kernelId, stamp };
   }
   async getStamp(kernelId: string): Promise<IStamp> {
@@ -141,6 +239,9 @@ export class FakeClient implements IPexlabClient {
   }
   async listArtifacts(): Promise<IArtifactRecord[]> {
     this.calls.push('artifacts');
+    if (this.artifacts instanceof Error) {
+      throw this.artifacts;
+    }
     return this.artifacts;
   }
   async deleteArtifact(fingerprint: string): Promise<void> {

@@ -4,12 +4,15 @@ import { SparkEnvironmentModel } from '../model';
 import type { IBuild } from '../tokens';
 import {
   FakeClient,
+  artifactRecord,
+  buildArtifacts,
   KERNEL,
   OTHER_KERNEL,
   build,
   environment,
   flush,
-  pex
+  pex,
+  stampOf
 } from './fakes';
 
 function setup() {
@@ -201,16 +204,7 @@ describe('SparkEnvironmentModel', () => {
       state: 'succeeded',
       progress: 1,
       log: ['done'],
-      artifacts: {
-        fingerprint: 'f'.repeat(64),
-        pex: {
-          kind: 'pex',
-          name: 'env.pex',
-          local_path: '/c/env.pex',
-          size: 1
-        },
-        editables: []
-      }
+      artifacts: buildArtifacts()
     });
     client.builds.set(started!.id, done);
     model.handleBuildEvent({
@@ -285,7 +279,7 @@ describe('SparkEnvironmentModel', () => {
     await model.checkForChanges();
     expect(client.calls.filter(c => c.startsWith('env')).length).toBe(reads);
     // A terminal `pip install` touches the site folders.
-    client.stamp = { stamp: 2 };
+    client.stamp = stampOf('2');
     client.env = environment({
       pex: pex('stale', { added: [{ name: 'iniconfig', version: '2.0.0' }] })
     });
@@ -294,13 +288,16 @@ describe('SparkEnvironmentModel', () => {
     expect(model.state.environment?.pex?.added[0].name).toBe('iniconfig');
   });
 
-  it('stops asking for the stamp when the server has no such endpoint', async () => {
+  it('lets the background checks fail, so that their poll backs off', async () => {
     const { client, model } = setup();
-    client.stamp = new PexlabAPIError('Not found', 404);
     await model.setKernel({ id: KERNEL });
-    await model.checkForChanges();
-    await model.checkForChanges();
-    expect(client.calls.filter(c => c.startsWith('stamp'))).toHaveLength(1);
+    client.stamp = new PexlabAPIError('Cannot reach the Jupyter server', 0);
+    await expect(model.checkForChanges()).rejects.toThrow('Cannot reach');
+    client.artifacts = new PexlabAPIError('Cannot reach the Jupyter server', 0);
+    await expect(model.checkForChanges()).rejects.toThrow('Cannot reach');
+    expect(model.state.artifactsError).toBe('Cannot reach the Jupyter server');
+    // The panel's own calls keep the failure in the state instead.
+    await expect(model.refreshArtifacts()).resolves.toBeUndefined();
   });
 
   it('follows a PEX built by the kernel: new artifact, new state', async () => {
@@ -309,15 +306,7 @@ describe('SparkEnvironmentModel', () => {
     await model.refreshArtifacts();
     expect(model.pexView).toBe('missing');
     // The kernel ran the setup cell: the cache has a new PEX for this interpreter.
-    client.artifacts = [
-      {
-        fingerprint: 'f'.repeat(64),
-        pex_path: '/cache/f.pex',
-        python: '/venv/bin/python',
-        size: 1024,
-        built_at: Date.now() / 1000
-      }
-    ];
+    client.artifacts = [artifactRecord()];
     client.env = environment({ pex: pex('up-to-date') });
     await model.checkForChanges();
     await flush();
@@ -337,7 +326,7 @@ describe('SparkEnvironmentModel', () => {
         id: started!.id,
         state: 'failed',
         error: 'upload failed',
-        finished_at: failedAt
+        finished_at: new Date(failedAt * 1000).toISOString()
       })
     );
     await model.pollBuilds();

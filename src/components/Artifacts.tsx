@@ -74,7 +74,7 @@ function FileRow(props: {
   now: number;
 }): JSX.Element {
   const { file, trans } = props;
-  const age = formatAge(props.builtAt, props.now);
+  const age = formatAge(props.builtAt, props.now, trans);
   return (
     <li
       className="pexlab-Artifact"
@@ -110,7 +110,7 @@ function RecordRow(props: {
   now: number;
 }): JSX.Element {
   const { record: r, trans } = props;
-  const uploads = Object.values(r.uploads ?? {});
+  const uploads = Object.values(r.uploads);
   return (
     <li
       className="pexlab-Artifact"
@@ -126,7 +126,7 @@ function RecordRow(props: {
         </span>
         <span className="pexlab-Artifact-size">{formatBytes(r.size)}</span>
         <span className="pexlab-Artifact-age">
-          {trans.__('%1 ago', formatAge(r.built_at, props.now))}
+          {trans.__('%1 ago', formatAge(r.built_at, props.now, trans))}
         </span>
       </div>
       {uploads.map(url => (

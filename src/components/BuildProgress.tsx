@@ -67,7 +67,7 @@ export function failureMessage(build: IBuild | null): string | null {
   if (!build || (build.state !== 'failed' && build.state !== 'interrupted')) {
     return build?.error || null;
   }
-  const last = [...(build.log ?? [])].reverse().find(l => l.trim() !== '');
+  const last = [...build.log].reverse().find(l => l.trim() !== '');
   return build.error || last || null;
 }
 
@@ -145,7 +145,7 @@ export function BuildControls(props: IBuildControlsProps): JSX.Element {
                 className="pexlab-Build-elapsed"
                 aria-label={trans.__('Elapsed time')}
               >
-                {formatDuration(elapsed)}
+                {formatDuration(elapsed, trans)}
               </span>
             )}
           </div>

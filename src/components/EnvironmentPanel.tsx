@@ -1,9 +1,13 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import type { ISetupPlan } from '../cells';
 import { currentFingerprint } from '../model';
-import type { IArtifactRecord, IModelState, PexView } from '../tokens';
+import type {
+  IArtifactRecord,
+  IModelState,
+  ISetupPlan,
+  PexView
+} from '../tokens';
 import { Artifacts } from './Artifacts';
 import { BuildControls } from './BuildProgress';
 import { Header } from './Header';
@@ -24,6 +28,8 @@ export interface IEnvironmentPanelProps {
   onInstallPexlab: () => void;
   /** `%pip install pexlab` runs in the kernel. */
   installing: boolean;
+  /** Is the build log expanded? */
+  logOpen: boolean;
   /** What the setup cells pass and say. */
   plan: ISetupPlan;
   /** Current time (s since the epoch): ages and elapsed times tick with it. */
@@ -97,7 +103,7 @@ export function EnvironmentPanel(props: IEnvironmentPanelProps): JSX.Element {
             {trans.__('Could not refresh: %1', state.refreshError)}
           </p>
         )}
-        {env.pexlab && !env.pexlab.installed && (
+        {!env.pexlab.installed && (
           <PexlabMissing
             trans={trans}
             installing={props.installing}
@@ -118,7 +124,7 @@ export function EnvironmentPanel(props: IEnvironmentPanelProps): JSX.Element {
           onBuild={props.onBuild}
           onCancel={props.onCancel}
           onInsertCells={props.onInsertCells}
-          logOpen={state.logOpen}
+          logOpen={props.logOpen}
           onToggleLog={props.onToggleLog}
           now={props.now}
         />

@@ -57,9 +57,9 @@ export function Header(props: IHeaderProps): JSX.Element {
             ' ' + trans._n('(%1 editable)', '(%1 editable)', editables)}
         </dd>
       </dl>
-      {(env.warnings ?? []).length > 0 && (
+      {env.warnings.length > 0 && (
         <ul className="pexlab-Warnings">
-          {env.warnings!.map((w, i) => (
+          {env.warnings.map((w, i) => (
             <li key={i}>{w}</li>
           ))}
         </ul>

@@ -51,7 +51,10 @@ export function PexStatus(props: IPexStatusProps): JSX.Element {
         </span>
         {pex?.built_at && (
           <span className="pexlab-PexStatus-age">
-            {trans.__('built %1 ago', formatAge(pex.built_at, props.now))}
+            {trans.__(
+              'built %1 ago',
+              formatAge(pex.built_at, props.now, trans)
+            )}
           </span>
         )}
       </div>

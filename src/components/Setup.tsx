@@ -1,7 +1,8 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { INSTALL_PEXLAB, ISetupPlan, shippingSentence } from '../cells';
+import { INSTALL_PEXLAB, shippingSentence } from '../cells';
+import type { ISetupPlan } from '../tokens';
 
 /** What the setup cells will do with this environment (the same sentence as their markdown). */
 export function Shipping(props: {
@@ -20,7 +21,7 @@ export function Shipping(props: {
     >
       <h3 className="pexlab-SectionTitle">{trans.__('Setup cells')}</h3>
       <p className="pexlab-Shipping-text">
-        {shippingSentence(plan).replace(/`/g, '')}
+        {shippingSentence(plan, trans).replace(/`/g, '')}
       </p>
     </section>
   );

@@ -1,4 +1,5 @@
 /** Small display helpers shared by the components (pure, unit-tested). */
+import type { TranslationBundle } from '@jupyterlab/translation';
 
 /**
  * A size the way pexlab's Python side writes it (pexlab.notebook_progress.format_size):
@@ -47,24 +48,33 @@ export function toSeconds(
 }
 
 /** "12 s", "3 min 05 s", "1 h 02 min". */
-export function formatDuration(seconds: number): string {
+export function formatDuration(
+  seconds: number,
+  trans: TranslationBundle
+): string {
   const s = Math.max(0, Math.floor(seconds));
+  const two = (n: number) => String(n).padStart(2, '0');
   if (s < 60) {
-    return `${s} s`;
+    return trans.__('%1 s', s);
   }
   if (s < 3600) {
-    return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+    return trans.__('%1 min %2 s', Math.floor(s / 60), two(s % 60));
   }
-  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+  return trans.__(
+    '%1 h %2 min',
+    Math.floor(s / 3600),
+    two(Math.floor((s % 3600) / 60))
+  );
 }
 
 export function formatAge(
   time: number | string | null | undefined,
-  now: number = Date.now() / 1000
+  now: number,
+  trans: TranslationBundle
 ): string {
   const t = toSeconds(time);
   if (t === null) {
     return '';
   }
-  return formatDuration(now - t);
+  return formatDuration(now - t, trans);
 }
