@@ -135,7 +135,8 @@ export function buildQuery(settings: ISparkSettings): IEnvironmentQuery {
       exclude_extra: [...settings.excludedPackages],
       include_editable: settings.includeEditable
     },
-    storage: settings.storage
+    storage: settings.storage,
+    master: settings.master
   };
 }
 
@@ -159,16 +160,28 @@ export function setupPlan(
   environment: IEnvironment | null
 ): ISetupPlan {
   const resolved = environment ? environment.build : null;
-  const master = settings.master || resolved?.master || null;
+  // The server's answer is the engine's reading of the master; the settings alone only
+  // without one (no kernel).
+  const master = resolved ? resolved.master : settings.master || null;
+  let kind: MasterKind | null = master ? masterKind(master) : null;
+  if (resolved) {
+    kind =
+      resolved.master_kind === null
+        ? null
+        : resolved.master_kind === 'local' || resolved.master_kind === 'connect'
+          ? resolved.master_kind
+          : 'cluster';
+  }
   return {
     master,
-    kind: master ? masterKind(master) : null,
+    kind,
     storage: resolved ? resolved.storage : settings.storage || null,
     overrides: resolved?.overrides ?? {},
     appName: settings.appName,
     conf: settings.sparkConf,
     includeEditable: settings.includeEditable,
-    pexlabInstalled: environment ? environment.pexlab.installed : null
+    pexlabInstalled: environment ? environment.pexlab.installed : null,
+    errors: resolved?.errors ?? {}
   };
 }
 

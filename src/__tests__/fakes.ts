@@ -7,11 +7,13 @@ import { PexlabAPIError } from '../api';
 import type { IPexlabClient } from '../client';
 import type {
   IArtifactFile,
+  IArtifactListing,
   IArtifactRecord,
   IBuildArtifacts,
   IBuild,
   IBuildRequest,
   IDistribution,
+  IEditableZip,
   IEnvironment,
   IEnvironmentQuery,
   IPexStatus,
@@ -65,6 +67,10 @@ export function resolved(extra: Partial<IResolvedBuild> = {}): IResolvedBuild {
     include_editable: true,
     storage: null,
     master: 'local[*]',
+    master_kind: 'local',
+    default_master: 'local[*]',
+    errors: {},
+    job: null,
     fingerprint: 'f'.repeat(64),
     ...extra
   };
@@ -83,6 +89,7 @@ export function environment(extra: Partial<IEnvironment> = {}): IEnvironment {
     warnings: [],
     pex: pex('missing'),
     build: resolved(),
+    excluded: [],
     pexlab: { installed: true, version: '0.1.0' },
     stamp: '1',
     ...extra
@@ -179,6 +186,7 @@ export class FakeClient implements IPexlabClient {
   env: IEnvironment | Error = environment();
   builds = new Map<string, IBuild>();
   artifacts: IArtifactRecord[] | Error = [];
+  editableZips: IEditableZip[] = [];
   calls: string[] = [];
   /** The site folders' stamp (a terminal `pip install` changes it), or an error. */
   stamp: IStamp | Error = stampOf('1');
@@ -237,13 +245,19 @@ export class FakeClient implements IPexlabClient {
     this.builds.set(id, b);
     return b;
   }
-  async listArtifacts(): Promise<IArtifactRecord[]> {
+  async listArtifacts(kernelId?: string): Promise<IArtifactListing> {
     this.calls.push('artifacts');
+    this.lastArtifactsKernel = kernelId;
     if (this.artifacts instanceof Error) {
       throw this.artifacts;
     }
-    return this.artifacts;
+    return {
+      cache_dir: '/cache',
+      artifacts: this.artifacts,
+      editables: this.editableZips
+    };
   }
+  lastArtifactsKernel: string | undefined;
   async deleteArtifact(fingerprint: string): Promise<void> {
     this.calls.push(`delete ${fingerprint}`);
   }
