@@ -160,11 +160,11 @@ export function setupPlan(
   environment: IEnvironment | null
 ): ISetupPlan {
   const resolved = environment ? environment.build : null;
-  // The server's answer is the engine's reading of the master; the settings alone only
-  // without one (no kernel).
-  const master = resolved ? resolved.master : settings.master || null;
+  // The server resolved the user's master (else its own) and read it with the engine's
+  // parser: its kind is the one to trust; the local reading only without that answer.
+  const master = settings.master.trim() || resolved?.master || null;
   let kind: MasterKind | null = master ? masterKind(master) : null;
-  if (resolved) {
+  if (resolved && master === resolved.master) {
     kind =
       resolved.master_kind === null
         ? null

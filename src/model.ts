@@ -91,7 +91,10 @@ export function editableZips(env: IEnvironment): string[] {
  * zips)? A job for other options, another storage, other packages or other editable code is
  * another request's: its "Done" or its failure says nothing about this one.
  */
-export function isJobFor(build: Partial<IBuild>, env: IEnvironment | null): boolean {
+export function isJobFor(
+  build: Partial<IBuild>,
+  env: IEnvironment | null
+): boolean {
   if (!env) {
     return false;
   }
@@ -309,9 +312,7 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
   /** Rejects on failure, so that the poll backs off. */
   private async _refreshArtifacts(): Promise<void> {
     try {
-      const listing = await this._client.listArtifacts(
-        this._state.kernel?.id
-      );
+      const listing = await this._client.listArtifacts(this._state.kernel?.id);
       if (this._isDisposed) {
         return;
       }
@@ -547,15 +548,22 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     if (shown && isActive(shown)) {
       return;
     }
-    let job = env.build.job;
-    if (job && env.pex.state === 'up-to-date' && supersedes(env.pex.built_at, job)) {
-      this._dismissed.add(job.id); // a PEX built after this failure: history
+    for (const b of [env.build.job, shown]) {
+      if (
+        b &&
+        env.pex.state === 'up-to-date' &&
+        supersedes(env.pex.built_at, b)
+      ) {
+        this._dismissed.add(b.id); // a PEX built after this failure: history
+      }
     }
+    let job = env.build.job;
     if (job && this._dismissed.has(job.id)) {
       job = null;
     }
     if (!job) {
-      if (shown) {
+      // The job on screen stays only while it is one of exactly these artifacts.
+      if (shown && (this._dismissed.has(shown.id) || !isJobFor(shown, env))) {
         this._update({ build: null, logOpen: false });
       }
       return;

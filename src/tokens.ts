@@ -102,7 +102,8 @@ export interface IResolvedBuild {
 }
 
 /** The master kinds of pexlab.spark.conf.master_kind. */
-export type ServerMasterKind = 'local' | 'standalone' | 'yarn' | 'k8s' | 'connect';
+export type ServerMasterKind =
+  'local' | 'standalone' | 'yarn' | 'k8s' | 'connect';
 
 /** `build.errors` of the environment response. */
 export interface ISettingErrors {

@@ -61,13 +61,24 @@ export function pex(
 
 /** The server's resolution of the default choices: nothing to override, nothing uploaded. */
 export function resolved(extra: Partial<IResolvedBuild> = {}): IResolvedBuild {
+  // What the engine's master_kind answers for the masters these tests use.
+  const master = extra.master ?? 'local[*]';
+  const kind: IResolvedBuild['master_kind'] = master.startsWith('local')
+    ? 'local'
+    : master.startsWith('sc://')
+      ? 'connect'
+      : master.startsWith('spark://')
+        ? 'standalone'
+        : master === 'yarn'
+          ? 'yarn'
+          : 'k8s';
   return {
     options: {},
     overrides: {},
     include_editable: true,
     storage: null,
     master: 'local[*]',
-    master_kind: 'local',
+    master_kind: kind,
     default_master: 'local[*]',
     errors: {},
     job: null,

@@ -72,7 +72,9 @@ describe('a build shows only its own job', () => {
       state: 'succeeded',
       finished_at: new Date().toISOString()
     });
-    client.env = environment({ build: resolved({ fingerprint: FP_A, job: done }) });
+    client.env = environment({
+      build: resolved({ fingerprint: FP_A, job: done })
+    });
     await model.setKernel({ id: KERNEL });
     expect(model.state.build?.id).toBe(done.id);
     client.env = environment({ build: resolved({ fingerprint: FP_B }) });
@@ -92,12 +94,17 @@ describe('a build shows only its own job', () => {
       ],
       build: resolved({ fingerprint: FP_A })
     });
-    const job = build({ fingerprint: FP_A, editables: ['demo-111111111111.zip'] });
+    const job = build({
+      fingerprint: FP_A,
+      editables: ['demo-111111111111.zip']
+    });
     expect(isJobFor(job, env)).toBe(false);
-    expect(isJobFor({ ...job, editables: ['demo-222222222222.zip'] }, env)).toBe(
-      true
+    expect(
+      isJobFor({ ...job, editables: ['demo-222222222222.zip'] }, env)
+    ).toBe(true);
+    expect(isJobFor({ ...job, editables: [], fingerprint: FP_B }, env)).toBe(
+      false
     );
-    expect(isJobFor({ ...job, editables: [], fingerprint: FP_B }, env)).toBe(false);
     expect(
       isJobFor(
         { ...job, editables: ['demo-222222222222.zip'], storage: '/elsewhere' },
@@ -115,13 +122,18 @@ describe('settings the server refused', () => {
         master_kind: null,
         storage: 'ftp://host/dir',
         errors: {
-          master: "'sprak://x:7077' is not a Spark master URL. Did you mean spark://x:7077?",
+          master:
+            "'sprak://x:7077' is not a Spark master URL. Did you mean spark://x:7077?",
           storage: "Storage 'ftp://host/dir' is not allowed on this server"
         }
       })
     });
     const plan = setupPlan(
-      { ...DEFAULT_SETTINGS, master: 'sprak://x:7077', storage: 'ftp://host/dir' },
+      {
+        ...DEFAULT_SETTINGS,
+        master: 'sprak://x:7077',
+        storage: 'ftp://host/dir'
+      },
       env
     );
     expect(plan.kind).toBeNull();
@@ -131,9 +143,12 @@ describe('settings the server refused', () => {
     expect(refusal).toContain('ftp://host/dir');
     expect(refusal).toContain('Did you mean spark://x:7077');
 
-    const ok = setupPlan(DEFAULT_SETTINGS, environment({
-      build: resolved({ master: 'spark://h:7077', master_kind: 'standalone' })
-    }));
+    const ok = setupPlan(
+      DEFAULT_SETTINGS,
+      environment({
+        build: resolved({ master: 'spark://h:7077', master_kind: 'standalone' })
+      })
+    );
     expect(ok.kind).toBe('cluster');
     expect(settingsRefusal(ok, trans)).toBeNull();
   });
