@@ -75,13 +75,13 @@ setup: $(VENV)/.stamp-install lib/.stamp
 # packages plus ONE project installed editable (pexlab itself is a normal install there, so the
 # panel shows what a user would see; it is reinstalled whenever its sources change).
 # The venv is the user's playground: it is created once and only upgraded in place (what they
-# pip-installed there stays). Editing the editable project's sources needs no reinstall; only a
-# change of its pyproject.toml or of the requirements does.
-$(DEMO_VENV)/.stamp: $(BIN)/python demo/requirements.txt demo/pexlab_demo_project/pyproject.toml
+# pip-installed there stays). The editable project is a COPY of demo/pexlab_demo_project in
+# $(LAB_DIR)/notebooks (scripts/demo_workdir.py), installed editable from there: editing it
+# from JupyterLab (the README's edit loop) needs no reinstall and leaves the clone clean.
+$(DEMO_VENV)/.stamp: $(BIN)/python demo/requirements.txt
 	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
 	$(DEMO_VENV)/bin/pip install -q -U pip
 	$(DEMO_VENV)/bin/pip install -q -r demo/requirements.txt
-	$(DEMO_VENV)/bin/pip install -q -e demo/pexlab_demo_project
 	$(DEMO_VENV)/bin/python -m ipykernel install --prefix $(VENV) --name pexlab-demo \
 		--display-name "Python (pexlab demo)"
 	touch $@
@@ -91,7 +91,10 @@ $(DEMO_VENV)/.stamp-pexlab: $(DEMO_VENV)/.stamp $(VENV)/.stamp-install pyproject
 	SKIP_JUPYTER_BUILDER=1 $(DEMO_VENV)/bin/pip install -q --no-deps --force-reinstall .
 	touch $@
 
+# The project's copy is (re)installed only when the venv does not have it from there yet.
 demo-venv: $(DEMO_VENV)/.stamp-pexlab
+	$(BIN)/python scripts/demo_workdir.py --project demo/pexlab_demo_project \
+		--to $(LAB_DIR)/notebooks --python $(DEMO_VENV)/bin/python
 
 $(NOPEXLAB_VENV)/.stamp:
 	test -x $(NOPEXLAB_VENV)/bin/python || $(PYTHON) -m venv $(NOPEXLAB_VENV)
@@ -128,8 +131,8 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # its outputs and autosaves never touch the tracked one.
 lab: setup demo-venv
 	$(BIN)/python scripts/demo_workdir.py --notebook demo/notebooks/pexlab-demo.ipynb \
-		--project demo/pexlab_demo_project --to $(LAB_DIR)/notebooks
-	$(BIN)/python scripts/lab.py --state-dir $(LAB_DIR) -- \
+		--to $(LAB_DIR)/notebooks
+	$(BIN)/python scripts/lab.py --state-dir $(LAB_DIR) --kernel pexlab-demo -- \
 		$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT) --notebook-dir=$(LAB_DIR)/notebooks \
 		--LabApp.default_url=/lab/tree/pexlab-demo.ipynb '--PexLab.master={master}'
 

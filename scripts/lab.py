@@ -14,6 +14,11 @@
    the command is asked to stop (SIGTERM: Jupyter shuts down without its "y/n" prompt), then the
    cluster daemons are stopped by PID.
 
+With `--kernel NAME` the command (JupyterLab) also gets `jupyter_kernel_args(NAME)`: that
+kernel is the only one the launcher and the kernel picker offer, and the default. Without it
+JupyterLab would also offer "Python 3 (ipykernel)", the venv JupyterLab itself runs in, which
+has neither the demo's packages nor its editable project.
+
 A launcher killed with SIGKILL cannot clean up: the next run stops the daemons listed in
 `cluster.json` that are still Spark daemons, before starting new ones.
 """
@@ -42,6 +47,16 @@ except ImportError:  # run from a source tree without an install
 MASTER_PLACEHOLDER = "{master}"
 # Seconds the command gets to exit after SIGTERM before it is killed.
 COMMAND_STOP_TIMEOUT = 30.0
+
+
+def jupyter_kernel_args(kernel: str) -> list[str]:
+    """Jupyter Server options that offer `kernel` only, and start it by default: no native
+    kernel (the server's own interpreter), only this kernelspec allowed."""
+    return [
+        "--KernelSpecManager.ensure_native_kernel=False",
+        f"--KernelSpecManager.allowed_kernelspecs={kernel}",
+        f"--MappingKernelManager.default_kernel_name={kernel}",
+    ]
 
 
 class Stop(Exception):
@@ -201,11 +216,17 @@ def main(argv: list[str] | None = None) -> int:
         help="where the bare worker venv and cluster.json live (default: .cache/lab)",
     )
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--kernel",
+        help="the only kernelspec JupyterLab offers, and its default (e.g. pexlab-demo)",
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the command to run after --, e.g. -- jupyter lab")
+    if args.kernel:
+        command = [*command, *jupyter_kernel_args(args.kernel)]
     return run(command, args.state_dir.resolve(), args.workers)
 
 

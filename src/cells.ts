@@ -135,7 +135,8 @@ export function buildQuery(settings: ISparkSettings): IEnvironmentQuery {
       exclude_extra: [...settings.excludedPackages],
       include_editable: settings.includeEditable
     },
-    storage: settings.storage
+    storage: settings.storage,
+    master: settings.master
   };
 }
 
@@ -159,16 +160,28 @@ export function setupPlan(
   environment: IEnvironment | null
 ): ISetupPlan {
   const resolved = environment ? environment.build : null;
-  const master = settings.master || resolved?.master || null;
+  // The server resolved the user's master (else its own) and read it with the engine's
+  // parser: its kind is the one to trust; the local reading only without that answer.
+  const master = settings.master.trim() || resolved?.master || null;
+  let kind: MasterKind | null = master ? masterKind(master) : null;
+  if (resolved && master === resolved.master) {
+    kind =
+      resolved.master_kind === null
+        ? null
+        : resolved.master_kind === 'local' || resolved.master_kind === 'connect'
+          ? resolved.master_kind
+          : 'cluster';
+  }
   return {
     master,
-    kind: master ? masterKind(master) : null,
+    kind,
     storage: resolved ? resolved.storage : settings.storage || null,
     overrides: resolved?.overrides ?? {},
     appName: settings.appName,
     conf: settings.sparkConf,
     includeEditable: settings.includeEditable,
-    pexlabInstalled: environment ? environment.pexlab.installed : null
+    pexlabInstalled: environment ? environment.pexlab.installed : null,
+    errors: resolved?.errors ?? {}
   };
 }
 

@@ -3,7 +3,7 @@ import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 
 import { requestAPI } from './api';
 import {
-  IArtifactRecord,
+  IArtifactListing,
   IBuild,
   IBuildRequest,
   IEnvironment,
@@ -27,7 +27,8 @@ export interface IPexlabClient {
   getBuild(id: string): Promise<IBuild>;
   listBuilds(): Promise<IBuild[]>;
   cancelBuild(id: string): Promise<IBuild | null>;
-  listArtifacts(): Promise<IArtifactRecord[]>;
+  /** The cache (PEX builds and editable zips), marked current against `kernelId`'s environment. */
+  listArtifacts(kernelId?: string): Promise<IArtifactListing>;
   deleteArtifact(fingerprint: string): Promise<void>;
 }
 
@@ -54,6 +55,9 @@ export class RestClient implements IPexlabClient {
       params.set('options', JSON.stringify(query.options));
       if (query.storage) {
         params.set('storage', query.storage);
+      }
+      if (query.master) {
+        params.set('master', query.master);
       }
     }
     const search = params.toString();
@@ -90,9 +94,11 @@ export class RestClient implements IPexlabClient {
     });
   }
 
-  async listArtifacts(): Promise<IArtifactRecord[]> {
-    return (await this._request<{ artifacts: IArtifactRecord[] }>('artifacts'))
-      .artifacts;
+  listArtifacts(kernelId?: string): Promise<IArtifactListing> {
+    return this._request<IArtifactListing>(
+      'artifacts' +
+        (kernelId ? `?kernel_id=${encodeURIComponent(kernelId)}` : '')
+    );
   }
 
   async deleteArtifact(fingerprint: string): Promise<void> {

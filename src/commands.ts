@@ -14,6 +14,7 @@ import { kernelOf } from './follow';
 import { sparkIcon } from './icon';
 import type { SparkEnvironmentModel } from './model';
 import { CommandIDs } from './tokens';
+import type { ISetupPlan } from './tokens';
 
 export interface ICommandContext {
   app: JupyterFrontEnd;
@@ -152,9 +153,17 @@ export function addInsertCommand(ctx: ICommandContext): void {
         ref && model.state.kernel?.id === ref.id
           ? model.state.environment
           : null;
+      const plan = setupPlan(settings, env);
+      const refusal = settingsRefusal(plan, trans);
+      if (refusal) {
+        // Never insert cells that silently drop (or would fail on) a setting the server
+        // refused: say which and why.
+        Notification.error(refusal, { autoClose: false });
+        return;
+      }
       const result = upsertSetupCells(
         nbModel.sharedModel,
-        setupPlan(settings, env),
+        plan,
         trans,
         settings.insertPosition,
         panel.content.activeCellIndex
@@ -187,6 +196,33 @@ export function addInsertCommand(ctx: ICommandContext): void {
       );
     }
   });
+}
+
+/**
+ * Why the setup cells cannot be inserted with this plan (a master or storage the server's
+ * engine refused), or null.
+ */
+export function settingsRefusal(
+  plan: ISetupPlan,
+  trans: TranslationBundle
+): string | null {
+  const reasons: string[] = [];
+  if (plan.errors.storage) {
+    reasons.push(
+      trans.__('storage %1: %2', plan.storage ?? '', plan.errors.storage)
+    );
+  }
+  if (plan.errors.master) {
+    reasons.push(
+      trans.__('master %1: %2', plan.master ?? '', plan.errors.master)
+    );
+  }
+  return reasons.length
+    ? trans.__(
+        'Spark setup cells not inserted. Fix the setting (Settings › Spark environment): %1',
+        reasons.join('; ')
+      )
+    : null;
 }
 
 /** The notebook panel whose kernel the model follows. */

@@ -73,6 +73,49 @@ function isFailure(build: IBuild | null | undefined): boolean {
 }
 
 /**
+ * The editable zips a build of `env` ships (`zip` of its editable projects), sorted; what a
+ * job's `editables` is compared with.
+ */
+export function editableZips(env: IEnvironment): string[] {
+  if (!env.build.include_editable) {
+    return [];
+  }
+  return env.distributions
+    .filter(d => d.editable && d.zip)
+    .map(d => d.zip!)
+    .sort();
+}
+
+/**
+ * Was `build` asked for exactly the artifacts `env` gives now (fingerprint, storage, editable
+ * zips)? A job for other options, another storage, other packages or other editable code is
+ * another request's: its "Done" or its failure says nothing about this one.
+ */
+export function isJobFor(
+  build: Partial<IBuild>,
+  env: IEnvironment | null
+): boolean {
+  if (!env) {
+    return false;
+  }
+  const resolved = env.build;
+  if (
+    build.fingerprint !== resolved.fingerprint ||
+    (build.storage ?? null) !== resolved.storage ||
+    (build.include_editable !== undefined &&
+      build.include_editable !== resolved.include_editable)
+  ) {
+    return false;
+  }
+  if (Array.isArray(build.editables)) {
+    const want = editableZips(env);
+    const got = [...build.editables].sort();
+    return want.length === got.length && want.every((z, i) => z === got[i]);
+  }
+  return true;
+}
+
+/**
  * Does a PEX built at `builtAt` make the failed `build` history? (Built after the failure
  * ended; without times, an up-to-date PEX is taken as the fix.)
  */
@@ -192,8 +235,13 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     this._query = next;
     const patch: Partial<IPanelState> = { settings };
     if (queryChanged) {
-      // A refusal to start described the old choices (e.g. a storage URL the server refuses).
+      // A refusal to start described the old choices (e.g. a storage URL the server refuses),
+      // and a finished job was another request's: the refresh shows this request's own job.
       patch.buildError = null;
+      if (this._state.build && !isActive(this._state.build)) {
+        patch.build = null;
+        patch.logOpen = false;
+      }
     }
     this._update(patch);
     if (queryChanged && this._state.kernel) {
@@ -236,13 +284,9 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
       if (environment.pex.state === 'up-to-date') {
         // A PEX for exactly this environment exists: earlier failures no longer apply.
         patch.buildError = null;
-        if (supersedes(environment.pex.built_at, this._state.build)) {
-          this._dismissed.add(this._state.build!.id);
-          patch.build = null;
-          patch.logOpen = false;
-        }
       }
       this._update(patch);
+      this._adoptJob(environment);
     } catch (error) {
       if (ticket !== this._envTicket || this._isDisposed) {
         return;
@@ -268,15 +312,20 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
   /** Rejects on failure, so that the poll backs off. */
   private async _refreshArtifacts(): Promise<void> {
     try {
-      const artifacts = await this._client.listArtifacts();
+      const listing = await this._client.listArtifacts(this._state.kernel?.id);
       if (this._isDisposed) {
         return;
       }
+      const artifacts = listing.artifacts;
+      const editableZips = listing.editables;
       const before = this._fingerprintsFor(this._state.artifacts);
       const same =
-        JSON.stringify(artifacts) === JSON.stringify(this._state.artifacts);
+        JSON.stringify(artifacts) === JSON.stringify(this._state.artifacts) &&
+        JSON.stringify(editableZips) ===
+          JSON.stringify(this._state.editableZips);
       if (!same || this._state.artifactsError !== null) {
-        this._update({ artifacts, artifactsError: null }); // polled: quiet when unchanged
+        // polled: quiet when unchanged
+        this._update({ artifacts, editableZips, artifactsError: null });
       }
       const after = this._fingerprintsFor(artifacts);
       if (
@@ -393,8 +442,12 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     if (this._state.kernel?.id !== kernel.id) {
       return;
     }
+    // Only jobs for exactly the artifacts asked for now (not another notebook's, kernel's
+    // or options' failure or success).
+    const env = this._state.environment;
     const mine = builds.filter(
-      b => this._isForCurrent(b) && !this._dismissed.has(b.id)
+      b =>
+        this._isForCurrent(b) && isJobFor(b, env) && !this._dismissed.has(b.id)
     );
     const running = mine.find(b => isActive(b));
     if (running) {
@@ -484,6 +537,44 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     this._poll?.dispose();
     this._stampPoll?.dispose();
     Signal.clearData(this);
+  }
+
+  /**
+   * Show the server's job for exactly the artifacts of `env` (`build.job`), or none: a
+   * finished job of another request is never left on screen. A running build stays.
+   */
+  private _adoptJob(env: IEnvironment): void {
+    const shown = this._state.build;
+    if (shown && isActive(shown)) {
+      return;
+    }
+    for (const b of [env.build.job, shown]) {
+      if (
+        b &&
+        env.pex.state === 'up-to-date' &&
+        supersedes(env.pex.built_at, b)
+      ) {
+        this._dismissed.add(b.id); // a PEX built after this failure: history
+      }
+    }
+    let job = env.build.job;
+    if (job && this._dismissed.has(job.id)) {
+      job = null;
+    }
+    if (!job) {
+      // The job on screen stays only while it is one of exactly these artifacts.
+      if (shown && (this._dismissed.has(shown.id) || !isJobFor(shown, env))) {
+        this._update({ build: null, logOpen: false });
+      }
+      return;
+    }
+    if (shown && shown.id === job.id) {
+      return; // keep the whole job already shown (the answer carries a short log)
+    }
+    if (isActive(job)) {
+      this._followed.add(job.id);
+    }
+    this._setBuild(job);
   }
 
   private _fingerprintsFor(records: IArtifactRecord[]): string {
@@ -591,6 +682,7 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     installing: false,
     settings: DEFAULT_SETTINGS,
     artifacts: [],
+    editableZips: [],
     artifactsError: null
   };
   private _stateChanged = new Signal<this, void>(this);

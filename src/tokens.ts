@@ -16,6 +16,8 @@ export interface IDistribution {
   /** Installed with `pip install -e`: code lives in `project_dir`. */
   editable: boolean;
   project_dir: string | null;
+  /** An editable project's zip name with its code as it is now (null: code not found). */
+  zip?: string | null;
   warnings: string[];
 }
 
@@ -85,10 +87,56 @@ export interface IResolvedBuild {
   include_editable: boolean;
   /** Where builds upload (resolved storage URL), or null: nothing uploaded. */
   storage: string | null;
-  /** `c.PexLab.master`: the master cells use when the user setting is empty. */
+  /** The user's master, else `c.PexLab.master`: what the cells use. */
   master: string;
+  /** The engine's reading of `master` (pexlab.spark.conf.master_kind); null: it does not parse. */
+  master_kind: ServerMasterKind | null;
+  /** `c.PexLab.master`. */
+  default_master: string;
   /** Fingerprint of the PEX these choices give for the environment as it is now. */
   fingerprint: string;
+  /** Settings that cannot be used, with the engine's reason (shown next to the setting). */
+  errors: ISettingErrors;
+  /** The newest build job for exactly these artifacts, or null (never another request's). */
+  job: IBuild | null;
+}
+
+/** The master kinds of pexlab.spark.conf.master_kind. */
+export type ServerMasterKind =
+  'local' | 'standalone' | 'yarn' | 'k8s' | 'connect';
+
+/** `build.errors` of the environment response. */
+export interface ISettingErrors {
+  master?: string;
+  storage?: string;
+}
+
+/** An installed package the PEX leaves out, and why (`excluded` of the environment). */
+export interface IExcludedPackage {
+  name: string;
+  version: string;
+  reason: string;
+}
+
+/** One editable zip of the cache (GET /pexlab/artifacts `editables`). */
+export interface IEditableZip {
+  name: string;
+  path: string;
+  project: string;
+  size: number;
+  /** Unix time. */
+  modified_at: number;
+  /** Zipping the kernel's project now gives exactly this file. */
+  current: boolean;
+  /** An older zip of one of the kernel's projects. */
+  stale: boolean;
+}
+
+/** GET /pexlab/artifacts. */
+export interface IArtifactListing {
+  cache_dir: string;
+  artifacts: IArtifactRecord[];
+  editables: IEditableZip[];
 }
 
 /** Is pexlab importable in the kernel's interpreter? */
@@ -109,6 +157,8 @@ export interface IEnvironment {
   warnings: string[];
   pex: IPexStatus;
   build: IResolvedBuild;
+  /** Installed packages not shipped, with the reason. */
+  excluded: IExcludedPackage[];
   pexlab: IPexlabInstall;
   /** Stamp of the site folders read with this environment (see IStamp). */
   stamp: string;
@@ -170,6 +220,8 @@ export interface IBuild {
   storage: string | null;
   options: Record<string, unknown>;
   include_editable: boolean;
+  /** The editable zips (content-hashed names) the job was asked for; null: older record. */
+  editables?: string[] | null;
   /** POST only: false when an existing job for the same artifact was returned. */
   created?: boolean;
 }
@@ -210,6 +262,8 @@ export interface IEnvironmentQuery {
   options: IBuildChoices;
   /** Storage URL chosen by the user; empty: the server's default. */
   storage: string;
+  /** Spark master chosen by the user; empty: the server's default. */
+  master: string;
 }
 
 /** Build states after which nothing changes any more. */
@@ -273,6 +327,8 @@ export interface ISetupPlan {
   includeEditable: boolean;
   /** Is pexlab importable in the kernel? null: unknown. */
   pexlabInstalled: boolean | null;
+  /** Settings the server refused (`build.errors`): the cells must not be inserted silently. */
+  errors: ISettingErrors;
 }
 
 /** The kernel the panel follows (the active notebook's). */
@@ -308,6 +364,8 @@ export interface IModelState {
   /** The user's settings (what the cells and builds use). */
   settings: ISparkSettings;
   artifacts: IArtifactRecord[];
+  /** The cache's editable zips, marked current/stale against the followed kernel. */
+  editableZips: IEditableZip[];
   artifactsError: string | null;
 }
 

@@ -142,6 +142,19 @@ class Cache:
         records = [self.get(p.name) for p in self.builds_dir.iterdir() if p.is_dir()]
         return sorted((r for r in records if r), key=lambda r: r.built_at, reverse=True)
 
+    def editable_zips(self) -> builtins.list[Path]:
+        """The editable zips in the cache (whoever made them), newest first; temporary files
+        of a zip being written are left out."""
+        if not self.editables_dir.is_dir():
+            return []
+        zips = []
+        for path in self.editables_dir.iterdir():
+            if path.name.startswith(".") or path.suffix != ".zip":
+                continue
+            with contextlib.suppress(OSError):  # removed while listing
+                zips.append((path.stat().st_mtime, path))
+        return [p for _, p in sorted(zips, key=lambda z: (z[0], z[1].name), reverse=True)]
+
     def latest_for(self, python: str) -> BuildRecord | None:
         """The most recent build made for the interpreter `python` (its path or its prefix).
 

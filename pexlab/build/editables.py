@@ -212,3 +212,15 @@ def zip_editable(
         tmp.unlink(missing_ok=True)
     report(progress, "zip", 1.0, f"{dist.name}: wrote {final.name}")
     return final
+
+
+def current_zip_name(dist: Distribution) -> str:
+    """The name `zip_editable` would give `dist`'s zip now (hashes the files, writes nothing):
+    a cached zip of that name holds the project's current code."""
+    return zip_name(dist, content_hash(editable_files(dist)))
+
+
+def parse_zip_name(name: str) -> tuple[str, str] | None:
+    """`(project part, hash12)` of a file named by `zip_name`, else None."""
+    match = re.fullmatch(r"([A-Za-z0-9_]+)-([0-9a-f]{12})\.zip", name)
+    return (match.group(1), match.group(2)) if match else None

@@ -19,6 +19,14 @@ from pexlab.core.names import canonical_name
 # Left out of every PEX by default: the cluster brings its own Spark (executors put pyspark.zip
 # and py4j on their PYTHONPATH), and the Spark Connect client packages are useless there.
 DEFAULT_EXCLUDES: tuple[str, ...] = ("pyspark", "py4j", "pyspark-client", "pyspark-connect")
+# Why each default exclude is left out, in words for people (the panel shows them).
+PROVIDED_BY_CLUSTER = "provided by the cluster (Spark's own python/lib)"
+DEFAULT_EXCLUDE_REASONS: dict[str, str] = {
+    "pyspark": PROVIDED_BY_CLUSTER,
+    "py4j": PROVIDED_BY_CLUSTER,
+    "pyspark-client": "Spark Connect client: executors use the cluster's Spark",
+    "pyspark-connect": "Spark Connect client: executors use the cluster's Spark",
+}
 INHERIT_PATH_VALUES = ("false", "prefer", "fallback")
 _NAME_LISTS = ("exclude", "include")
 

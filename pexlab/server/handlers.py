@@ -127,10 +127,24 @@ class EnvironmentHandler(PexLabHandler):
             options = None if raw is None else json.loads(raw)
         except ValueError:
             raise HTTPError(400, "The options query parameter is not valid JSON.") from None
-        resolved = self.resolve(options, self.get_query_argument("storage", None))
+        try:
+            partial = parse_partial(options)
+            resolved, storage_error = self.service.resolve_for_display(
+                partial, self.get_query_argument("storage", None)
+            )
+        except RequestError as exc:
+            raise HTTPError(exc.status, str(exc)) from None
+        raw_master = self.get_query_argument("master", None)
+        if raw_master is not None and len(raw_master) > 2048:
+            raise HTTPError(400, "master must be at most 2048 characters.")
+        master, kind, master_error = self.service.resolve_master(raw_master)
         env = await self.kernel_environment(kernel_id)
+        if storage_error is None:
+            storage_error = await self.service.storage_error(resolved.storage)
+        errors = {k: v for k, v in (("master", master_error), ("storage", storage_error)) if v}
         fp = await self.service.fingerprint_for(env, resolved.options)
-        self.service.current[kernel_id] = fp
+        names = await self.service.zip_names(env)
+        self.service.asked[kernel_id] = resolved
         data = env.to_json()
         data["distributions"] = [
             {
@@ -140,6 +154,7 @@ class EnvironmentHandler(PexLabHandler):
                 "installer": d.installer,
                 "editable": d.editable is not None,
                 "project_dir": d.editable.project_dir if d.editable else None,
+                "zip": names.get(d.name) if d.editable else None,
                 "warnings": list(d.warnings),
             }
             for d in env.distributions
@@ -147,7 +162,17 @@ class EnvironmentHandler(PexLabHandler):
         data["kernel_id"] = kernel_id
         data["python_version"] = env.version
         data["pex"] = await self.service.pex_state(env, fp)
-        data["build"] = self.service.build_json(resolved, fp)
+        data["build"] = self.service.build_json(resolved, fp, master, kind, errors)
+        # The newest job for exactly these artifacts (a failure for other options, storage,
+        # packages or editable code is another request's, and is not shown for this one).
+        job = self.service.jobs.latest(
+            fp,
+            resolved.storage,
+            resolved.include_editable,
+            self.service.editables_key(resolved, names),
+        )
+        data["build"]["job"] = None if job is None else self.service.job_json(job, brief=True)
+        data["excluded"] = self.service.excluded_json(env, resolved)
         data["pexlab"] = self.service.pexlab_json(env)
         data["stamp"] = self.service.stamp(env)
         self.write_json(data)
@@ -217,9 +242,9 @@ class BuildHandler(PexLabHandler):
 
 
 class ArtifactsHandler(PexLabHandler):
-    """The cache as it is now (builds made by kernels, the CLI or the panel alike). With
-    `?kernel_id=` (or `?fingerprint=`) the artifact of that kernel's current environment and
-    options is marked `current: true`."""
+    """The cache as it is now (builds made by kernels, the CLI or the panel alike), PEX files
+    and editable zips. With `?kernel_id=` the kernel's live environment, with the options of
+    its last environment request, decides which are `current`; `?fingerprint=` marks that PEX."""
 
     @tornado.web.authenticated
     @authorize("read")
@@ -228,15 +253,41 @@ class ArtifactsHandler(PexLabHandler):
         kernel_id = self.get_query_argument("kernel_id", None)
         if current is not None and not _FP_RE.match(current):
             raise HTTPError(400, "fingerprint must be a lowercase hex fingerprint.")
-        if current is None and kernel_id is not None:
-            current = self.service.current.get(self.check_kernel_id(kernel_id))
+        names: dict[str, str] | None = None
+        if kernel_id is not None:
+            kernel_id = self.check_kernel_id(kernel_id)
+            env = await self._live_environment(kernel_id)
+            if env is not None:
+                resolved = self.service.asked.get(kernel_id) or self.service.resolve(
+                    Partial(), None
+                )
+                names = await self.service.zip_names(env)
+                if not resolved.include_editable:
+                    names = {}
+                if current is None:
+                    current = await self.service.fingerprint_for(env, resolved.options)
         records = await asyncio.to_thread(self.service.cache.list)
         artifacts = []
         for record in records:
             data = record.to_json()
             data["current"] = current is not None and record.fingerprint == current
             artifacts.append(data)
-        self.write_json({"cache_dir": str(self.service.cache.root), "artifacts": artifacts})
+        editables = await asyncio.to_thread(self.service.editable_zips_json, names)
+        self.write_json(
+            {
+                "cache_dir": str(self.service.cache.root),
+                "artifacts": artifacts,
+                "editables": editables,
+            }
+        )
+
+    async def _live_environment(self, kernel_id: str) -> Environment | None:
+        """The kernel's environment now (the warm inspection path), or None when the kernel is
+        gone, busy or cannot be inspected: then nothing is marked current."""
+        try:
+            return await self.kernel_environment(kernel_id)
+        except HTTPError:
+            return None
 
 
 class ArtifactHandler(PexLabHandler):

@@ -12,6 +12,7 @@ still lists finished builds and reports the ones that were running as `interrupt
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import json
 import os
@@ -59,6 +60,9 @@ class Job:
     storage: str | None
     options: dict[str, Any]  # the full BuildOptions.to_json() the server fingerprinted
     include_editable: bool = True
+    # The editable zips (by content-hashed name) the environment gave when the job was asked
+    # for; None in records of older servers (never matched: their code is unknown).
+    editables: list[str] | None = None
     state: str = "queued"
     phase: str | None = None
     progress: float = 0.0
@@ -154,24 +158,57 @@ class JobManager:
     def get(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
 
+    @staticmethod
+    def _same_key(
+        job: Job,
+        fingerprint: str,
+        storage: str | None,
+        include_editable: bool,
+        editables: builtins.list[str] | None,
+    ) -> bool:
+        """Whether `job` was asked for exactly these artifacts: the PEX (`fingerprint` covers
+        the packages and the options), the storage, and the editable code."""
+        return (
+            job.fingerprint == fingerprint
+            and job.storage == storage
+            and job.include_editable == include_editable
+            and job.editables is not None
+            and editables is not None
+            and sorted(job.editables) == sorted(editables)
+        )
+
     def find_same(
         self,
         fingerprint: str,
         storage: str | None,
         include_editable: bool,
         artifact_ok: Callable[[str], bool],
+        editables: builtins.list[str] | None = None,
     ) -> Job | None:
-        """A job for the same artifacts that is running, queued, or done with its PEX still cached."""
+        """A job for the same artifacts that is running, queued, or done with its PEX still
+        cached.  A failed, cancelled or interrupted job is never the answer to a new request:
+        the request builds again."""
         for job in self.list():
-            if (
-                job.fingerprint != fingerprint
-                or job.storage != storage
-                or job.include_editable != include_editable
-            ):
+            if not self._same_key(job, fingerprint, storage, include_editable, editables):
                 continue
             if job.state in ACTIVE:
                 return job
-            if job.state == "succeeded" and artifact_ok(fingerprint):
+            if job.state == "succeeded" and job.artifacts and artifact_ok(fingerprint):
+                return job
+        return None
+
+    def latest(
+        self,
+        fingerprint: str,
+        storage: str | None,
+        include_editable: bool,
+        editables: builtins.list[str] | None,
+    ) -> Job | None:
+        """The newest job, in any state, for exactly these artifacts: what the panel shows as
+        the state of the build it would ask for (a failure for other options, another storage,
+        another environment or other editable code is not this one's)."""
+        for job in self.list():
+            if self._same_key(job, fingerprint, storage, include_editable, editables):
                 return job
         return None
 
@@ -192,6 +229,7 @@ class JobManager:
         storage: str | None,
         options: dict[str, Any],
         include_editable: bool = True,
+        editables: builtins.list[str] | None = None,
     ) -> Job:
         job = Job(
             id=uuid.uuid4().hex,
@@ -201,6 +239,7 @@ class JobManager:
             storage=storage,
             options=options,
             include_editable=include_editable,
+            editables=sorted(editables) if editables is not None else None,
         )
         job.log = deque(maxlen=self.log_tail_lines)
         self.jobs[job.id] = job

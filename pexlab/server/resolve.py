@@ -20,8 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pexlab.build.options import BuildOptions
+from pexlab.build.options import DEFAULT_EXCLUDE_REASONS, BuildOptions
 from pexlab.core.errors import PexlabError
+from pexlab.core.names import canonical_name
+from pexlab.environment.interpreter import Environment
 
 from .config import PACKAGE_NAME
 
@@ -153,3 +155,28 @@ def resolve_storage(raw: Any, default: str, allowed: Sequence[str], root_dir: st
     if "://" not in url and "::" not in url:
         url = os.path.normpath(os.path.join(root_dir, os.path.expanduser(url)))
     return url
+
+
+# Why a distribution is not shipped, when no default reason names it (see `excluded`).
+BY_SERVER = "excluded by c.PexLab.default_excludes"
+BY_USER = "excluded by your settings"
+
+
+def excluded(
+    env: Environment, options: BuildOptions, default_excludes: Sequence[str]
+) -> list[dict[str, str]]:
+    """The kernel's installed distributions that `options` leaves out of the PEX, each with
+    where the exclusion comes from: the engine's defaults (with their reason), the server's
+    `c.PexLab.default_excludes`, or the user's `exclude_extra`."""
+    left_out = {canonical_name(n) for n in options.exclude} - {
+        canonical_name(n) for n in options.include
+    }
+    server = {canonical_name(n) for n in default_excludes}
+    out = []
+    for dist in sorted(env.installed, key=lambda d: canonical_name(d.name)):
+        name = canonical_name(dist.name)
+        if name not in left_out:
+            continue
+        reason = DEFAULT_EXCLUDE_REASONS.get(name, BY_SERVER) if name in server else BY_USER
+        out.append({"name": dist.name, "version": dist.version, "reason": reason})
+    return out

@@ -123,13 +123,17 @@ def public_url(destination: str, fs: Any, target: str) -> str:
     return str(fs.unstrip_protocol(target))
 
 
-def preflight(destination: str, storage_options: dict[str, Any] | None = None) -> None:
+def preflight(
+    destination: str, storage_options: dict[str, Any] | None = None, create: bool = True
+) -> None:
     """Fail now, naming what to fix, if artifacts could not be published to `destination`
     (missing/invalid HADOOP_CONF_DIR, NameNode unreachable, folder not writable).
 
     Called before any packaging work.  Only file systems where checking is cheap and errors
     are common are checked (HDFS, local folders); object stores are left to the upload.  A
-    storage kind that cannot take uploads at all (http(s)://, ...) is refused first."""
+    storage kind that cannot take uploads at all (http(s)://, ...) is refused first.
+    `create=False` (a read-only question, e.g. the server showing a setting): a local folder
+    is not created, its nearest existing parent must be a writable folder."""
     check_can_publish(destination)
     proto = protocol(destination)
     if proto not in HDFS_PROTOCOLS and proto != "file":
@@ -137,6 +141,9 @@ def preflight(destination: str, storage_options: dict[str, Any] | None = None) -
     fs, folder = open_destination(destination, storage_options)
     if proto in HDFS_PROTOCOLS:
         hdfs.check_writable(fs, folder, destination)
+        return
+    if not create:
+        _check_local_folder(Path(folder), destination)
         return
     try:
         fs.makedirs(folder, exist_ok=True)
@@ -147,6 +154,21 @@ def preflight(destination: str, storage_options: dict[str, Any] | None = None) -
     if not os.access(folder, os.W_OK):
         raise StorageError(
             f"No permission to write storage folder {destination!r}: choose a writable folder."
+        )
+
+
+def _check_local_folder(folder: Path, destination: str) -> None:
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise StorageError(
+            f"Cannot create storage folder {destination!r}: {existing} is not a folder."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise StorageError(
+            f"No permission to write storage folder {destination!r} ({existing} is not "
+            "writable): choose a writable folder."
         )
 
 

@@ -398,7 +398,8 @@ describe('buildQuery', () => {
   it("sends only the user's choices, never defaults", () => {
     expect(buildQuery(DEFAULT_SETTINGS)).toEqual({
       options: { exclude_extra: [], include_editable: true },
-      storage: ''
+      storage: '',
+      master: ''
     });
     expect(
       buildQuery({
@@ -409,7 +410,8 @@ describe('buildQuery', () => {
       })
     ).toEqual({
       options: { exclude_extra: ['torch'], include_editable: false },
-      storage: 's3://b/p'
+      storage: 's3://b/p',
+      master: ''
     });
   });
 });

@@ -421,6 +421,7 @@ function state(extra: Partial<IModelState>): IModelState {
     buildError: null,
     settings: DEFAULT_SETTINGS,
     artifacts: [],
+    editableZips: [],
     artifactsError: null,
     ...extra
   };
@@ -626,7 +627,11 @@ describe('EnvironmentPanel guidance and artifacts', () => {
     ).toContain('shipped as a PEX uploaded to file:///shared');
     const local = {
       ...cluster,
-      build: { ...cluster.build!, master: 'local[*]' }
+      build: {
+        ...cluster.build!,
+        master: 'local[*]',
+        master_kind: 'local' as const
+      }
     };
     rerender(
       <EnvironmentPanel

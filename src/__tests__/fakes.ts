@@ -7,11 +7,13 @@ import { PexlabAPIError } from '../api';
 import type { IPexlabClient } from '../client';
 import type {
   IArtifactFile,
+  IArtifactListing,
   IArtifactRecord,
   IBuildArtifacts,
   IBuild,
   IBuildRequest,
   IDistribution,
+  IEditableZip,
   IEnvironment,
   IEnvironmentQuery,
   IPexStatus,
@@ -59,12 +61,27 @@ export function pex(
 
 /** The server's resolution of the default choices: nothing to override, nothing uploaded. */
 export function resolved(extra: Partial<IResolvedBuild> = {}): IResolvedBuild {
+  // What the engine's master_kind answers for the masters these tests use.
+  const master = extra.master ?? 'local[*]';
+  const kind: IResolvedBuild['master_kind'] = master.startsWith('local')
+    ? 'local'
+    : master.startsWith('sc://')
+      ? 'connect'
+      : master.startsWith('spark://')
+        ? 'standalone'
+        : master === 'yarn'
+          ? 'yarn'
+          : 'k8s';
   return {
     options: {},
     overrides: {},
     include_editable: true,
     storage: null,
     master: 'local[*]',
+    master_kind: kind,
+    default_master: 'local[*]',
+    errors: {},
+    job: null,
     fingerprint: 'f'.repeat(64),
     ...extra
   };
@@ -83,6 +100,7 @@ export function environment(extra: Partial<IEnvironment> = {}): IEnvironment {
     warnings: [],
     pex: pex('missing'),
     build: resolved(),
+    excluded: [],
     pexlab: { installed: true, version: '0.1.0' },
     stamp: '1',
     ...extra
@@ -179,6 +197,7 @@ export class FakeClient implements IPexlabClient {
   env: IEnvironment | Error = environment();
   builds = new Map<string, IBuild>();
   artifacts: IArtifactRecord[] | Error = [];
+  editableZips: IEditableZip[] = [];
   calls: string[] = [];
   /** The site folders' stamp (a terminal `pip install` changes it), or an error. */
   stamp: IStamp | Error = stampOf('1');
@@ -237,13 +256,19 @@ export class FakeClient implements IPexlabClient {
     this.builds.set(id, b);
     return b;
   }
-  async listArtifacts(): Promise<IArtifactRecord[]> {
+  async listArtifacts(kernelId?: string): Promise<IArtifactListing> {
     this.calls.push('artifacts');
+    this.lastArtifactsKernel = kernelId;
     if (this.artifacts instanceof Error) {
       throw this.artifacts;
     }
-    return this.artifacts;
+    return {
+      cache_dir: '/cache',
+      artifacts: this.artifacts,
+      editables: this.editableZips
+    };
   }
+  lastArtifactsKernel: string | undefined;
   async deleteArtifact(fingerprint: string): Promise<void> {
     this.calls.push(`delete ${fingerprint}`);
   }

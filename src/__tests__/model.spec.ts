@@ -251,7 +251,8 @@ describe('SparkEnvironmentModel', () => {
     // The PEX state is for exactly these choices: the environment was re-read with them.
     expect(client.lastQuery).toEqual({
       options: choices,
-      storage: 's3://bucket/p'
+      storage: 's3://bucket/p',
+      master: ''
     });
     await model.startBuild();
     expect(client.calls).toContain(

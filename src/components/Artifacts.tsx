@@ -1,7 +1,12 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import type { IArtifactFile, IArtifactRecord, IBuild } from '../tokens';
+import type {
+  IArtifactFile,
+  IArtifactRecord,
+  IBuild,
+  IEditableZip
+} from '../tokens';
 import { formatAge, formatBytes } from './format';
 
 export interface IArtifactsProps {
@@ -12,6 +17,8 @@ export interface IArtifactsProps {
   /** Fingerprint of the PEX the environment's state refers to (marked "current"). */
   current: string | null;
   error: string | null;
+  /** The cache's editable zips of this kernel's projects (current or stale). */
+  zips?: IEditableZip[];
   trans: TranslationBundle;
   onCopy: (text: string) => void;
   /** Current time (s since the epoch): ages tick with it. */
@@ -57,6 +64,49 @@ function CurrentBadge(props: { trans: TranslationBundle }): JSX.Element {
     >
       {props.trans.__('current')}
     </span>
+  );
+}
+
+function ZipRow(props: {
+  zip: IEditableZip;
+  trans: TranslationBundle;
+  onCopy: (t: string) => void;
+  now: number;
+}): JSX.Element {
+  const { zip, trans } = props;
+  return (
+    <li
+      className="pexlab-Artifact"
+      data-kind="editable-zip"
+      data-current={zip.current ? 'true' : undefined}
+      data-stale={zip.stale ? 'true' : undefined}
+    >
+      <div className="pexlab-Artifact-head">
+        <span className="pexlab-Artifact-kind">{trans.__('editable zip')}</span>
+        {zip.current && (
+          <span
+            className="pexlab-Badge pexlab-Badge-current"
+            title={trans.__("The zip of the project's code as it is now")}
+          >
+            {trans.__('current')}
+          </span>
+        )}
+        {zip.stale && (
+          <span
+            className="pexlab-Badge pexlab-Badge-stale"
+            title={trans.__('An older version of the project %1', zip.project)}
+          >
+            {trans.__('stale')}
+          </span>
+        )}
+        <span className="pexlab-Artifact-name">{zip.name}</span>
+        <span className="pexlab-Artifact-size">{formatBytes(zip.size)}</span>
+        <span className="pexlab-Artifact-age">
+          {trans.__('%1 ago', formatAge(zip.modified_at, props.now, trans))}
+        </span>
+      </div>
+      <Location text={zip.path} trans={trans} onCopy={props.onCopy} />
+    </li>
   );
 }
 
@@ -147,7 +197,11 @@ function RecordRow(props: {
 export function Artifacts(props: IArtifactsProps): JSX.Element | null {
   const { records, build, trans, current } = props;
   const result = build?.state === 'succeeded' ? build.artifacts : null;
-  if (!result && records.length === 0 && !props.error) {
+  const shipped = new Set(result?.editables.map(e => e.name) ?? []);
+  const zips = (props.zips ?? []).filter(
+    z => (z.current || z.stale) && !shipped.has(z.name)
+  );
+  if (!result && records.length === 0 && zips.length === 0 && !props.error) {
     return null;
   }
   return (
@@ -170,7 +224,9 @@ export function Artifacts(props: IArtifactsProps): JSX.Element | null {
                 key={e.name}
                 file={e}
                 builtAt={build?.finished_at}
-                isCurrent={false}
+                isCurrent={
+                  !!props.zips?.find(z => z.name === e.name && z.current)
+                }
                 trans={trans}
                 onCopy={props.onCopy}
                 now={props.now}
@@ -190,6 +246,15 @@ export function Artifacts(props: IArtifactsProps): JSX.Element | null {
               now={props.now}
             />
           ))}
+        {zips.map(z => (
+          <ZipRow
+            key={z.name}
+            zip={z}
+            trans={trans}
+            onCopy={props.onCopy}
+            now={props.now}
+          />
+        ))}
       </ul>
     </section>
   );

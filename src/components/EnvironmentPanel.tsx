@@ -13,7 +13,12 @@ import { BuildControls } from './BuildProgress';
 import { Header } from './Header';
 import { PackageList } from './PackageList';
 import { PexStatus } from './PexStatus';
-import { PexlabMissing, Shipping } from './Setup';
+import {
+  ExcludedPackages,
+  PexlabMissing,
+  SettingsCheck,
+  Shipping
+} from './Setup';
 
 export interface IEnvironmentPanelProps {
   state: IModelState;
@@ -128,11 +133,14 @@ export function EnvironmentPanel(props: IEnvironmentPanelProps): JSX.Element {
           onToggleLog={props.onToggleLog}
           now={props.now}
         />
+        <SettingsCheck plan={props.plan} trans={trans} />
         <Shipping plan={props.plan} trans={trans} />
+        <ExcludedPackages excluded={env.excluded} trans={trans} />
         <Artifacts
           records={records}
           build={state.build}
           current={current}
+          zips={state.editableZips}
           error={state.artifactsError}
           trans={trans}
           onCopy={props.onCopy}

@@ -2,7 +2,70 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { INSTALL_PEXLAB, shippingSentence } from '../cells';
-import type { ISetupPlan } from '../tokens';
+import type { IExcludedPackage, ISetupPlan } from '../tokens';
+
+/**
+ * The master and storage the cells and builds use, each with the server's reason when it
+ * cannot be used (`build.errors`), right next to the value.
+ */
+export function SettingsCheck(props: {
+  plan: ISetupPlan;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { plan, trans } = props;
+  const rows: [string, string, string | null, string | undefined][] = [
+    ['master', trans.__('Spark master'), plan.master, plan.errors.master],
+    ['storage', trans.__('Storage'), plan.storage, plan.errors.storage]
+  ];
+  return (
+    <dl className="pexlab-Settings" aria-label={trans.__('Settings in use')}>
+      {rows.map(([key, label, value, error]) => (
+        <div
+          key={key}
+          className="pexlab-Setting"
+          data-setting={key}
+          data-invalid={error ? 'true' : undefined}
+        >
+          <dt>{label}</dt>
+          <dd>
+            <code>{value || trans.__('(none: kept in the local cache)')}</code>
+            {error && (
+              <p className="pexlab-Error pexlab-SettingError" role="alert">
+                {error}
+              </p>
+            )}
+          </dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+/** Installed packages the PEX leaves out, each with why. */
+export function ExcludedPackages(props: {
+  excluded: IExcludedPackage[];
+  trans: TranslationBundle;
+}): JSX.Element | null {
+  const { excluded, trans } = props;
+  if (excluded.length === 0) {
+    return null;
+  }
+  return (
+    <section className="pexlab-Excluded" aria-label={trans.__('Not shipped')}>
+      <h3 className="pexlab-SectionTitle">{trans.__('Not shipped')}</h3>
+      <ul className="pexlab-Excluded-list">
+        {excluded.map(p => (
+          <li key={p.name} className="pexlab-Excluded-item" data-name={p.name}>
+            <span className="pexlab-Excluded-name">
+              {p.name} {p.version}
+            </span>
+            <span className="pexlab-Excluded-reason">{p.reason}</span>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
 
 /** What the setup cells will do with this environment (the same sentence as their markdown). */
 export function Shipping(props: {
