@@ -25,7 +25,7 @@ from tornado.web import HTTPError
 
 from pexlab.environment.interpreter import Environment, InspectionError
 
-from .jobs import Job
+from .job import Job
 from .kernels import KernelInterpreter, KernelQueryError, UnknownKernel
 from .resolve import Partial, RequestError, Resolved, parse_partial
 

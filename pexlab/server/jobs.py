@@ -21,8 +21,6 @@ import signal
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +29,8 @@ from pexlab.core.processes import signal_group
 from pexlab.core.progress import EVENT_PREFIX, ProgressEvent
 
 from .build_process import build_command, build_env, stop_group_async
+from .job import ACTIVE, Job, now
 
-STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
-ACTIVE = ("queued", "running")
 # Share of the overall progress bar given to each packaging phase (a PEX build dominates).
 _PHASE_SPAN: dict[str, tuple[float, float]] = {
     "inspect": (0.0, 0.05),
@@ -45,48 +42,6 @@ _PHASE_SPAN: dict[str, tuple[float, float]] = {
 MAX_FINISHED_JOBS = 200
 # Grace period between SIGTERM and SIGKILL when cancelling.
 TERM_GRACE_S = 5.0
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass
-class Job:
-    id: str
-    kernel_id: str
-    python: str
-    fingerprint: str | None
-    storage: str | None
-    options: dict[str, Any]  # the full BuildOptions.to_json() the server fingerprinted
-    include_editable: bool = True
-    # The editable zips (by content-hashed name) the environment gave when the job was asked
-    # for; None in records of older servers (never matched: their code is unknown).
-    editables: list[str] | None = None
-    state: str = "queued"
-    phase: str | None = None
-    progress: float = 0.0
-    message: str = ""
-    error: str | None = None
-    artifacts: dict[str, Any] | None = None
-    created_at: str = field(default_factory=_now)
-    started_at: str | None = None
-    finished_at: str | None = None
-    pid: int | None = None
-    log: deque[str] = field(default_factory=lambda: deque(maxlen=200))
-
-    def to_json(self, log_tail: int | None = None) -> dict[str, Any]:
-        data = asdict(self)
-        lines = list(self.log)
-        data["log"] = lines[-log_tail:] if log_tail else lines
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any], maxlen: int = 200) -> Job:
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "log"}
-        job = cls(**known)
-        job.log = deque(data.get("log", ()), maxlen=maxlen)
-        return job
 
 
 class JobManager:
@@ -125,7 +80,7 @@ class JobManager:
                 # The server that ran it is gone, and its process group with it.
                 job.state = "interrupted"
                 job.error = "The server stopped while this build was running."
-                job.finished_at = job.finished_at or _now()
+                job.finished_at = job.finished_at or now()
                 job.pid = None
                 self._save(job)
             self.jobs[job.id] = job
@@ -263,7 +218,7 @@ class JobManager:
             self._finish(job, "failed", error=f"The build could not run: {exc}")
 
     async def _execute(self, job: Job) -> None:
-        job.state, job.started_at, job.phase = "running", _now(), "inspect"
+        job.state, job.started_at, job.phase = "running", now(), "inspect"
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         proc = await asyncio.create_subprocess_exec(
             *build_command(
@@ -395,7 +350,7 @@ class JobManager:
 
     def _finish(self, job: Job, state: str, message: str = "", error: str | None = None) -> None:
         job.state = state
-        job.finished_at = _now()
+        job.finished_at = now()
         job.error = error
         if message:
             job.message = message
@@ -439,7 +394,7 @@ class JobManager:
             if job:
                 job.state = "interrupted"
                 job.error = "The server stopped while this build was running."
-                job.finished_at = _now()
+                job.finished_at = now()
                 self._save(job)
         for task in list(self._tasks.values()):
             task.cancel()

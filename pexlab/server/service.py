@@ -22,7 +22,8 @@ from pexlab.storage.upload import preflight
 
 from .config import PexLab
 from .drift import compare
-from .jobs import Job, JobManager
+from .job import Job
+from .jobs import JobManager
 from .kernels import KernelInterpreters
 from .resolve import (
     Partial,

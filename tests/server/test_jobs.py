@@ -10,7 +10,8 @@ from conftest import on_server_loop
 from test_builds import get_job, group_alive, post_build, unique_options, wait_running_pex
 
 from pexlab.build.options import BuildOptions
-from pexlab.server.jobs import ACTIVE, JobManager
+from pexlab.server.job import ACTIVE
+from pexlab.server.jobs import JobManager
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,8 @@ from pexlab.build.cache import Cache
 from pexlab.build.editables import current_zip_name, parse_zip_name, zip_editable
 from pexlab.build.options import DEFAULT_EXCLUDES, PROVIDED_BY_CLUSTER
 from pexlab.environment.interpreter import Distribution, Editable
-from pexlab.server.jobs import Job, JobManager
+from pexlab.server.job import Job
+from pexlab.server.jobs import JobManager
 from pexlab.server.resolve import BY_SERVER, BY_USER, Partial, excluded, resolve_options
 from pexlab.storage.base import StorageError
 from pexlab.storage.upload import preflight

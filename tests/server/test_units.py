@@ -17,7 +17,8 @@ from pexlab.environment.interpreter import Distribution, Editable, Environment
 from pexlab.server.build_process import build_env
 from pexlab.server.config import PexLab
 from pexlab.server.drift import compare
-from pexlab.server.jobs import Job, JobManager
+from pexlab.server.job import Job
+from pexlab.server.jobs import JobManager
 from pexlab.server.resolve import (
     Partial,
     RequestError,
