@@ -153,13 +153,25 @@ test('a PEX built by the kernel shows up without a click, marked current', async
   await expect(badge).toHaveAttribute('data-state', 'up-to-date', {
     timeout: 200000
   });
-  const current = panel.locator('.pexlab-Artifact[data-current="true"]');
+  const current = panel.locator(
+    '.pexlab-Artifact[data-kind="cached"][data-current="true"]'
+  );
   await expect(current).toHaveCount(1);
   await expect(current).toHaveAttribute(
     'data-fingerprint',
     env.build.fingerprint
   );
   await expect(current.locator('.pexlab-Badge-current')).toHaveText('current');
+  // The editable zip the kernel made is listed too, current against the live project.
+  const zips = panel.locator('.pexlab-Artifact[data-kind="editable-zip"]');
+  await expect(
+    zips.filter({ hasText: 'pexlab_demo_project-' })
+  ).not.toHaveCount(0);
+  await expect(
+    panel.locator(
+      '.pexlab-Artifact[data-kind="editable-zip"][data-current="true"]'
+    )
+  ).toHaveCount(1);
   await page.screenshot({
     path: path.join(SCREENSHOTS, 'panel-kernel-build.png')
   });
