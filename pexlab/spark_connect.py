@@ -38,12 +38,12 @@ import socket
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
 
+from .connect_session import clone_full, close_at_exit
 from .notebook_progress import format_size, progress_for
 from .options import BuildOptionsLike
 from .progress import ProgressCallback, report
@@ -201,6 +201,7 @@ def _base_session(
         return base, "cloned"
     # Not through the builder: the base must not become the kernel's default session.
     base = _connect_session_class()(connection=remote)
+    close_at_exit(base)
     _fill_with_pex(base, artifacts, opts, progress)
     _REGISTRY.bases[key] = base
     return base, "uploaded"
@@ -219,8 +220,9 @@ def _new_session(
     """A new server-side session with the PEX in it and the Python conf set."""
     base, how = _base_session(remote, artifacts, opts, progress)
     try:
-        # The server copies the base session's artifacts and conf: no upload from here.
-        session = base.cloneSession(str(uuid.uuid4()))
+        # The server copies the base session's artifacts and conf: no upload from here.  The
+        # clone is attached through the public constructor: a full session (stop() & co).
+        session = clone_full(base, remote, _connect_session_class())
     except Exception as exc:
         if not _cannot_clone(exc):
             raise

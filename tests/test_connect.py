@@ -115,6 +115,8 @@ def connect_env(
             "spark.executor.memory": "512m",
             "spark.executor.cores": "1",
             "spark.cores.max": "2",
+            # copyFromLocalToFs to this machine (tests/test_connect_session.py)
+            "spark.sql.artifact.copyFromLocalToFs.allowDestLocal": "true",
         }
         with LocalConnectServer(cluster.master_url, conf=server_conf, base_dir=tmp / "server") as s:
             yield ConnectEnv(kernel, home, cluster, s, tmp / "pexlab-cache")
