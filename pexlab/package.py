@@ -92,6 +92,11 @@ def package_environment(
     warnings = list(env.warnings) + [
         f"{d.name}: {w}" for d in env.distributions for w in d.warnings
     ]
+    if include_editable:  # an editable pexlab cannot ship fails now, before a long build
+        from .editable_native import check_shippable
+
+        for dist in env.editables:
+            check_shippable(dist)
 
     record, reused = build_pex(env, options, cache, progress)
     if reused:

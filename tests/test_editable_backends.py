@@ -1,0 +1,210 @@
+"""Editable projects of every common build backend run on the executors as in the kernel (#19):
+their code, their distribution metadata (`importlib.metadata.version`, entry points) and, after
+an edit of a pure-Python file, the new code without a new PEX.
+
+One kernel venv (pyspark-client + one editable project per backend) drives the REAL Connect
+server of tests/test_connect.py (its session fixture: bare workers, nothing installed), so every
+answer on the executors comes from what pexlab shipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from drivers import driver_result
+from test_connect import CLIENT, ConnectEnv, connect_env  # noqa: F401  (shared server fixture)
+from venvs import REPO, Project, Venv, VenvFactory, VenvSpec, stable_projects_dir, write
+
+from pexlab.editable_native import UnshippableEditable, check_shippable
+from pexlab.editables import zip_editable
+from pexlab.environment import Distribution, Editable, inspect_interpreter
+from pexlab.errors import PexlabError
+
+DRIVER = Path(__file__).with_name("editable_backends_driver.py")
+GROUP = "pexlab.backend_test"
+
+# backend -> (build requires, build-backend, extra pyproject text, src layout)
+BACKENDS: dict[str, tuple[str, str, str, bool]] = {
+    "setuptools": ('"setuptools>=64"', "setuptools.build_meta", "", True),
+    "hatchling": (
+        '"hatchling"',
+        "hatchling.build",
+        '[tool.hatch.build.targets.wheel]\npackages = ["pb_hatchling"]\n',
+        False,
+    ),
+    "flit": ('"flit_core>=3.4,<4"', "flit_core.buildapi", "", False),
+    "poetry": ('"poetry-core>=2.0"', "poetry.core.masonry.api", "", False),
+    "pdm": ('"pdm-backend"', "pdm.backend", "", True),
+}
+
+
+def module_of(backend: str) -> str:
+    return f"pb_{backend}"
+
+
+def dist_of(backend: str) -> str:
+    return f"pb-{backend}"
+
+
+def version_of(i: int) -> str:
+    return f"1.{i}.7"
+
+
+def body(backend: str, tag: str) -> str:
+    return (
+        f'"""pexlab test project ({backend})."""\n\n\ndef answer():\n    return "{backend}-{tag}"\n'
+    )
+
+
+def init_file(root: Path, backend: str) -> Path:
+    src = root / "src" if BACKENDS[backend][3] else root
+    return src / module_of(backend) / "__init__.py"
+
+
+def backend_project(base: Path, i: int, backend: str) -> Path:
+    requires, build_backend, tool, _ = BACKENDS[backend]
+    name, module = dist_of(backend), module_of(backend)
+    root = base / name
+    write(
+        root / "pyproject.toml",
+        f'[build-system]\nrequires = [{requires}]\nbuild-backend = "{build_backend}"\n\n'
+        f'[project]\nname = "{name.replace("-", "_")}"\nversion = "{version_of(i)}"\n'
+        f'description = "pexlab backend test"\n\n'
+        f'[project.entry-points."{GROUP}"]\n{module} = "{module}:answer"\n\n{tool}',
+    )
+    write(init_file(root, backend), body(backend, "v1"))
+    return root
+
+
+def projects() -> list[tuple[str, Path]]:
+    base = stable_projects_dir("backends")
+    return [(b, backend_project(base, i, b)) for i, b in enumerate(BACKENDS)]
+
+
+@pytest.fixture(scope="module")
+def backends_kernel(venv_factory: VenvFactory) -> Venv:
+    spec = VenvSpec(
+        projects=tuple(Project(p, editable=True) for _, p in projects()),
+        requirements=(CLIENT,),
+    )
+    return venv_factory.get(spec)
+
+
+def _drive(env: ConnectEnv, kernel: Venv, scenario: str, **args: object) -> dict:
+    environ = dict(os.environ)
+    environ.update(
+        PYTHONPATH=str(REPO),
+        PEXLAB_CACHE_DIR=str(env.cache),
+        PEXLAB_PEX=f"{sys.executable} -m pex",
+    )
+    for var in ("PYSPARK_PYTHON", "SPARK_HOME", "VIRTUAL_ENV", "SPARK_REMOTE"):
+        environ.pop(var, None)
+    proc = subprocess.run(
+        [str(kernel.python), str(DRIVER), scenario, env.server.url, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=800,
+    )
+    return driver_result(proc, "client")
+
+
+@pytest.fixture(scope="module")
+def backends_run(connect_env: ConnectEnv, backends_kernel: Venv) -> dict:  # noqa: F811
+    found = projects()
+    edits = {str(init_file(root, b)): body(b, "v2") for b, root in found}
+    try:
+        return _drive(
+            connect_env,
+            backends_kernel,
+            "backends",
+            modules=[[dist_of(b), module_of(b)] for b, _ in found],
+            edits=edits,
+        )
+    finally:
+        for b, root in found:
+            init_file(root, b).write_text(body(b, "v1"))
+
+
+def _rows(run: list[dict], dist: str) -> list[dict]:
+    return [r[dist] for r in run]
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_metadata_and_entry_points_ship_with_the_code(backends_run: dict, backend: str) -> None:
+    i = list(BACKENDS).index(backend)
+    dist, module = dist_of(backend), module_of(backend)
+    kernel = backends_run["kernel"][dist]
+    assert kernel["version"] == version_of(i) and kernel["entry_point"] == f"{module}:answer"
+    zips = backends_run["one"]["zips"]
+    (mine,) = [z for z in zips if z.startswith(module + "-")]
+    for row in _rows(backends_run["one_run"], dist):
+        assert "import_error" not in row and "version_error" not in row, row
+        assert f"/{mine}/{module}/__init__.py" in row["file"], row
+        assert row["answer"] == f"{backend}-v1"
+        assert row["version"] == version_of(i), row
+        assert row["entry_point"] == f"{module}:answer", row
+        assert row["entry_point_call"] == f"{backend}-v1", row
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_pure_python_edit_ships_without_a_new_pex(backends_run: dict, backend: str) -> None:
+    one, two = backends_run["one"], backends_run["two"]
+    assert two["fingerprint"] == one["fingerprint"] and two["reused"] is True
+    assert two["pex_mtime"] == one["pex_mtime"]
+    assert set(two["zips"]).isdisjoint(one["zips"]), "every project edited: every zip new"
+    for row in _rows(backends_run["two_run"], dist_of(backend)):
+        assert row["answer"] == f"{backend}-v2", row
+        assert row["entry_point_call"] == f"{backend}-v2", row
+
+
+# ---- no cluster -----------------------------------------------------------------------------
+
+
+def test_zip_holds_the_dist_info_without_local_paths(backends_kernel: Venv, tmp_path: Path) -> None:
+    env = inspect_interpreter(backends_kernel.python)
+    for i, (backend, _) in enumerate(projects()):
+        dist = env.get(dist_of(backend))
+        assert dist is not None and dist.editable is not None, backend
+        z = zip_editable(dist, tmp_path / "zips")
+        with zipfile.ZipFile(z) as zf:
+            names = zf.namelist()
+        (info,) = {n.split("/")[0] for n in names if n.split("/")[0].endswith(".dist-info")}
+        assert f"{info}/METADATA" in names and f"{info}/entry_points.txt" in names, names
+        assert f"{info}/RECORD" not in names and f"{info}/direct_url.json" not in names
+        # What an executor's importlib.metadata sees with only the zip on sys.path.
+        code = (
+            "import importlib.metadata as m, sys; sys.path.insert(0, sys.argv[1]); "
+            f"print(m.version({dist_of(backend)!r}))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-I", "-c", code, str(z)], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip() == version_of(i)
+
+
+def test_an_editable_pexlab_cannot_locate_fails_the_build_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "mystery").mkdir()
+    (tmp_path / "mystery" / "__init__.py").write_text("")
+    dist = Distribution(
+        name="mystery",
+        version="0.3",
+        editable=Editable(
+            project_dir=str(tmp_path),
+            source_roots=(str(tmp_path),),
+            top_level=("mystery",),
+            mechanism="unknown",
+        ),
+    )
+    with pytest.raises(UnshippableEditable, match=r"mystery 0\.3 .*pip install"):
+        zip_editable(dist, tmp_path / "zips")
+    with pytest.raises(PexlabError):  # what the notebook catches
+        check_shippable(dist)
