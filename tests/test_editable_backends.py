@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from drivers import driver_result
 from test_connect import CLIENT, ConnectEnv, connect_env  # noqa: F401  (shared server fixture)
-from venvs import REPO, Project, Venv, VenvFactory, VenvSpec, stable_projects_dir, write
+from venvs import CACHE, REPO, Project, Venv, VenvFactory, VenvSpec, stable_projects_dir, write
 
 from pexlab.editable_native import UnshippableEditable, check_shippable
 from pexlab.editables import zip_editable
@@ -208,3 +208,59 @@ def test_an_editable_pexlab_cannot_locate_fails_the_build_naming_it(tmp_path: Pa
         zip_editable(dist, tmp_path / "zips")
     with pytest.raises(PexlabError):  # what the notebook catches
         check_shippable(dist)
+
+
+SPEED_C = """\
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong(42); }
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, "42"}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "_speed", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__speed(void) { return PyModule_Create(&mod); }
+"""
+
+
+def meson_project(base: Path) -> Path:
+    """meson-python + a C extension: its editable install is a rebuild-on-import loader."""
+    root = base / "pb-meson"
+    write(
+        root / "pyproject.toml",
+        '[build-system]\nrequires = ["meson-python", "meson", "ninja"]\n'
+        'build-backend = "mesonpy"\n\n[project]\nname = "pb-meson"\nversion = "0.4.2"\n',
+    )
+    write(
+        root / "meson.build",
+        "project('pb_meson', 'c')\n"
+        "py = import('python').find_installation(pure: false)\n"
+        "py.extension_module('_speed', 'src/pb_meson/_speed.c', subdir: 'pb_meson', "
+        "install: true)\n"
+        "py.install_sources('src/pb_meson/__init__.py', subdir: 'pb_meson')\n",
+    )
+    write(root / "src" / "pb_meson" / "__init__.py", "from ._speed import answer  # noqa\n")
+    write(root / "src" / "pb_meson" / "_speed.c", SPEED_C)
+    return root
+
+
+def test_meson_python_editable_fails_the_build_before_the_pex(
+    venv_factory: VenvFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pexlab cannot yet ship meson-python's build-folder code: the build stops at once, with the
+    project and the fix, instead of shipping a guess (the PEX is never built)."""
+    from pexlab.cache import Cache
+    from pexlab.package import package_environment
+
+    project = meson_project(stable_projects_dir("backends-native"))
+    # meson-python's editable loader rebuilds with the venv's own meson/ninja (no isolation).
+    spec = VenvSpec(
+        requirements=("meson-python", "meson", "ninja"),
+        projects=(Project(project, editable=True, pip_args=("--no-build-isolation",)),),
+    )
+    # ...found on PATH: the venv's bin, which pip run as <venv>/bin/python does not add.
+    monkeypatch.setenv("PATH", f"{CACHE / spec.digest() / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    venv = venv_factory.get(spec)
+    assert venv.run("import pb_meson; print(pb_meson.answer())").stdout.strip() == "42"
+    cache = Cache(tmp_path / "cache")
+    with pytest.raises(UnshippableEditable, match=r"pb-meson 0\.4\.2 .*pip install") as err:
+        package_environment(venv.python, cache=cache)
+    assert str(project) in str(err.value)
+    assert not list(cache.root.rglob("*.pex")), "failed before building the PEX"
