@@ -54,7 +54,7 @@ from pathlib import Path
 from queue import Empty, Queue
 from typing import NamedTuple
 
-from . import node_cache
+from . import node_cache, zip_native
 from .bytecode import Bytecode
 from .cache import BuildRecord, Cache, sha256_file
 from .environment import Environment
@@ -163,6 +163,8 @@ def pex_arguments(env: Environment, options: BuildOptions, output: Path) -> list
         args += ["--venv", "--non-hermetic-venv-scripts"]
     if options.sh_boot:
         args.append("--sh-boot")
+    if env.editables:  # compiled modules in editable zips import on the executors
+        args += ["-D", str(zip_native.write_sources(output.parent / "zip-native"))]
     args += [*options.extra_args, "-o", str(output)]
     return args
 

@@ -28,6 +28,8 @@ def look(modules_json: str) -> str:
             mod = importlib.import_module(module)
             row["file"] = mod.__file__
             row["answer"] = mod.answer()
+            speed = getattr(mod, "_speed", None)
+            row["native"] = getattr(speed, "__file__", None)
         except Exception as exc:
             row["import_error"] = f"{type(exc).__name__}: {exc}"
         try:

@@ -28,6 +28,14 @@ from pexlab.errors import PexlabError
 
 DRIVER = Path(__file__).with_name("editable_backends_driver.py")
 GROUP = "pexlab.backend_test"
+SPEED_C = """\
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong(42); }
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, "42"}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "_speed", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__speed(void) { return PyModule_Create(&mod); }
+"""
 
 # backend -> (build requires, build-backend, extra pyproject text, src layout)
 BACKENDS: dict[str, tuple[str, str, str, bool]] = {
@@ -41,7 +49,10 @@ BACKENDS: dict[str, tuple[str, str, str, bool]] = {
     "flit": ('"flit_core>=3.4,<4"', "flit_core.buildapi", "", False),
     "poetry": ('"poetry-core>=2.0"', "poetry.core.masonry.api", "", False),
     "pdm": ('"pdm-backend"', "pdm.backend", "", True),
+    # setuptools with a C extension built in place by `pip install -e` (pb_stc/_speed*.so)
+    "stc": ('"setuptools>=64"', "setuptools.build_meta", "", True),
 }
+NATIVE = {"stc"}
 
 
 def module_of(backend: str) -> str:
@@ -57,6 +68,11 @@ def version_of(i: int) -> str:
 
 
 def body(backend: str, tag: str) -> str:
+    if backend in NATIVE:  # the answer goes through the compiled module: no fallback
+        return (
+            f'"""pexlab test project ({backend})."""\n\nfrom . import _speed\n\n\n'
+            f'def answer():\n    return "{backend}-{tag}" if _speed.answer() == 42 else "wrong"\n'
+        )
     return (
         f'"""pexlab test project ({backend})."""\n\n\ndef answer():\n    return "{backend}-{tag}"\n'
     )
@@ -79,6 +95,13 @@ def backend_project(base: Path, i: int, backend: str) -> Path:
         f'[project.entry-points."{GROUP}"]\n{module} = "{module}:answer"\n\n{tool}',
     )
     write(init_file(root, backend), body(backend, "v1"))
+    if backend in NATIVE:
+        write(init_file(root, backend).with_name("_speed.c"), SPEED_C)
+        write(
+            root / "setup.py",
+            "from setuptools import Extension, setup\n\n"
+            f'setup(ext_modules=[Extension("{module}._speed", ["src/{module}/_speed.c"])])\n',
+        )
     return root
 
 
@@ -147,11 +170,16 @@ def test_metadata_and_entry_points_ship_with_the_code(backends_run: dict, backen
     (mine,) = [z for z in zips if z.startswith(module + "-")]
     for row in _rows(backends_run["one_run"], dist):
         assert "import_error" not in row and "version_error" not in row, row
-        assert f"/{mine}/{module}/__init__.py" in row["file"], row
+        if backend in NATIVE:  # the whole zip, unpacked once on the node (content-keyed)
+            assert f"/native/{mine[: -len('.zip')]}/{module}/__init__.py" in row["file"], row
+        else:  # from the zip itself (zipimport)
+            assert f"/{mine}/{module}/__init__.py" in row["file"], row
         assert row["answer"] == f"{backend}-v1"
         assert row["version"] == version_of(i), row
         assert row["entry_point"] == f"{module}:answer", row
         assert row["entry_point_call"] == f"{backend}-v1", row
+        if backend in NATIVE:  # the .so itself, unpacked on the node from the shipped zip
+            assert f"/native/{mine[: -len('.zip')]}/{module}/_speed." in row["native"], row
 
 
 @pytest.mark.spark
@@ -208,16 +236,6 @@ def test_an_editable_pexlab_cannot_locate_fails_the_build_naming_it(tmp_path: Pa
         zip_editable(dist, tmp_path / "zips")
     with pytest.raises(PexlabError):  # what the notebook catches
         check_shippable(dist)
-
-
-SPEED_C = """\
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong(42); }
-static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, "42"}, {NULL, NULL, 0, NULL}};
-static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "_speed", NULL, -1, methods};
-PyMODINIT_FUNC PyInit__speed(void) { return PyModule_Create(&mod); }
-"""
 
 
 def meson_project(base: Path) -> Path:
