@@ -111,6 +111,11 @@ def package_environment(
     warnings = list(env.warnings) + [
         f"{d.name}: {w}" for d in env.distributions for w in d.warnings
     ]
+    if include_editable:  # an editable pexlab cannot ship fails now, before a long build
+        from pexlab.build.editable_native import check_shippable
+
+        for dist in env.editables:
+            check_shippable(dist)
 
     record, reused = build_pex(env, options, cache, progress)
     if reused:

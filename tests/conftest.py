@@ -19,7 +19,7 @@ from pexlab.environment.interpreter import Environment, inspect_interpreter  # n
 # declare it once the whole suite runs together). buildenv: the packaging suites' shared session
 # fixtures (tests/buildenv.py); hadoopenv: the HDFS + YARN cluster; pytest_jupyter.jupyter_server:
 # jp_fetch & co for tests/server.
-pytest_plugins = ["buildenv", "hadoopenv", "pytest_jupyter.jupyter_server"]
+pytest_plugins = ["buildenv", "connectenv", "hadoopenv", "pytest_jupyter.jupyter_server"]
 
 
 @pytest.fixture(scope="session")

@@ -40,8 +40,10 @@ def editable(env: Environment, name: str) -> Distribution:
 
 
 def names(zip_path: Path) -> list[str]:
-    with zipfile.ZipFile(zip_path) as zf:
-        return zf.namelist()
+    with zipfile.ZipFile(zip_path) as zf:  # the code (metadata: tests/test_editable_backends.py)
+        return [
+            n for n in zf.namelist() if not n.split("/")[0].endswith((".dist-info", ".egg-info"))
+        ]
 
 
 def run_python(python: str | Path, code: str, *paths: Path) -> str:

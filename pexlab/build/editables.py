@@ -17,6 +17,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from pexlab.build.editable_metadata import metadata_files
+from pexlab.build.editable_native import check_shippable
 from pexlab.core.errors import PexlabError
 from pexlab.core.progress import ProgressCallback, report
 from pexlab.environment.interpreter import Distribution
@@ -111,6 +113,7 @@ def editable_files(dist: Distribution) -> list[tuple[str, Path]]:
     ed = dist.editable
     if ed is None:
         raise EditableError(f"{dist.name} is not an editable install.")
+    check_shippable(dist)  # a guessed source folder is refused, naming the fix
     files: dict[str, Path] = {}
 
     def add(arc: str, path: Path) -> None:
@@ -143,6 +146,8 @@ def editable_files(dist: Distribution) -> list[tuple[str, Path]]:
             f" (top-level names: {', '.join(ed.top_level) or 'none'}). Was the project folder"
             " moved or deleted? Reinstall it with `pip install -e`, or uninstall it."
         )
+    for arc, path in metadata_files(dist):  # importlib.metadata on the executors
+        add(arc, path)
     return sorted(files.items())
 
 

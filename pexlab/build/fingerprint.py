@@ -60,5 +60,9 @@ def fingerprint(env: Environment, options: BuildOptions, pex_version: str) -> st
         "launcher": launcher_digest() if options.sh_boot else None,
         "pex": pex_version,
     }
+    if env.editables:  # the editable zips' native loader is in the PEX (pexlab.nodecache.native)
+        from pexlab.nodecache.native import digest
+
+        doc["zip_native"] = digest()
     blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()

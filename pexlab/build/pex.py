@@ -64,6 +64,7 @@ from pexlab.core.names import canonical_name
 from pexlab.core.progress import ProgressCallback, report
 from pexlab.core.sizes import format_size
 from pexlab.environment.interpreter import Environment
+from pexlab.nodecache import native as zip_native
 from pexlab.nodecache.launcher import env_id, with_preamble
 
 
@@ -163,6 +164,8 @@ def pex_arguments(env: Environment, options: BuildOptions, output: Path) -> list
         args += ["--venv", "--non-hermetic-venv-scripts"]
     if options.sh_boot:
         args.append("--sh-boot")
+    if env.editables:  # compiled modules in editable zips import on the executors
+        args += ["-D", str(zip_native.write_sources(output.parent / "zip-native"))]
     args += [*options.extra_args, "-o", str(output)]
     return args
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import uuid
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from pexlab.core.progress import ProgressCallback, report
 from pexlab.core.sizes import format_size
 from pexlab.spark.conf import CONNECT_PYTHON_CONF as PYTHON_CONF
 from pexlab.spark.conf import artifacts_conf
+from pexlab.spark.connect_session import clone_full, close_at_exit
 from pexlab.spark.connect_url import connect_session_class, remote_of
 from pexlab.spark.options import SessionOptions
 
@@ -115,6 +115,7 @@ def _base_session(
         return base, "cloned"
     # Not through the builder: the base must not become the kernel's default session.
     base = connect_session_class()(connection=remote)
+    close_at_exit(base)
     _fill_with_pex(base, artifacts, opts, progress)
     REGISTRY.bases[key] = base
     return base, "uploaded"
@@ -133,8 +134,9 @@ def new_session(
     """A new server-side session with the PEX in it and the Python conf set."""
     base, how = _base_session(remote, artifacts, opts, progress)
     try:
-        # The server copies the base session's artifacts and conf: no upload from here.
-        session = base.cloneSession(str(uuid.uuid4()))
+        # The server copies the base session's artifacts and conf: no upload from here.  The
+        # clone is attached through the public constructor: a full session (stop() & co).
+        session = clone_full(base, remote, connect_session_class())
     except Exception as exc:
         if not _cannot_clone(exc):
             raise
