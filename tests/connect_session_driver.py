@@ -175,7 +175,9 @@ def full(url: str, args: dict) -> dict:
     from pyspark.sql import SparkSession
 
     import pexlab
-    from pexlab.spark.connect import _REGISTRY, _session_alive, shipment_of
+    from pexlab.spark.connect_base import REGISTRY as _REGISTRY
+    from pexlab.spark.connect_base import session_alive as _session_alive
+    from pexlab.spark.connect_base import shipment_of
 
     res: dict[str, Any] = {}
     builder = SparkSession.builder.remote(url).create()
