@@ -112,6 +112,24 @@ def test_unreachable_namenode_is_named_before_any_packaging(
     assert cache.list() == []
 
 
+def test_a_question_about_hdfs_storage_reads_only_the_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """preflight(create=False), what the panel's settings check asks on every environment
+    request: no NameNode call (a dead one is not waited for), but a broken configuration is
+    still named."""
+    conf = tmp_path / "conf"
+    _site(conf, "core-site.xml", {"fs.defaultFS": f"hdfs://127.0.0.1:{free_port()}"})
+    _site(conf, "hdfs-site.xml", {"dfs.namenode.http-address": f"127.0.0.1:{free_port()}"})
+    monkeypatch.setenv("HADOOP_CONF_DIR", str(conf))
+    preflight("hdfs:///pexlab", create=False)
+    with pytest.raises(StorageError, match="Cannot reach the HDFS NameNode"):
+        preflight("hdfs:///pexlab")  # the real check before a build still calls it
+    monkeypatch.setenv("HADOOP_CONF_DIR", str(tmp_path / "missing"))
+    with pytest.raises(StorageError, match="is not a folder"):
+        preflight("hdfs:///pexlab", create=False)
+
+
 # ---- on the real HDFS ------------------------------------------------------------------------
 
 

@@ -132,10 +132,14 @@ def preflight(
     Called before any packaging work.  Only file systems where checking is cheap and errors
     are common are checked (HDFS, local folders); object stores are left to the upload.  A
     storage kind that cannot take uploads at all (http(s)://, ...) is refused first.
-    `create=False` (a read-only question, e.g. the server showing a setting): a local folder
-    is not created, its nearest existing parent must be a writable folder."""
+    `create=False`: a question that changes nothing (e.g. the server showing a setting): no
+    folder is made and nothing is written; a local folder's nearest existing parent must be a
+    writable folder, and for HDFS only the client configuration is read (no NameNode call)."""
     check_can_publish(destination)
     proto = protocol(destination)
+    if proto in HDFS_PROTOCOLS and not create:
+        hdfs.resolve(destination)
+        return
     if proto not in HDFS_PROTOCOLS and proto != "file":
         return
     fs, folder = open_destination(destination, storage_options)
