@@ -12,9 +12,10 @@ import os
 import sys
 import threading
 import time
-import traceback
 from pathlib import Path
 from typing import Any
+
+from drivers import report_result
 
 
 def where(_: Any) -> str:
@@ -215,11 +216,7 @@ def full(url: str, args: dict) -> dict:
 def main() -> None:
     scenario, url, raw = sys.argv[1], sys.argv[2], sys.argv[3]
     args = json.loads(raw)
-    try:
-        result = {"ok": True, **globals()[scenario](url, args)}
-    except Exception as exc:
-        result = {"ok": False, "error": _err(exc), "traceback": traceback.format_exc()}
-    print("RESULT " + json.dumps(result), flush=True)
+    report_result(lambda: globals()[scenario](url, args))
 
 
 if __name__ == "__main__":

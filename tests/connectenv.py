@@ -66,7 +66,18 @@ class ConnectEnv:
         self.server = server
         self.cache = cache
 
-    def drive(self, scenario: str, **args: object) -> dict:
+    def drive(
+        self,
+        scenario: str,
+        *,
+        driver: Path = DRIVER,
+        kernel: Venv | None = None,
+        timeout: float = 600,
+        **args: object,
+    ) -> dict:
+        """Run `scenario` of a driver script in the kernel venv (default: this env's), as a
+        client of this server; its RESULT dict.  A client that cannot exit within `timeout`
+        fails the test rather than hanging it."""
         env = dict(os.environ)
         env.update(
             PYTHONPATH=str(REPO),
@@ -75,14 +86,17 @@ class ConnectEnv:
         )
         for var in ("PYSPARK_PYTHON", "SPARK_HOME", "VIRTUAL_ENV", "SPARK_REMOTE"):
             env.pop(var, None)
+        python = (kernel or self.kernel).python
         proc = subprocess.run(
-            [str(self.kernel.python), str(DRIVER), scenario, self.server.url, json.dumps(args)],
+            [str(python), str(driver), scenario, self.server.url, json.dumps(args)],
             capture_output=True,
             text=True,
             env=env,
-            timeout=600,
+            timeout=timeout,
         )
-        return driver_result(proc, "client")
+        result = driver_result(proc, "client")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return result
 
 
 @pytest.fixture(scope="session")

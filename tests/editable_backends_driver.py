@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from typing import Any
+
+from drivers import report_result
 
 
 def look(modules_json: str) -> str:
@@ -86,15 +87,7 @@ def backends(url: str, args: dict) -> dict:
 def main() -> None:
     scenario, url, raw = sys.argv[1], sys.argv[2], sys.argv[3]
     args = json.loads(raw)
-    try:
-        result = {"ok": True, **globals()[scenario](url, args)}
-    except Exception as exc:
-        result = {
-            "ok": False,
-            "error": f"{type(exc).__name__}: {exc}",
-            "traceback": traceback.format_exc(),
-        }
-    print("RESULT " + json.dumps(result), flush=True)
+    report_result(lambda: globals()[scenario](url, args))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
+
+from drivers import report_result
 
 
 def where(_: object) -> dict[str, str]:
@@ -420,15 +421,7 @@ def main() -> None:
     if scenario == "hold":
         hold(master, args)
         return
-    try:
-        result = {"ok": True, **globals()[scenario](master, args)}
-    except Exception as exc:
-        result = {
-            "ok": False,
-            "error": f"{type(exc).__name__}: {exc}",
-            "traceback": traceback.format_exc(),
-        }
-    print("RESULT " + json.dumps(result), flush=True)
+    report_result(lambda: globals()[scenario](master, args))
 
 
 if __name__ == "__main__":

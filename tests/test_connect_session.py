@@ -5,48 +5,21 @@ builder-made session has works on them, against the REAL Connect server of tests
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from connectenv import ConnectEnv
-from drivers import driver_result
-from venvs import REPO
 
 from pexlab.spark.connect_session import url_with_session_id
 
 DRIVER = Path(__file__).with_name("connect_session_driver.py")
 
 
-def _drive(env: ConnectEnv, scenario: str, **args: object) -> dict:
-    environ = dict(os.environ)
-    environ.update(
-        PYTHONPATH=str(REPO),
-        PEXLAB_CACHE_DIR=str(env.cache),
-        PEXLAB_PEX=f"{sys.executable} -m pex",
-    )
-    for var in ("PYSPARK_PYTHON", "SPARK_HOME", "VIRTUAL_ENV", "SPARK_REMOTE"):
-        environ.pop(var, None)
-    proc = subprocess.run(
-        [str(env.kernel.python), str(DRIVER), scenario, env.server.url, json.dumps(args)],
-        capture_output=True,
-        text=True,
-        env=environ,
-        # A kernel that cannot exit is a bug too (a private session's channel closed by the
-        # final garbage collection hung in gRPC): this fails the test rather than hanging it.
-        timeout=420,
-    )
-    result = driver_result(proc, "client")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return result
-
-
 @pytest.fixture(scope="module")
 def full_run(connect_env: ConnectEnv, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    return _drive(connect_env, "full", tmp=str(tmp_path_factory.mktemp("full")))
+    return connect_env.drive(
+        "full", driver=DRIVER, timeout=420, tmp=str(tmp_path_factory.mktemp("full"))
+    )
 
 
 @pytest.mark.spark

@@ -9,7 +9,6 @@ answer on the executors comes from what pexlab shipped.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -18,8 +17,7 @@ from pathlib import Path
 
 import pytest
 from connectenv import CLIENT, ConnectEnv
-from drivers import driver_result
-from venvs import CACHE, REPO, Project, Venv, VenvFactory, VenvSpec, stable_projects_dir, write
+from venvs import CACHE, Project, Venv, VenvFactory, VenvSpec, stable_projects_dir, write
 
 from pexlab.build.editable_native import UnshippableEditable, check_shippable
 from pexlab.build.editables import zip_editable
@@ -119,34 +117,16 @@ def backends_kernel(venv_factory: VenvFactory) -> Venv:
     return venv_factory.get(spec)
 
 
-def _drive(env: ConnectEnv, kernel: Venv, scenario: str, **args: object) -> dict:
-    environ = dict(os.environ)
-    environ.update(
-        PYTHONPATH=str(REPO),
-        PEXLAB_CACHE_DIR=str(env.cache),
-        PEXLAB_PEX=f"{sys.executable} -m pex",
-    )
-    for var in ("PYSPARK_PYTHON", "SPARK_HOME", "VIRTUAL_ENV", "SPARK_REMOTE"):
-        environ.pop(var, None)
-    proc = subprocess.run(
-        [str(kernel.python), str(DRIVER), scenario, env.server.url, json.dumps(args)],
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=800,
-    )
-    return driver_result(proc, "client")
-
-
 @pytest.fixture(scope="module")
 def backends_run(connect_env: ConnectEnv, backends_kernel: Venv) -> dict:
     found = projects()
     edits = {str(init_file(root, b)): body(b, "v2") for b, root in found}
     try:
-        return _drive(
-            connect_env,
-            backends_kernel,
+        return connect_env.drive(
             "backends",
+            driver=DRIVER,
+            kernel=backends_kernel,
+            timeout=800,
             modules=[[dist_of(b), module_of(b)] for b, _ in found],
             edits=edits,
         )

@@ -111,8 +111,9 @@ class Env:
     def node_cache(self) -> Path:
         return self.node_home / "pexlab" / "node-cache"
 
-    def drive(self, scenario: str, **args: object) -> dict:
-        args.setdefault("conf", self.cluster.driver_conf())
+    def driver_env(self) -> dict[str, str]:
+        """The environment of a driver process (a script or a kernel) in the kernel venv: the
+        repo's pexlab, this session's cache, no Spark or venv variables of the test process."""
         env = dict(os.environ)
         env.update(
             PYTHONPATH=str(REPO),
@@ -122,6 +123,11 @@ class Env:
         )
         for var in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "SPARK_HOME", "VIRTUAL_ENV"):
             env.pop(var, None)
+        return env
+
+    def drive(self, scenario: str, **args: object) -> dict:
+        args.setdefault("conf", self.cluster.driver_conf())
+        env = self.driver_env()
         proc = subprocess.run(
             [
                 str(self.kernel.python),
@@ -411,16 +417,7 @@ def test_a_good_start_keeps_the_jvm_chatter_out_and_later_lines_in(spark_env: En
 def test_job_progress_under_the_cell_in_a_real_kernel(spark_env: Env) -> None:
     from jupyter_client.manager import start_new_kernel
 
-    env = dict(os.environ)
-    env.update(
-        PYTHONPATH=str(REPO),
-        PEXLAB_CACHE_DIR=str(spark_env.cache),
-        PEXLAB_PEX=f"{sys.executable} -m pex",
-        SPARK_LOCAL_IP="127.0.0.1",
-    )
-    for var in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "SPARK_HOME", "VIRTUAL_ENV"):
-        env.pop(var, None)
-    km, kc = start_new_kernel(kernel_name="python3", env=env)
+    km, kc = start_new_kernel(kernel_name="python3", env=spark_env.driver_env())
 
     def run(code: str) -> list[dict]:
         msgs: list[dict] = []
