@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pexlab.build.cache import Cache, sha256_file
+from pexlab.build.editable_native import check_shippable
 from pexlab.build.options import BuildOptionsLike
 from pexlab.build.pex import build_pex
 from pexlab.core.progress import ProgressCallback, report
@@ -112,8 +113,6 @@ def package_environment(
         f"{d.name}: {w}" for d in env.distributions for w in d.warnings
     ]
     if include_editable:  # an editable pexlab cannot ship fails now, before a long build
-        from pexlab.build.editable_native import check_shippable
-
         for dist in env.editables:
             check_shippable(dist)
 
