@@ -49,7 +49,7 @@ def add_detail(exc: BaseException, text: str) -> None:
     notes = getattr(exc, "__notes__", None)
     if not isinstance(notes, list):
         notes = []
-        exc.__notes__ = notes  # type: ignore[attr-defined]
+        setattr(exc, "__notes__", notes)  # noqa: B010 (not a declared attribute before 3.11)
     notes.append(text)
 
 

@@ -63,6 +63,10 @@ class JobProgress:
         self._shell = shell
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        # Jobs come from cells: an idle kernel makes no JVM call.  Set at once, because the
+        # context is made by a running cell (its pre_run_cell has passed).
+        self._in_cell = threading.Event()
+        self._in_cell.set()
         self._jobs: dict[int, _Job] = {}
         self._handle: Any = None
         shell.events.register("pre_run_cell", self._pre_run_cell)
@@ -76,6 +80,7 @@ class JobProgress:
         with self._lock:
             self._jobs = {}
             self._handle = None
+        self._in_cell.set()
 
     def _post_run_cell(self, *_: Any) -> None:
         with self._lock:
@@ -88,11 +93,14 @@ class JobProgress:
                 self._draw(now)  # the final state: every job marked done
             self._handle = None
             self._jobs = {}
+        self._in_cell.clear()
 
     # -- the poller ---------------------------------------------------------------------------
 
     def _run(self) -> None:
         while not self._stop.wait(INTERVAL):
+            if not self._in_cell.is_set():
+                continue
             if getattr(self._sc, "_jsc", None) is None:
                 break
             with self._lock:
@@ -184,5 +192,6 @@ def watch(sc: SparkContext) -> JobProgress | None:
         finally:
             progress.close()
 
-    sc.stop = stop_and_close  # type: ignore[method-assign]
+    # On this instance only: a context pexlab did not watch keeps SparkContext.stop.
+    setattr(sc, "stop", stop_and_close)  # noqa: B010
     return progress
