@@ -43,7 +43,7 @@ def selected_distributions(env: Environment, options: BuildOptions) -> list[tupl
 def launcher_digest() -> str:
     from pexlab.nodecache.launcher import sh_preamble
 
-    return hashlib.sha256(sh_preamble("0").encode()).hexdigest()[:16]
+    return hashlib.sha256(sh_preamble("0", "0").encode()).hexdigest()[:16]
 
 
 def fingerprint(env: Environment, options: BuildOptions, pex_version: str) -> str:

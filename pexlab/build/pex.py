@@ -42,6 +42,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import importlib.util
+import json
 import os
 import shlex
 import shutil
@@ -49,6 +50,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from functools import cache
 from pathlib import Path
 from queue import Empty, Queue
@@ -240,6 +242,19 @@ def run_pex(
         raise BuildError(f"pex failed (exit {rc}):\n{tail}")
 
 
+def pex_hash_of(pex: Path) -> str:
+    """The PEX's own content hash (PEX-INFO `pex_hash`): the name of its venv under PEX_ROOT
+    (`venvs/<n>/<pex_hash>/...`), which the node cache's eviction looks for."""
+    try:
+        with zipfile.ZipFile(pex) as zf:
+            value = json.loads(zf.read("PEX-INFO")).get("pex_hash")
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise BuildError(f"pex wrote {pex.name} without a readable PEX-INFO: {exc}") from exc
+    if not isinstance(value, str) or not value.isalnum():
+        raise BuildError(f"{pex.name}: PEX-INFO has no pex_hash (pex {pex_version()})")
+    return value
+
+
 class BuildResult(NamedTuple):
     record: BuildRecord
     reused: bool  # True: found in the cache (built earlier, or by another process meanwhile)
@@ -279,7 +294,16 @@ def build_pex(
                 raise BuildError(f"pex exited 0 but wrote no {stored.name}")
             built = tmp / name
             bytecode = Bytecode.of(env) if options.bytecode else None
-            launcher = functools.partial(with_preamble, eid=env_id(fp)) if options.sh_boot else None
+            launcher = (
+                functools.partial(
+                    with_preamble,
+                    eid=env_id(fp),
+                    pex_hash=pex_hash_of(stored),
+                    python=f"python{env.python_major_minor}",
+                )
+                if options.sh_boot
+                else None
+            )
             if options.level <= 0 and bytecode is None and launcher is None:
                 os.rename(stored, built)
             else:

@@ -10,11 +10,24 @@ same: content-addressed, unpacked once per node, LRU-evicted above a size cap).
 Layout on each node (nothing to set up; the first application creates it):
 
     <root>/                        per user: owned by the executor's user, mode 0700 in /tmp
-      envs/<env id>/               one environment = one PEX_ROOT (pex's own layout inside:
-                                   venvs/, installed_wheels/, interpreters/, ...)
+      pex/                         ONE PEX_ROOT for all of this user's environments (pex's own
+                                   layout inside): installed_wheels/<n>/<hash>/ holds one
+                                   layer per distribution, unpacked once and shared;
+                                   venvs/<n>/<pex hash>/ one venv per environment, made of
+                                   symlinks into the layers
+      envs/<env id>/               one environment's record
+      envs/<env id>/.pexlab-pex    the PEX's pex_hash: the name of its venv
       envs/<env id>/.pexlab-used   touched at every interpreter start: the LRU clock
-      envs/<env id>/.pexlab-size   disk usage in bytes, recorded once by the session probe
+      envs/<env id>/.pexlab-size   its venv's disk usage in bytes, recorded once
+      .sizes/<n>-<hash>            a layer's disk usage, recorded once
+      native/<zip stem>/           an editable zip with compiled modules, unpacked by the
+                                   PEX's path hook (nodecache/native.py); evicted like envs
       .evict.lock                  one evictor at a time per node
+
+Why one shared PEX_ROOT: pex keys what it unpacks by content (a distribution's hash), so two
+environments one `pip install` apart share every other layer, and a node unpacks a layer once,
+ever (uv and conda do the same with their package caches).  A PEX_ROOT per environment made a
+one-package change unpack the whole environment again on every node.
 
 `<env id>` is the first 16 hex digits of the PEX's fingerprint (its name is
 `pexlab-env-<env id>.pex`), so a different environment never shares a folder.  `<root>` is the
@@ -36,8 +49,9 @@ wins) they pick the folder, export PEX_ROOT and touch the LRU clock.  Concurrent
 of one PEX on one node are safe: pex installs into PEX_ROOT through atomic directories (work in
 a private temp dir, then rename), so two executors both succeed and leave one venv.
 
-Eviction (`maintain`): least recently used first, while the cache is above its size cap
-(`spark.pexlab.nodeCache.maxSize`, default 10g), skipping every environment in use.  It runs
+Eviction (`maintain`): least recently used environment first, while the cache (each layer
+counted once) is above its size cap (`spark.pexlab.nodeCache.maxSize`, default 10g), skipping
+every environment in use; with each environment go the layers no remaining venv links.  It runs
 in the probe task that pexlab already sends to every executor at session start (this module is
 shipped by value with cloudpickle; it imports only the standard library), in a detached
 process, so it costs the session nothing.  "In use" is decided from /proc, not from locks: every
@@ -49,6 +63,9 @@ POSIX, absent on some nodes) and an fd kept open across pex's execs; /proc needs
 environment touched within `GRACE_SECONDS` is also kept (an executor between its `sh` start and
 its first Python process), and where /proc does not exist nothing is evicted.  The folder is
 renamed away before it is deleted, so no process ever sees a half-deleted environment.
+Deleting from the shared PEX_ROOT happens only under pex's own cache lock (`access.lck`, held
+exclusively, without waiting): every pex process holds it shared while it unpacks layers or
+assembles a venv, so eviction never removes a layer a starting environment is about to link.
 """
 
 from __future__ import annotations

@@ -11,7 +11,10 @@ from there through the normal file finder, so the package and its compiled submo
 together.  Zips without compiled code stay with zipimport.  A pure-Python edit gives a new zip
 (new name, new folder) and no new PEX.
 
-Left for later: eviction of old folders (each is the size of one unpacked zip).
+Eviction: each folder is an entry of the node cache (`native/<zip stem>`), evicted by
+`pexlab.nodecache.upkeep.evict` under the same size cap and LRU clock as environments; the hook
+touches the folder's `.pexlab-used` each time a process adopts it, which is how the evictor
+tells a folder a live process may use (see `upkeep.native_in_use`).
 """
 
 from __future__ import annotations
@@ -40,9 +43,21 @@ def _root():
     return os.path.join(os.environ.get("TMPDIR") or "/tmp", "pexlab-native-%d" % os.getuid())
 
 
+def _touch(folder):
+    # The LRU clock of the node cache's eviction (pexlab/nodecache/upkeep.py), set each time
+    # a process adopts the folder: one touched after a live process started may be in its use.
+    try:
+        with open(os.path.join(folder, ".pexlab-used"), "a"):
+            pass
+        os.utime(os.path.join(folder, ".pexlab-used"))
+    except OSError:
+        pass
+
+
 def _unpack(path, zf):
     target = os.path.join(_root(), os.path.basename(path)[: -len(".zip")])
     if os.path.isdir(target):
+        _touch(target)
         return target
     os.makedirs(os.path.dirname(target), exist_ok=True)
     tmp = "%s.%d.tmp" % (target, os.getpid())
@@ -57,6 +72,7 @@ def _unpack(path, zf):
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
+    _touch(target)
     return target
 
 

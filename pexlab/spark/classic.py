@@ -86,6 +86,7 @@ def check_executor_python(
     log: executor_start.StartLog | None = None,
     pex_root: str | None = None,
     notes: list[str] | None = None,
+    facts: list[str] | None = None,
 ) -> str:
     """Fail early, naming both versions, if executors cannot run this driver's Python.
 
@@ -96,7 +97,8 @@ def check_executor_python(
     before running it, and that refusal is turned into `PythonVersionMismatch`; an executor that
     cannot start the PEX is named, with what the PEX printed.  The probe also starts the node
     cache's upkeep (`pexlab.nodecache.upkeep`).  `notes` collects what the user should know (an
-    environment pex had to put in a temporary folder).  Returns the executors' version.
+    environment pex had to put in a temporary folder), `facts` what the summary line says (the
+    nodes where this was the environment's first start).  Returns the executors' version.
     """
     driver = driver_version or driver_python()
     if expected is not None:
@@ -127,6 +129,8 @@ def check_executor_python(
         results = outcome.results or []
         if notes is not None:
             notes.extend(executor_start.misplaced(results, pex_root))
+        if facts is not None:
+            facts.extend(executor_start.first_starts(results))
         return str(results[0]["version"])
     failure = outcome.error
     text = str(failure)
@@ -146,7 +150,9 @@ def check_executor_python(
     ) from failure
 
 
-def _summary(p: SparkPlan, seconds: float, executors_python: str | None) -> str:
+def _summary(
+    p: SparkPlan, seconds: float, executors_python: str | None, facts: list[str] | None = None
+) -> str:
     if p.artifacts is None:
         head = f"pexlab: local master {p.master}, nothing shipped; workers use {p.executor_python}"
     else:
@@ -156,6 +162,8 @@ def _summary(p: SparkPlan, seconds: float, executors_python: str | None) -> str:
         head += f"; shipped from {where}"
     if executors_python:
         head += f"; executors' Python {executors_python}"
+    for fact in facts or ():
+        head += f"; {fact}"
     return head + f"; ready in {seconds:.1f} s"
 
 
@@ -276,7 +284,8 @@ def _context_for(
         remember_plan(sc, p)
 
     executors_python = None
-    notes: list[str] = []
+    notes: list[str] = []  # warnings
+    facts: list[str] = []  # for the summary line
     try:
         if opts.check_python and not p.local:
             report(callback, "check", None, "one probe task")
@@ -289,6 +298,7 @@ def _context_for(
                     log=log,
                     pex_root=p.conf.get("spark.executorEnv.PEX_ROOT"),
                     notes=notes,
+                    facts=facts,
                 )
             except (PexlabSparkError, KeyboardInterrupt):
                 if created:
@@ -306,7 +316,7 @@ def _context_for(
         job_progress.watch(sc)  # a live line per job under the cell that runs it (kernel only)
     for note in notes:
         print(f"pexlab: warning: {note}", file=sys.stderr)
-    summary = _summary(p, time.monotonic() - t0, executors_python)
+    summary = _summary(p, time.monotonic() - t0, executors_python, facts)
     if shower is not None:
         shower.done(summary)
     return sc

@@ -357,7 +357,9 @@ def make_probe(max_bytes: int | None) -> Callable[[Any], dict[str, str]]:
     # Shipped by value: executors import nothing of pexlab.  node_cache is stdlib-only.
     cloudpickle.register_pickle_by_value(node_cache)  # type: ignore[no-untyped-call]
     maintain = node_cache.maintain_detached
+    first_start = node_cache.first_start
     env_var = node_cache.ENV_VAR
+    pex_dir = node_cache.PEX_DIR
 
     def probe(_: Any) -> dict[str, str]:
         import os as _os
@@ -365,18 +367,52 @@ def make_probe(max_bytes: int | None) -> Callable[[Any], dict[str, str]]:
         import sys as _sys
 
         node_env = _os.environ.get(env_var, "")
+        # pex scrubs PEX_* from the environment of the venv it runs, so PEX_ROOT may be unset
+        # here (realpath("") would be the work dir, and every executor "misplaced"): the
+        # launcher's choice is then <root>/pex beside this environment's <root>/envs/<id>.
+        pex_root_env = _os.environ.get("PEX_ROOT", "")
+        if not pex_root_env and _os.path.isabs(node_env):
+            envs = _os.path.dirname(_os.path.realpath(node_env))
+            if _os.path.basename(envs) == "envs":
+                pex_root_env = _os.path.join(_os.path.dirname(envs), pex_dir)
         info = {
             "version": "{}.{}.{}".format(*_sys.version_info[:3]),
             "host": _socket.gethostname(),
             "cwd": _os.path.realpath(_os.getcwd()),
             "prefix": _os.path.realpath(_sys.prefix),
             "node_env": _os.path.realpath(node_env) if node_env else "",
+            # The PEX_ROOT the launcher chose (shared by the node's environments).
+            "node_pex_root": _os.path.realpath(pex_root_env)
+            if pex_root_env and _os.path.isabs(node_env)
+            else "",
         }
+        if _os.path.isabs(node_env):
+            unpacked = first_start(node_env, info["cwd"])
+            if unpacked is not None:
+                info["unpacked_layers"] = str(unpacked)
         if max_bytes is not None and _os.path.isabs(node_env):
             info["maintenance"] = "started" if maintain(max_bytes) else "unavailable"
         return info
 
     return probe
+
+
+def first_starts(results: list[dict[str, str]]) -> list[str]:
+    """A note when this session was the environment's first start on some nodes: there pex
+    unpacked the layers the node lacked and assembled the venv (the slow part of a first
+    session, which later sessions skip)."""
+    layers: dict[str, int] = {}
+    for r in results:
+        if "unpacked_layers" in r:
+            layers[r["host"]] = max(layers.get(r["host"], 0), int(r["unpacked_layers"]))
+    if not layers:
+        return []
+    nodes = len({r["host"] for r in results})
+    total = sum(layers.values())
+    return [
+        f"first start on {len(layers)} of {nodes} node(s): {total} new layer(s) unpacked "
+        "into the node cache"
+    ]
 
 
 def misplaced(results: list[dict[str, str]], pex_root: str | None) -> list[str]:
@@ -385,7 +421,7 @@ def misplaced(results: list[dict[str, str]], pex_root: str | None) -> list[str]:
     out = []
     for r in results:
         if pex_root is None:
-            want = r.get("node_env", "")
+            want = r.get("node_pex_root") or r.get("node_env", "")
         elif pex_root.startswith("/"):
             want = pex_root
         else:
