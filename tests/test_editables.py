@@ -429,3 +429,52 @@ def test_notebooks_and_clutter_stay_out_of_the_zip(tmp_path: Path) -> None:
         "nbpkg/table.csv",
     ]
     assert all((project / junk).is_file() for junk in clutter)
+
+
+def _hook_install(venv: Venv, project: Path, with_hook: bool) -> None:
+    """An editable dist-info laid out by hand: direct_url says editable; with `with_hook`, a
+    .pth runs an import hook pexlab does not know, else the wheel installed `mystery/` into
+    site-packages (maturin's pure Rust layout)."""
+    site = venv.site_packages
+    info = site / "mystery-0.3.dist-info"
+    write(info / "METADATA", "Metadata-Version: 2.1\nName: mystery\nVersion: 0.3\n")
+    write(
+        info / "direct_url.json",
+        f'{{"dir_info": {{"editable": true}}, "url": "file://{project}"}}',
+    )
+    record = ["mystery-0.3.dist-info/METADATA,,", "mystery/__init__.py,,"]
+    write(site / "mystery" / "__init__.py", "X = 'installed'\n")
+    if with_hook:
+        write(site / "_mystery_hook.py", "def install():\n    pass\n")
+        write(site / "mystery.pth", "import _mystery_hook; _mystery_hook.install()\n")
+        record += ["_mystery_hook.py,,", "mystery.pth,,"]
+    write(info / "RECORD", "\n".join(record) + "\n")
+
+
+def test_an_editable_wheel_that_installed_its_code_ships_those_files(tmp_path: Path) -> None:
+    venv = bare_venv(tmp_path / "venv")
+    project = tmp_path / "mystery-project"
+    project.mkdir()
+    _hook_install(venv, project, with_hook=False)
+    d = editable(inspect_interpreter(venv.python), "mystery")
+    assert d.editable is not None
+    assert d.editable.mechanism == "installed"
+    assert d.warnings == ()
+    z = zip_editable(d, tmp_path / "zips")
+    assert "mystery/__init__.py" in names(z)
+
+
+def test_an_import_hook_pexlab_cannot_read_still_fails_the_build(tmp_path: Path) -> None:
+    """Files in site-packages next to an unknown hook are not shipped as a guess: the hook may
+    point elsewhere (a build folder), so the build stops naming the project."""
+    from pexlab.build.editable_native import UnshippableEditable
+
+    venv = bare_venv(tmp_path / "venv")
+    project = tmp_path / "mystery-project"
+    project.mkdir()
+    _hook_install(venv, project, with_hook=True)
+    d = editable(inspect_interpreter(venv.python), "mystery")
+    assert d.editable is not None
+    assert d.editable.mechanism == "unknown"
+    with pytest.raises(UnshippableEditable, match=r"mystery 0\.3"):
+        zip_editable(d, tmp_path / "zips")

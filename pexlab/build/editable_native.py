@@ -1,11 +1,11 @@
 """Editable installs pexlab cannot ship faithfully fail the build, with the project and the fix.
 
 An editable install points the kernel at its code through something pexlab must read (a .pth
-path, setuptools' finder mapping, an .egg-link).  Some installers leave only a custom import
-hook (meson-python's rebuild-on-import loader, scikit-build-core's redirect finder, ...): pexlab
-then only guessed a folder, and a zip of a guess may lack code (compiled modules in a build
-folder) or hold the wrong code, which would surface on the executors as an ImportError far from
-its cause, or worse, run.  So such a project stops the build here instead.
+path, setuptools' finder mapping, an .egg-link, meson-python's loader and install plan,
+scikit-build-core's redirect maps).  An installer pexlab does not know may leave only a custom
+import hook: pexlab then only guessed a folder, and a zip of a guess may lack code (compiled
+modules in a build folder) or hold the wrong code, which would surface on the executors as an
+ImportError far from its cause, or worse, run.  So such a project stops the build here instead.
 """
 
 from __future__ import annotations

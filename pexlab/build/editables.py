@@ -17,6 +17,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from pexlab.build.editable_meson import MECHANISM as MESON
+from pexlab.build.editable_meson import meson_files
 from pexlab.build.editable_metadata import metadata_files
 from pexlab.build.editable_native import check_shippable
 from pexlab.core.errors import PexlabError
@@ -119,9 +121,14 @@ def editable_files(dist: Distribution) -> list[tuple[str, Path]]:
     def add(arc: str, path: Path) -> None:
         files.setdefault(arc, path)  # first source root wins, as on sys.path
 
-    if ed.mapping:
-        # Explicit name -> path (setuptools' finder): lay the zip out by import name, which may
-        # differ from the folder's name (package_dir = {"pkg": "lib/impl"}).
+    if ed.mechanism == MESON:
+        # Laid out by the build folder's install plan, after the rebuild its loader would run.
+        for a, f in meson_files(dist):
+            add(a, f)
+    elif ed.mapping:
+        # Explicit name -> path (setuptools' finder; scikit-build-core's redirect, whose
+        # compiled modules are files installed in site-packages): lay the zip out by import
+        # name, which may differ from the folder's name (package_dir = {"pkg": "lib/impl"}).
         for name, where in ed.mapping:
             arc = name.replace(".", "/")
             path = Path(where)

@@ -18,7 +18,7 @@ from pexlab.environment.interpreter import Environment, inspect_interpreter
 
 _META_SUFFIXES = (".dist-info", ".egg-info", ".pth", ".egg-link")
 # Bump when the probe reports something new, so inspections recorded without it are redone.
-RECORD_FORMAT = 2  # 2: cache_tag
+RECORD_FORMAT = 3  # 2: cache_tag; 3: editable build_dir/build_command
 
 Stamp = list[list[object]]
 

@@ -34,13 +34,18 @@ class Editable:
     source_roots: tuple[str, ...] = ()
     # Top-level importable names (packages, modules, PEP 420 namespace packages).
     top_level: tuple[str, ...] = ()
-    # How the install points at the project: "pep660-finder", "pth", "egg-link" ("unknown" when
+    # How the install points at the project: "pep660-finder", "pth", "egg-link", "meson-python",
+    # "scikit-build-core" (its redirect's maps become `mapping`) ("unknown" when
     # only direct_url.json said it is editable and the source folder was guessed).
     mechanism: str = ""
     # (dotted import name, folder or module file) pairs when the install maps names explicitly
     # (setuptools' finder MAPPING): the name may differ from the folder's (package_dir), so a zip
     # must be laid out from these rather than from source_roots x top_level.
     mapping: tuple[tuple[str, str], ...] = ()
+    # meson-python ("meson-python" mechanism): the build folder whose install plan lists the
+    # installed files, and the command its loader runs there to bring the build up to date.
+    build_dir: str = ""
+    build_command: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,8 @@ class Environment:
                         top_level=tuple(ed.get("top_level", ())),
                         mechanism=ed.get("mechanism", ""),
                         mapping=tuple((str(n), str(p)) for n, p in ed.get("mapping", ())),
+                        build_dir=ed.get("build_dir", ""),
+                        build_command=tuple(ed.get("build_command", ())),
                     )
                     if ed
                     else None,

@@ -232,6 +232,67 @@ def parse_finder(path, warnings):
     return pairs
 
 
+def _calls(tree, name):
+    """Calls of `name(...)` (a plain name) anywhere in a parsed module."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
+            yield node
+
+
+def parse_hook(path, warnings):
+    """What an import-hook editable install's module says about where its code is (read with
+    ast, never imported), or None when it is not one pexlab knows.
+
+    meson-python: `MesonpyMetaFinder(name, {top-level}, build_dir, build_cmd, verbose)`; the
+    files are listed by the build folder's install plan, read at zip time after a rebuild.
+    scikit-build-core (redirect mode): `install(known_source_files, known_wheel_files,
+    known_directories, ...)`: module -> source file, module -> file installed beside the
+    redirect (compiled modules), package -> folders of its __path__.
+    """
+    source = read(path)
+    if source is None:
+        return None
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        warnings.append(f"cannot parse editable loader {path}: {exc}")
+        return None
+    for call in _calls(tree, "MesonpyMetaFinder"):
+        args = [literal(a) for a in call.args]
+        if len(args) >= 4 and isinstance(args[2], str) and isinstance(args[3], list):
+            return {
+                "mechanism": "meson-python",
+                "top_level": sorted(str(n) for n in (args[1] or ())),
+                "build_dir": args[2],
+                "build_command": [str(c) for c in args[3]],
+                "mapping": [],
+            }
+    site_dir = os.path.dirname(path)
+    # `install` is a common name: only scikit-build-core's redirect module defines this class.
+    redirects = "ScikitBuildRedirectingFinder" in source
+    for call in _calls(tree, "install") if redirects else ():
+        args = [literal(a) for a in call.args[:3]]
+        if len(args) < 2 or not all(isinstance(a, dict) for a in args):
+            continue
+        pairs = []
+        for module, where in [*args[0].items(), *args[1].items()]:
+            where = os.path.join(site_dir, str(where))  # an absolute path stays as it is
+            if os.path.basename(where).split(".", 1)[0] == "__init__":
+                where = os.path.dirname(where)  # a package: its folder
+            pairs.append((str(module), os.path.normpath(where)))
+        for package, folders in (args[2] if len(args) > 2 else {}).items():
+            for folder in folders if isinstance(folders, list) else ():
+                pairs.append((str(package), os.path.normpath(os.path.join(site_dir, folder))))
+        if len(call.args) > 5 and literal(call.args[5]) is True:
+            # editable.rebuild: the kernel rebuilds on import; pexlab does not run CMake.
+            warnings.append(
+                "scikit-build-core rebuilds this project on import; its compiled modules ship "
+                "as last built (import it in the kernel after editing compiled code)"
+            )
+        return {"mechanism": "scikit-build-core", "mapping": pairs}
+    return None
+
+
 def resolve_module_path(path):
     """setuptools maps modules without a suffix (`/proj/solo` for solo.py): find the real file."""
     if os.path.exists(path):
@@ -354,6 +415,7 @@ def present_in(root, name):
 def describe_editable(dist_path, location, project_dir, pth_files, egg_link, warnings):
     """The editable entry: project_dir, source_roots, top_level, mapping, mechanism."""
     roots, mapping, mechanism = [], [], ""
+    hook = None
     for pth in pth_files:
         pth_roots, modules = parse_pth(pth, os.path.dirname(pth), warnings)
         roots.extend(pth_roots)
@@ -364,6 +426,14 @@ def describe_editable(dist_path, location, project_dir, pth_files, egg_link, war
                 if pairs:
                     mapping.extend(pairs)
                     mechanism = "pep660-finder"
+                else:
+                    hook = parse_hook(finder, warnings) or hook
+    if hook is not None and hook["mechanism"] == "scikit-build-core":
+        # The redirect, not the .pth's path line, decides: compiled modules sit in site-packages.
+        mapping.extend(hook["mapping"])
+        mechanism = hook["mechanism"]
+    elif hook is not None:
+        mechanism = hook["mechanism"]
     if roots and not mechanism:
         mechanism = "pth"
     if egg_link:
@@ -384,6 +454,8 @@ def describe_editable(dist_path, location, project_dir, pth_files, egg_link, war
             )
         elif roots:
             project_dir = roots[0]
+    if hook is not None and hook["mechanism"] == "meson-python" and project_dir:
+        roots.append(project_dir)  # the sources; the build folder's install plan lists files
     if not roots and not mapping and project_dir:
         # An installer we do not know left no trace of how it points at the code: guess.
         src = os.path.join(project_dir, "src")
@@ -416,7 +488,9 @@ def describe_editable(dist_path, location, project_dir, pth_files, egg_link, war
             warnings.append(f"editable source folder {r} no longer exists")
 
     top_level = []
-    if resolved:
+    if hook is not None and hook.get("top_level"):
+        top_level = hook["top_level"]
+    elif resolved:
         top_level = sorted({n.split(".")[0] for n, _ in resolved})
     else:
         declared = (read(os.path.join(dist_path, "top_level.txt")) or "").split()
@@ -438,9 +512,44 @@ def describe_editable(dist_path, location, project_dir, pth_files, egg_link, war
         "project_dir": project_dir or "",
         "source_roots": roots,
         "top_level": top_level,
-        "mapping": [[n, p] for n, p in sorted(resolved)],
+        "mapping": [[n, p] for n, p in sorted(set(resolved))],
         "mechanism": mechanism,
+        "build_dir": hook["build_dir"] if hook and "build_dir" in hook else "",
+        "build_command": hook["build_command"] if hook and "build_command" in hook else [],
     }
+
+
+def installed_code(recorded, location, dist_info):
+    """(top-level name, file or folder in site-packages) of the code an "editable" wheel
+    installed as plain files (maturin's pure-Rust layout: the package with its compiled module
+    goes into site-packages, nothing points back at the project)."""
+    found = {}
+    for entry in recorded:
+        parts = entry.replace("\\", "/").split("/")
+        top = parts[0]
+        if top == dist_info or top.startswith("..") or top == "__pycache__" or not top:
+            continue
+        if len(parts) > 1:
+            if top.isidentifier() and os.path.isdir(os.path.join(location, top)):
+                found[top] = os.path.join(location, top)
+        elif top.endswith(MODULE_SUFFIXES) and top.split(".", 1)[0].isidentifier():
+            if os.path.isfile(os.path.join(location, top)):
+                found[top.split(".", 1)[0]] = os.path.join(location, top)
+    return sorted(found.items())
+
+
+def describe_installed(editable, installed, warnings):
+    """An editable entry whose code is the files its wheel installed in site-packages."""
+    guess = "could not tell how this editable install finds its code"
+    warnings[:] = [
+        w for w in warnings if not w.startswith((guess, "no importable package found in"))
+    ]
+    editable = dict(editable)
+    editable["mechanism"] = "installed"
+    editable["mapping"] = [[n, p] for n, p in installed]
+    editable["top_level"] = [n for n, _ in installed]
+    editable["source_roots"] = sorted({os.path.dirname(p) for _, p in installed})
+    return editable
 
 
 def egg_links(dirs):
@@ -527,9 +636,11 @@ def describe(dist, sites, links):
             except (ValueError, AttributeError):
                 warnings.append(f"unreadable direct_url.json in {path}")
         pth_files = []
+        recorded = []
         if path.endswith(".dist-info"):
             for line in (read(os.path.join(path, "RECORD")) or "").splitlines():
                 entry = line.split(",", 1)[0].strip('"')
+                recorded.append(entry)
                 if entry.endswith(".pth") and "/" not in entry and "\\" not in entry:
                     if editable_flag or entry.startswith(("__editable__", "_editable_impl_")):
                         editable_flag = True
@@ -538,6 +649,10 @@ def describe(dist, sites, links):
         outside_site = path.endswith(".egg-info") and os.path.realpath(location) not in sites
         if editable_flag or link or outside_site:
             editable = describe_editable(path, location, project_dir, pth_files, link, warnings)
+            if editable["mechanism"] == "unknown" and not pth_files:  # no hook we cannot read
+                installed = installed_code(recorded, location, os.path.basename(path))
+                if installed:
+                    editable = describe_installed(editable, installed, warnings)
 
     return {
         "name": cname,
