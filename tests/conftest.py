@@ -17,9 +17,16 @@ from pexlab.environment.interpreter import Environment, inspect_interpreter  # n
 
 # pytest accepts `pytest_plugins` only in the top-level conftest (tests/server/conftest.py may not
 # declare it once the whole suite runs together). buildenv: the packaging suites' shared session
-# fixtures (tests/buildenv.py); hadoopenv: the HDFS + YARN cluster; pytest_jupyter.jupyter_server:
-# jp_fetch & co for tests/server.
-pytest_plugins = ["buildenv", "connectenv", "hadoopenv", "pytest_jupyter.jupyter_server"]
+# fixtures (tests/buildenv.py); connectenv, sparkenv: the Connect server and the standalone
+# cluster; hadoopenv: the HDFS + YARN cluster; pytest_jupyter.jupyter_server: jp_fetch & co for
+# tests/server.
+pytest_plugins = [
+    "buildenv",
+    "connectenv",
+    "sparkenv",
+    "hadoopenv",
+    "pytest_jupyter.jupyter_server",
+]
 
 
 @pytest.fixture(scope="session")

@@ -6,16 +6,13 @@ as a plugin in tests/conftest.py."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from drivers import driver_result
+from drivers import driver_env, driver_result
 from venvs import (
-    REPO,
     Project,
     Venv,
     VenvFactory,
@@ -47,7 +44,8 @@ def _edit_init() -> Path:
 def kernel_spec() -> VenvSpec:
     return VenvSpec(
         projects=(Project(_edit_project(), editable=True),),
-        requirements=(CLIENT, "tabulate"),
+        # ipykernel: a real kernel runs in this venv too (the notebook progress test).
+        requirements=(CLIENT, "tabulate", "ipykernel"),
     )
 
 
@@ -78,14 +76,7 @@ class ConnectEnv:
         """Run `scenario` of a driver script in the kernel venv (default: this env's), as a
         client of this server; its RESULT dict.  A client that cannot exit within `timeout`
         fails the test rather than hanging it."""
-        env = dict(os.environ)
-        env.update(
-            PYTHONPATH=str(REPO),
-            PEXLAB_CACHE_DIR=str(self.cache),
-            PEXLAB_PEX=f"{sys.executable} -m pex",
-        )
-        for var in ("PYSPARK_PYTHON", "SPARK_HOME", "VIRTUAL_ENV", "SPARK_REMOTE"):
-            env.pop(var, None)
+        env = driver_env(self.cache)
         python = (kernel or self.kernel).python
         proc = subprocess.run(
             [str(python), str(driver), scenario, self.server.url, json.dumps(args)],

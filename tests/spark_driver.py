@@ -369,12 +369,19 @@ def start_errors(master: str, args: dict) -> dict:
         holder.wait(timeout=120)
     res["active_after_errors"] = SparkContext._active_spark_context is not None
 
-    # No python3.X on a node that has not seen this environment yet (a PEX new to the node
-    # cache: a warm one would start its venv's interpreter by absolute path): the executors'
-    # PATH has no interpreter at all.
+    # No python3.X on a node that has not seen this environment yet: the executors' PATH has no
+    # interpreter at all, and their node cache is a fresh folder (in a warm one, the venv this
+    # PEX shares with earlier ones, same pex_hash, starts by absolute path and needs no PATH).
     from pexlab.build.options import BuildOptions
 
-    broken = dict(args["conf"], **{"spark.executorEnv.PATH": args["empty_dir"]})
+    fresh = os.path.join(os.path.dirname(args["empty_dir"]), "fresh-node-cache")
+    broken = dict(
+        args["conf"],
+        **{
+            "spark.executorEnv.PATH": args["empty_dir"],
+            "spark.executorEnv.PEXLAB_NODE_CACHE": fresh,
+        },
+    )
     try:
         pexlab.create_spark_context(
             master=master, conf=broken, progress=False, options=BuildOptions(zip_level=3)

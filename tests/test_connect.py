@@ -8,7 +8,7 @@ Set-up, once per session:
   (`~/.cache/pexlab/node-cache`, pexlab.nodecache.upkeep), which is where the shipped PEX unpacks on
   Connect (a client cannot set executor environment variables);
 - the "kernel" venv (cached) has `pyspark-client` (no JVM, no full pyspark), `tabulate` from
-  PyPI and the editable project `pexlab-connect-edit`; clients run in it as subprocesses
+  PyPI, ipykernel and the editable project `pexlab-connect-edit`; clients run in it as subprocesses
   (tests/connect_driver.py), with pexlab from the repo on PYTHONPATH and pex from the project venv.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from connectenv import EDIT_V1, EDIT_V2, ConnectEnv, _edit_init, _edit_project
+from drivers import Kernel, assert_one_live_display, displays, driver_env, stream_text
 
 from pexlab.spark import PexlabSparkError
 from pexlab.spark.connect import validate_remote
@@ -133,6 +134,56 @@ def test_python_version_mismatch_is_named(connect_env: ConnectEnv) -> None:
     assert res["probe_versions"] == [mine, version], res
     assert f"Python {version}" in res["probe_error"]
     assert f"Python {mine}" in res["probe_error"]
+
+
+@pytest.mark.spark
+def test_query_progress_under_the_cell_in_a_real_kernel(connect_env: ConnectEnv) -> None:
+    """A real kernel in the kernel venv (pyspark-client) on the real server: the Connect
+    progress handler draws one live line per query under the cell."""
+    with Kernel(driver_env(connect_env.cache), python=str(connect_env.kernel.python)) as kernel:
+        kernel.run(
+            "import pexlab\n"
+            f"spark = pexlab.create_spark_session(remote={connect_env.server.url!r}, "
+            "progress=False)\n"
+            # The server reports progress every 2 s by default: often enough for this test.
+            "spark.conf.set('spark.connect.progress.reportInterval', '500ms')\n"
+        )
+        msgs = kernel.run(
+            "from pyspark.sql.functions import udf\n"
+            "@udf('long')\n"
+            "def slow(x):\n"
+            "    import time\n"
+            "    time.sleep(2)\n"
+            "    return x\n"
+            "print(len(spark.range(0, 4, 1, 2).select(slow('id')).collect()))\n"
+        )
+        shown = displays(msgs, "Spark query")
+        assert_one_live_display(shown, "tasks 2/2")
+        assert stream_text(msgs).strip() == "4"
+        # A query that fails is not drawn as done.
+        msgs = kernel.run(
+            "@udf('long')\n"
+            "def boom(x):\n"
+            "    import time\n"
+            "    time.sleep(2)\n"
+            "    raise ValueError('boom')\n"
+            "try:\n"
+            "    spark.range(0, 2, 1, 2).select(boom('id')).collect()\n"
+            "except Exception:\n"
+            "    print('failed')\n"
+        )
+        final = displays(msgs, "Spark query")[-1][2]["text/plain"]
+        assert "stopped" in final, final
+        assert "done" not in final, final
+        # A cell without a Spark job draws nothing.
+        assert not displays(kernel.run("print(spark.version)"), "Spark query")
+        hooks = (
+            "print(sum('CellBoard' in repr(h) for e in ('pre_run_cell', 'post_run_cell')"
+            " for h in get_ipython().events.callbacks[e]))\n"
+        )
+        assert stream_text(kernel.run(hooks)).strip() == "2"
+        said = stream_text(kernel.run("spark.stop()\n" + hooks))
+        assert said.strip() == "0", "the session's stop leaves IPython's events"
 
 
 # ---- no server ------------------------------------------------------------------------------

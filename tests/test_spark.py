@@ -15,29 +15,19 @@ import io
 import json
 import os
 import shutil
-import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from drivers import driver_result
+from drivers import Kernel, assert_one_live_display, displays, stream_text
+from sparkenv import EDIT_V1, EDIT_V2, Env, _edit_project
 from test_node_cache import venvs_in
-from venvs import (
-    REPO,
-    Project,
-    Venv,
-    VenvFactory,
-    VenvSpec,
-    setuptools_project,
-    stable_projects_dir,
-)
+from venvs import REPO
 
 from pexlab.build.options import BuildOptions
 from pexlab.cli import format_submit_args, register_spark_args
 from pexlab.environment.interpreter import Environment
-from pexlab.local.standalone import LocalCluster
-from pexlab.local.venvs import make_bare_python
+from pexlab.nodecache import upkeep
 from pexlab.package import Artifact, Artifacts
 from pexlab.spark import (
     PexlabSparkError,
@@ -52,24 +42,6 @@ from pexlab.spark import (
     validate_master,
 )
 from pexlab.spark.notebook_progress import NotebookProgress
-
-DRIVER = Path(__file__).with_name("spark_driver.py")
-EDIT_V1 = "def where():\n    return __file__\n\n\ndef answer():\n    return 'v1'\n"
-EDIT_V2 = EDIT_V1.replace("'v1'", "'v2'")
-
-
-def _edit_project() -> Path:
-    base = stable_projects_dir("spark")
-    root = setuptools_project(base, "pexlab-spark-edit", "pexlab_spark_edit", body=EDIT_V1)
-    return root
-
-
-def kernel_spec() -> VenvSpec:
-    # pyspark is big (~450 MB installed); pip reuses its wheel cache, and the venv is cached.
-    return VenvSpec(
-        projects=(Project(_edit_project(), editable=True),),
-        requirements=("pyspark==4.3.0", "fsspec", "tabulate"),
-    )
 
 
 def _other_python() -> tuple[str, str]:
@@ -91,79 +63,6 @@ def _other_python() -> tuple[str, str]:
     raise RuntimeError("no Python with another major.minor found for the mismatch test")
 
 
-class Env:
-    def __init__(
-        self,
-        kernel: Venv,
-        worker_python: Path,
-        cluster: LocalCluster,
-        cache: Path,
-        node_home: Path,
-    ) -> None:
-        self.kernel = kernel
-        self.worker_python = worker_python
-        self.cluster = cluster
-        self.cache = cache
-        # The workers' XDG cache home: the default node cache lives below it.
-        self.node_home = node_home
-
-    @property
-    def node_cache(self) -> Path:
-        return self.node_home / "pexlab" / "node-cache"
-
-    def driver_env(self) -> dict[str, str]:
-        """The environment of a driver process (a script or a kernel) in the kernel venv: the
-        repo's pexlab, this session's cache, no Spark or venv variables of the test process."""
-        env = dict(os.environ)
-        env.update(
-            PYTHONPATH=str(REPO),
-            PEXLAB_CACHE_DIR=str(self.cache),
-            PEXLAB_PEX=f"{sys.executable} -m pex",
-            SPARK_LOCAL_IP="127.0.0.1",
-        )
-        for var in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "SPARK_HOME", "VIRTUAL_ENV"):
-            env.pop(var, None)
-        return env
-
-    def drive(self, scenario: str, **args: object) -> dict:
-        args.setdefault("conf", self.cluster.driver_conf())
-        env = self.driver_env()
-        proc = subprocess.run(
-            [
-                str(self.kernel.python),
-                str(DRIVER),
-                scenario,
-                self.cluster.master_url,
-                json.dumps(args),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
-        return driver_result(proc)
-
-
-@pytest.fixture(scope="session")
-def spark_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    tmp = tmp_path_factory.mktemp("spark")
-    factory = VenvFactory(tmp)
-    kernel = factory.get(kernel_spec())
-    # Workers' own interpreter: a venv with nothing installed.
-    workers = tmp / "worker-venv"
-    worker_python = make_bare_python(workers)
-    # Both workers stand for two executors on ONE node (one user, one home): the node cache is
-    # shared by them, as on a real node.  XDG_CACHE_HOME keeps it out of this machine's home.
-    node_home = tmp / "node-home-cache"
-    with LocalCluster(
-        workers=2,
-        worker_python=str(worker_python),
-        base_dir=tmp / "cluster",
-        env={"XDG_CACHE_HOME": str(node_home)},
-    ) as cluster:
-        yield Env(kernel, worker_python, cluster, tmp / "pexlab-cache", node_home)
-
-
 @pytest.fixture(scope="session")
 def first_run(spark_env: Env) -> dict:
     return spark_env.drive("ship")
@@ -181,12 +80,14 @@ def test_executors_import_from_shipped_pex_and_zip(spark_env: Env, first_run: di
     assert res["zips"][0].endswith(".zip")
     cwds = set()
     env_dir = spark_env.node_cache / "envs" / res["fingerprint"][:16]
+    shared = (spark_env.node_cache / upkeep.PEX_DIR).resolve()
     for row in res["rdd"]:
         assert "tabulate_error" not in row, row
         assert "edit_error" not in row, row
-        # tabulate: from the PEX extracted in the node cache (shared by later applications).
+        # tabulate: from its layer in the node cache (shared by later applications).
         assert row["node_env"] == str(env_dir), row
-        assert os.path.realpath(row["tabulate"]).startswith(str(env_dir.resolve())), row
+        tabulate = os.path.realpath(row["tabulate"])
+        assert tabulate.startswith(str(shared / "installed_wheels") + os.sep), row
         # the editable project: from the content-hashed zip Spark fetched into the work dir.
         edit = os.path.normpath(os.path.join(row["cwd"], row["edit"]))
         assert edit.startswith(os.path.join(row["cwd"], res["zips"][0]) + os.sep), row
@@ -194,14 +95,14 @@ def test_executors_import_from_shipped_pex_and_zip(spark_env: Env, first_run: di
         # pyspark: Spark's own, from the worker's PYTHONPATH (left out of the PEX).
         assert "pyspark.zip" in row["pyspark"] or "site-packages/pyspark" in row["pyspark"], row
         # The interpreter is the PEX's venv, made on first run in the node cache.
-        assert row["prefix"].startswith(str(env_dir.resolve()) + os.sep), row
+        assert row["prefix"].startswith(str(shared / "venvs") + os.sep), row
         assert not os.path.exists(os.path.join(row["cwd"], ".pex")), "nothing per application"
         cwds.add(row["cwd"])
     assert len(cwds) == 2, "both executors ran tasks"
     for value in res["sql"]:
         edit_file, tab_file, answer = value.split("|")
         assert res["zips"][0] in edit_file
-        assert "/node-cache/envs/" in tab_file
+        assert "/node-cache/pex/" in tab_file  # the venv path: a symlink into its layer
         assert answer == "v1"
     # The driver keeps importing the live editable sources.
     assert res["driver_edit"].startswith(str(_edit_project()))
@@ -211,8 +112,10 @@ def test_executors_import_from_shipped_pex_and_zip(spark_env: Env, first_run: di
     assert res["zips"][0] in conf["spark.submit.pyFiles"]
     assert res["env_after"] == "/kernel/own/value", "PYSPARK_PYTHON restored after creation"
     assert res["reused_context"] is True
-    # The one-line summary in the (stderr) feedback.
+    # The one-line summary in the (stderr) feedback: the first session on these nodes says
+    # that pex unpacked the environment's layers (both workers run on one host).
     assert "pexlab: PEX built" in res["stderr"] or "pexlab: PEX reused" in res["stderr"]
+    assert "first start on 1 of 1 node(s):" in res["stderr"]
     assert "executors' Python 3." in res["stderr"]
 
 
@@ -243,7 +146,12 @@ def test_edited_editable_runs_new_code_without_rebuilding_pex(
     assert {row["prefix"] for row in res["rdd"]} == first_prefixes
     assert len(first_prefixes) == 1
     env_dir = spark_env.node_cache / "envs" / res["fingerprint"][:16]
-    assert venvs_in(env_dir) == sorted(first_prefixes)
+    pex_hash = (env_dir / upkeep.PEX_HASH_FILE).read_text().strip()
+    made = [
+        v for d in upkeep.pex_dirs(str(spark_env.node_cache), pex_hash) for v in venvs_in(Path(d))
+    ]
+    assert made == sorted(first_prefixes)
+    assert "first start" not in res["stderr"], "a later session unpacks nothing"
     assert {row["cwd"] for row in res["rdd"]}.isdisjoint({row["cwd"] for row in first_run["rdd"]})
     assert all(v.endswith("|v2") for v in res["sql"])
     assert res["fingerprint"] == first_run["fingerprint"]
@@ -327,7 +235,11 @@ def test_two_executors_starting_one_new_pex_at_once_leave_one_environment(
         assert "tabulate_error" not in row, row
         assert row["node_env"] == str(env_dir)
     assert len({row["prefix"] for row in rows}) == 1
-    assert venvs_in(env_dir) == [rows[0]["prefix"]], "one environment, not two"
+    pex_hash = (env_dir / upkeep.PEX_HASH_FILE).read_text().strip()
+    made = [
+        v for d in upkeep.pex_dirs(str(spark_env.node_cache), pex_hash) for v in venvs_in(Path(d))
+    ]
+    assert made == [rows[0]["prefix"]], "one environment, not two"
 
 
 @pytest.mark.spark
@@ -344,7 +256,15 @@ def test_eviction_keeps_the_cap_and_spares_running_executors(
     assert mine not in report["evicted"]
     assert mine in report["kept_in_use"]
     assert res["mine_left"] is True
-    assert res["envs"] == [mine], "everything not in use is gone: the cap (0) allows nothing"
+    # Everything not in use is gone (the cap, 0, allows nothing) but records of PEXes that share
+    # the running venv (the same pex_hash: they differ only in pexlab's deflate level).
+    envs = spark_env.node_cache / "envs"
+
+    def venv_of(eid: str) -> str:
+        return (envs / eid / upkeep.PEX_HASH_FILE).read_text().strip()
+
+    assert mine in res["envs"]
+    assert all(venv_of(e) == venv_of(mine) for e in res["envs"]), res["envs"]
     assert all(row["prefix"] == res["rdd"][0]["prefix"] for row in res["after"])
     assert all("tabulate_error" not in row for row in res["after"])
 
@@ -415,59 +335,30 @@ def test_a_good_start_keeps_the_jvm_chatter_out_and_later_lines_in(spark_env: En
 
 @pytest.mark.spark
 def test_job_progress_under_the_cell_in_a_real_kernel(spark_env: Env) -> None:
-    from jupyter_client.manager import start_new_kernel
-
-    km, kc = start_new_kernel(kernel_name="python3", env=spark_env.driver_env())
-
-    def run(code: str) -> list[dict]:
-        msgs: list[dict] = []
-        reply = kc.execute_interactive(code, timeout=600, output_hook=msgs.append)
-        errors = [m["content"] for m in msgs if m["msg_type"] == "error"]
-        assert reply["content"]["status"] == "ok", errors
-        return msgs
-
-    try:
-        run(
+    with Kernel(spark_env.driver_env()) as kernel:
+        kernel.run(
             "import pexlab\n"
             f"spark = pexlab.create_spark_session(master={spark_env.cluster.master_url!r}, "
             f"conf={spark_env.cluster.driver_conf()!r}, "
             f"python={str(spark_env.kernel.python)!r}, progress=False)\n"
         )
-        msgs = run(
+        msgs = kernel.run(
             "import time\n"
             "rows = spark.sparkContext.parallelize(range(4), 2)"
             ".map(lambda x: (time.sleep(3), x)[1]).collect()\n"
             "print(rows)\n"
         )
-        shown = [
-            (m["msg_type"], m["content"]["transient"]["display_id"], m["content"]["data"])
-            for m in msgs
-            if m["msg_type"] in ("display_data", "update_display_data")
-            and "Spark job" in m["content"]["data"].get("text/plain", "")
-        ]
-        assert shown, msgs
-        assert shown[0][0] == "display_data"
-        assert "running" in shown[0][2]["text/plain"]
-        assert "<progress" in shown[0][2]["text/html"]
-        assert len({d for _, d, _ in shown}) == 1, "one display for the cell, updated in place"
-        assert all(kind == "update_display_data" for kind, _, _ in shown[1:])
-        final = shown[-1][2]["text/plain"]
-        assert "done" in final, shown
-        assert "running" not in final, shown
-        assert "tasks 2/2" in final, shown
-        assert any(
-            m["msg_type"] == "stream" and "[0, 1, 2, 3]" in m["content"]["text"] for m in msgs
+        shown = displays(msgs, "Spark job")
+        assert_one_live_display(shown, "tasks 2/2")
+        assert "[0, 1, 2, 3]" in stream_text(msgs)
+        said = stream_text(
+            kernel.run(
+                "spark.stop()\n"
+                "import threading\n"
+                "print(sorted(t.name for t in threading.enumerate() if 'job-progress' in t.name))\n"
+            )
         )
-        msgs = run(
-            "spark.stop()\n"
-            "import threading\n"
-            "print(sorted(t.name for t in threading.enumerate() if 'job-progress' in t.name))\n"
-        )
-        said = "".join(m["content"]["text"] for m in msgs if m["msg_type"] == "stream")
         assert said.strip().endswith("[]"), said
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 # ---- conf logic, no cluster ----------------------------------------------------------------------

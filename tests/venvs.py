@@ -19,6 +19,7 @@ import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 
 from pexlab.local.venvs import make_bare_python
@@ -35,6 +36,9 @@ class Project:
     editable: bool = False
     # Extra pip arguments, e.g. ("--config-settings", "editable_mode=strict").
     pip_args: tuple[str, ...] = ()
+    # Globs (relative paths) of what installing writes into the project besides `_generated`'s
+    # (cargo's target/, code a backend generates in-tree): left out of the venv's digest.
+    generated: tuple[str, ...] = ()
 
 
 def _generated(parts: tuple[str, ...]) -> bool:
@@ -71,7 +75,8 @@ class VenvSpec:
                 # Skip what installing leaves in the project (setuptools writes build/ and
                 # *.egg-info in-tree): otherwise the digest changes after the first install.
                 rel = f.relative_to(p.path).parts
-                if f.is_file() and not _generated(rel):
+                skip = _generated(rel) or any(fnmatch("/".join(rel), g) for g in p.generated)
+                if f.is_file() and not skip:
                     h.update(str(f.relative_to(p.path)).encode())
                     h.update(f.read_bytes())
         return h.hexdigest()[:16]

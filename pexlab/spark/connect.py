@@ -39,6 +39,7 @@ import time
 from typing import TYPE_CHECKING, Any, cast
 
 from pexlab.core.progress import ProgressCallback, report
+from pexlab.spark import job_progress
 from pexlab.spark.conf import CONNECT_PYTHON_CONF as PYTHON_CONF
 from pexlab.spark.connect_base import (
     REGISTRY,
@@ -234,6 +235,7 @@ def _connect(
                 _release(session)  # unusable, and the user holds no handle to stop it
                 raise
         make_default(session)
+        job_progress.watch_connect(session)  # a live line per query under the cell (kernel only)
         REGISTRY.last[remote] = session
     shipment.seconds = time.monotonic() - t0
     if shower is not None:
