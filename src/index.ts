@@ -21,6 +21,7 @@ import {
 } from './commands';
 import { followActiveKernel } from './follow';
 import { SparkEnvironmentModel } from './model';
+import { addPanelButton } from './panelButton';
 import { connectNotifications } from './notify';
 import {
   BUILD_EVENT_SCHEMA,
@@ -106,6 +107,7 @@ const plugin: JupyterFrontEndPlugin<ISparkEnvironmentModel> = {
     followActiveKernel(tracker, model, () => widget.isVisible);
     connectBuildEvents(app, model);
     connectNotifications(model, app.commands, trans);
+    addPanelButton(app, model, PANEL_ID, trans);
 
     const ctx: ICommandContext = { app, tracker, model, panel: widget, trans };
     addShowCommand(ctx);

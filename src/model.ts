@@ -32,6 +32,8 @@ export interface IPanelState extends IModelState {
   logOpen: boolean;
   /** `%pip install pexlab` runs in the followed kernel (the panel's button). */
   installing: boolean;
+  /** Is the panel shown? (Notebook 7's button shows it as pressed.) */
+  visible: boolean;
 }
 
 export interface IModelOptions {
@@ -154,6 +156,10 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
 
   get buildFinished(): ISignal<this, IBuild> {
     return this._buildFinished;
+  }
+
+  get alreadyBuilt(): ISignal<this, IBuild> {
+    return this._alreadyBuilt;
   }
 
   get buildStarted(): ISignal<this, IBuild> {
@@ -360,6 +366,13 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
       if (this._state.kernel?.id !== kernel.id) {
         return build;
       }
+      if (build.created === false && !isActive(build)) {
+        // The server had already made these artifacts: nothing ran now. Shown as such
+        // ("Already built"), never as this request's result (no "built" toast).
+        this._setBuild(build);
+        this._alreadyBuilt.emit(build);
+        return build;
+      }
       this._followed.add(build.id);
       this._setBuild(build);
       this._ensurePolling();
@@ -406,6 +419,9 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
    */
   setVisible(visible: boolean): void {
     this._visible = visible;
+    if (this._state.visible !== visible) {
+      this._update({ visible });
+    }
     if (visible) {
       void this._stampPoll?.refresh();
     }
@@ -625,6 +641,9 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
   private _setBuild(build: IBuild): void {
     const previous = this._state.build;
     const sameJob = !!previous && previous.id === build.id;
+    if (sameJob && previous.created === false && build.created === undefined) {
+      build = { ...build, created: false }; // a poll's record of it: still not this request's
+    }
     const wasActive = sameJob ? isActive(previous) : false;
     const patch: Partial<IPanelState> = { build };
     if (!sameJob) {
@@ -680,6 +699,7 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
     buildError: null,
     logOpen: false,
     installing: false,
+    visible: false,
     settings: DEFAULT_SETTINGS,
     artifacts: [],
     editableZips: [],
@@ -687,5 +707,6 @@ export class SparkEnvironmentModel implements ISparkEnvironmentModel {
   };
   private _stateChanged = new Signal<this, void>(this);
   private _buildFinished = new Signal<this, IBuild>(this);
+  private _alreadyBuilt = new Signal<this, IBuild>(this);
   private _buildStarted = new Signal<this, IBuild>(this);
 }

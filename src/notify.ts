@@ -57,6 +57,15 @@ export function connectNotifications(
       }
     }
   });
+  model.alreadyBuilt.connect(() => {
+    dismissFailure();
+    Notification.info(
+      trans.__(
+        'Nothing to build: the PEX and zips for these settings are already built and uploaded.'
+      ),
+      { autoClose: 5000 }
+    );
+  });
   model.buildFinished.connect((_, build) => {
     if (build.state === 'succeeded') {
       const message = trans.__(

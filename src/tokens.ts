@@ -383,6 +383,8 @@ export interface ISparkEnvironmentModel {
   readonly stateChanged: ISignal<ISparkEnvironmentModel, void>;
   /** Emitted once when a build this model followed finishes (any final state). */
   readonly buildFinished: ISignal<ISparkEnvironmentModel, IBuild>;
+  /** Emitted when a build request found its artifacts already made (nothing ran). */
+  readonly alreadyBuilt: ISignal<ISparkEnvironmentModel, IBuild>;
   /** Emitted when a build starts being followed (panel, CLI, another tab). */
   readonly buildStarted: ISignal<ISparkEnvironmentModel, IBuild>;
   // No setKernel / setSettings: the plugin feeds the model the active kernel and the

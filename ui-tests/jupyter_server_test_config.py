@@ -37,6 +37,8 @@ REPO = HERE.parent
 root = os.environ.get("JUPYTERLAB_GALATA_ROOT_DIR") or tempfile.mkdtemp(prefix="pexlab-galata-")
 os.environ["JUPYTERLAB_GALATA_ROOT_DIR"] = root
 configure_jupyter_server(c)  # noqa: F821
+# The same for Notebook 7 (playwright.notebook.config.js): `window.jupyterapp` in its pages.
+c.JupyterNotebookApp.expose_app_in_browser = True  # noqa: F821
 
 c.ServerApp.ip = "127.0.0.1"
 c.ServerApp.port = int(os.environ.get("PEXLAB_UI_PORT", "0"))  # 0: Jupyter picks a free one
@@ -77,6 +79,14 @@ kernelspec(
     "PEXLAB_NOPEXLAB_PYTHON",
     "no-pexlab-venv",
     "no-pexlab-venv",
+)
+# ipykernel and thousands of metadata-only distributions: the panel's large package list.
+kernelspec(
+    "pexlab-many",
+    "Python (many packages)",
+    "PEXLAB_MANY_PYTHON",
+    "many-dists-venv",
+    "many-dists-venv",
 )
 labext = REPO / "pexlab" / "labextension"
 if (labext / "package.json").exists():

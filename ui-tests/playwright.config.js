@@ -13,6 +13,8 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 module.exports = {
   ...baseConfig,
+  // Notebook 7 has its own run (playwright.notebook.config.js: its own server, no galata).
+  testIgnore: ['**/notebook7/**'],
   // Builds and Spark jobs are real: give them time (assertions still wait on UI state).
   reporter: [['list'], ['html', { open: 'never' }]],
   timeout: 240 * 1000,

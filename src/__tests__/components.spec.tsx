@@ -281,6 +281,36 @@ describe('PexStatus', () => {
 describe('BuildControls', () => {
   const noop = () => undefined;
 
+  it('names an earlier job returned for a request "Already built", without its time', () => {
+    const props = {
+      canBuild: true,
+      buildError: null,
+      trans,
+      onBuild: noop,
+      onCancel: noop,
+      onInsertCells: noop,
+      logOpen: false,
+      onToggleLog: noop,
+      now: NOW
+    };
+    const old = build({
+      state: 'succeeded',
+      progress: 1,
+      started_at: new Date((NOW - 60) * 1000).toISOString(),
+      finished_at: new Date((NOW - 48) * 1000).toISOString()
+    });
+    const { rerender } = render(
+      <BuildControls build={{ ...old, created: false }} {...props} />
+    );
+    expect(screen.getByText('Already built')).toBeTruthy();
+    expect(screen.queryByText('Done')).toBeNull();
+    expect(screen.queryByLabelText('Elapsed time')).toBeNull();
+    // Control: the same job as a request's own result.
+    rerender(<BuildControls build={old} {...props} />);
+    expect(screen.getByText('Done')).toBeTruthy();
+    expect(screen.getByLabelText('Elapsed time')).toBeTruthy();
+  });
+
   it('disables Build while building and offers Cancel, progress and the log', () => {
     const onCancel = jest.fn();
     let logOpen = false;
@@ -317,6 +347,10 @@ describe('BuildControls', () => {
       '42'
     );
     expect(screen.getByText('Building the PEX')).toBeTruthy();
+    // Which job is on screen, for the Galata check that no earlier job is shown as a result.
+    const status = document.querySelector('.pexlab-Build-status')!;
+    expect(status.getAttribute('data-build-id')).toBe(running.id);
+    expect(status.getAttribute('data-build-state')).toBe(running.state);
     fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
     expect(onCancel).toHaveBeenCalledTimes(1);
     expect(screen.queryByText(/pex: resolving/)).toBeNull();

@@ -101,6 +101,26 @@ describe('SparkEnvironmentModel', () => {
     expect(client.calls).toContain('artifacts');
   });
 
+  it('shows a request answered by an earlier job as already built, not as its result', async () => {
+    const { client, model, finished } = setup();
+    await model.setKernel({ id: KERNEL });
+    const already: IBuild[] = [];
+    model.alreadyBuilt.connect((_, b) => already.push(b));
+    const old = build({ id: 'old', state: 'succeeded', progress: 1 });
+    client.nextBuild = { ...old, created: false };
+    const answer = await model.startBuild();
+    expect(answer?.id).toBe('old');
+    expect(already.map(b => b.id)).toEqual(['old']);
+    expect(model.isBuilding).toBe(false);
+    // A poll brings the job's record (without `created`): still not this request's result.
+    client.builds.set('old', old);
+    await model.pollBuilds();
+    await flush();
+    expect(model.state.build?.id).toBe('old');
+    expect(model.state.build?.created).toBe(false);
+    expect(finished).toHaveLength(0);
+  });
+
   it('shows a stale environment with its difference', async () => {
     const { client, model } = setup();
     client.env = environment({

@@ -47,7 +47,10 @@ function stateLabel(build: IBuild, trans: TranslationBundle): string {
     case 'running':
       return trans.__('Running');
     case 'succeeded':
-      return trans.__('Done');
+      // A request answered with a job that had finished before it: nothing ran now.
+      return build.created === false
+        ? trans.__('Already built')
+        : trans.__('Done');
     case 'failed':
       return trans.__('Failed');
     case 'cancelled':
@@ -130,6 +133,7 @@ export function BuildControls(props: IBuildControlsProps): JSX.Element {
         <div
           className={`pexlab-Build-status pexlab-Build-${build.state}`}
           data-build-state={build.state}
+          data-build-id={build.id}
         >
           <div className="pexlab-Build-line">
             <span className="pexlab-Build-state">
@@ -140,7 +144,8 @@ export function BuildControls(props: IBuildControlsProps): JSX.Element {
                 {phaseLabel(build.phase, trans)}
               </span>
             )}
-            {elapsed !== null && (
+            {/* An earlier job's duration is not this request's: no time then. */}
+            {elapsed !== null && build.created !== false && (
               <span
                 className="pexlab-Build-elapsed"
                 aria-label={trans.__('Elapsed time')}

@@ -100,7 +100,8 @@ test('demo Run All ships the PEX and the editable zip to the embedded cluster', 
   );
   expect(origins.text).toContain(`master ${process.env.PEXLAB_SPARK_MASTER}`);
   expect(origins.text).toMatch(
-    /executors run the PEX pexlab-env-[0-9a-f]+\.pex, unpacked once per node into \S+\/envs\/[0-9a-f]+/
+    // The node cache's one PEX_ROOT per user (<root>/pex), shared by every environment.
+    /executors run the PEX pexlab-env-[0-9a-f]+\.pex, unpacked once per node into \S+\/pex$/m
   );
   for (const name of ['numpy', 'humanize', 'tabulate']) {
     expect(origins.text).toMatch(

@@ -14,6 +14,8 @@ import * as readline from 'readline';
 
 import {
   DEMO_PYTHON,
+  NOTEBOOK,
+  NOTEBOOK_SOURCE,
   SCREENSHOTS,
   environmentOf,
   kernelIdOf,
@@ -21,7 +23,8 @@ import {
   openPanel,
   setSettings,
   setupCellIndex,
-  toastTexts
+  toastTexts,
+  waitForIdleKernel
 } from './helpers';
 
 /** A small PyPI package the demo venv does not have, installed to make the PEX stale. */
@@ -175,6 +178,52 @@ test('a PEX built by the kernel shows up without a click, marked current', async
   await page.screenshot({
     path: path.join(SCREENSHOTS, 'panel-kernel-build.png')
   });
+
+  // An edit of the editable project: the kernel's next build makes a new zip, which the list
+  // marks current, and the pre-edit zip stale. The edit is undone afterwards.
+  const project = env.distributions.find((d: any) => d.editable)?.project_dir;
+  expect(project, 'the demo venv has an editable project').toBeTruthy();
+  const edited = path.join(project, 'src', 'pexlab_demo', '__init__.py');
+  const original = fs.readFileSync(edited, 'utf-8');
+  const currentZip = panel.locator(
+    '.pexlab-Artifact[data-kind="editable-zip"][data-current="true"]'
+  );
+  const oldZip = (await currentZip
+    .locator('.pexlab-Artifact-name')
+    .textContent())!;
+  try {
+    fs.writeFileSync(edited, `${original}\n# edited by the Galata flow spec\n`);
+    await page.evaluate(code => {
+      const widget = window.jupyterapp.shell.currentWidget as any;
+      widget.sessionContext.session.kernel.requestExecute({ code });
+    }, code);
+    await expect(currentZip.locator('.pexlab-Artifact-name')).not.toHaveText(
+      oldZip,
+      { timeout: 120000 }
+    );
+    await expect(currentZip).toHaveCount(1);
+    await expect(currentZip.locator('.pexlab-Artifact-name')).toContainText(
+      'pexlab_demo_project-'
+    );
+    const stale = panel.locator(
+      '.pexlab-Artifact[data-kind="editable-zip"][data-stale="true"]'
+    );
+    await expect(stale.filter({ hasText: oldZip })).toHaveCount(1);
+    await expect(
+      stale.filter({ hasText: oldZip }).locator('.pexlab-Badge-stale')
+    ).toBeVisible();
+    // The PEX is not rebuilt for an edit: still the one current PEX.
+    await expect(current).toHaveAttribute(
+      'data-fingerprint',
+      env.build.fingerprint
+    );
+  } finally {
+    fs.writeFileSync(edited, original);
+  }
+  // Undone: the pre-edit zip is current again.
+  await expect(currentZip.filter({ hasText: oldZip })).toHaveCount(1, {
+    timeout: 60000
+  });
 });
 
 test('build from the panel: progress, then up to date', async ({
@@ -278,12 +327,118 @@ test('a failed build says why in a toast with the log, and the error clears once
   await toast.getByRole('button', { name: 'Show log' }).click();
   await expect(panel.locator('.pexlab-Log-tail')).toBeVisible();
 
-  // Fixed (storage back to the server's default) and built again: no error is left.
-  await setSettings(page, { excludedPackages: [EXCLUDED], storage: '' });
+  // Another notebook on the same interpreter (its own kernel), same options: the panel
+  // follows it and shows the same failure, as it belongs to that environment and options.
+  const notebookA = await page.evaluate(
+    () => (window.jupyterapp.shell.currentWidget as any).sessionContext.path
+  );
+  const other = `${tmpPath}/other.ipynb`;
+  await page.contents.uploadFile(NOTEBOOK_SOURCE, other);
+  await page.notebook.openByPath(other);
+  await page.notebook.activate('other.ipynb');
+  await waitForIdleKernel(page);
+  const kernelA = await kernelIdOf(page, notebookA);
+  const kernelB = await kernelIdOf(page, other);
+  expect(kernelB).not.toBe(kernelA);
+  await expect(panel.locator('.pexlab-Header-notebook')).toHaveText(
+    'other.ipynb',
+    { timeout: 30000 }
+  );
+  await expect(status).toHaveAttribute('data-build-state', 'failed', {
+    timeout: 30000
+  });
+  await expect(failure).toContainText(`file://${blocker}/pexlab`);
+  const failedJob = (await status.getAttribute('data-build-id'))!;
+
+  // Fixed (a storage that takes uploads): the failure goes away on this notebook and on the
+  // first one, without a reload, as it belonged to the options it failed for. A storage no
+  // earlier test used: the server answers a request for artifacts a finished job already
+  // made with that job (created: false), so only a new artifact proves the panel shows the
+  // new job and never an earlier one.
+  const fixed = `file://${fs.mkdtempSync(path.join(os.tmpdir(), 'pexlab-galata-fixed-'))}/pexlab`;
+  await setSettings(page, { excludedPackages: [EXCLUDED], storage: fixed });
+  await expect(failure).toHaveCount(0, { timeout: 30000 });
+  await expect(
+    panel.locator('.pexlab-Build-status[data-build-state="failed"]')
+  ).toHaveCount(0);
+  await page.notebook.activate(NOTEBOOK);
+  await expect(panel.locator('.pexlab-Header-notebook')).toHaveText(NOTEBOOK, {
+    timeout: 30000
+  });
+  await expect(panel.locator('.pexlab-Panel')).toHaveAttribute(
+    'data-status',
+    'ready',
+    { timeout: 60000 }
+  );
+  // A build poll has run for notebook A (its environment loaded, then its builds listed).
+  await page.evaluate(async () => {
+    const model = (await window.galata.getPlugin('pexlab:plugin')) as any;
+    await model.pollBuilds();
+  });
+  await expect(failure).toHaveCount(0);
+  await expect(
+    panel.locator(`.pexlab-Build-status[data-build-id="${failedJob}"]`)
+  ).toHaveCount(0);
+  await page.notebook.activate('other.ipynb');
+  await expect(panel.locator('.pexlab-Header-notebook')).toHaveText(
+    'other.ipynb',
+    { timeout: 30000 }
+  );
+  await page.evaluate(async () => {
+    const model = (await window.galata.getPlugin('pexlab:plugin')) as any;
+    await model.pollBuilds();
+  });
+  await expect(failure).toHaveCount(0);
+  await expect(
+    panel.locator(`.pexlab-Build-status[data-build-id="${failedJob}"]`)
+  ).toHaveCount(0);
+
+  // Built again: from the click on, every (job, state) the panel shows is recorded, and no
+  // finished job but the one the click started (the POST's answer) is ever shown.
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as any).__pexlabShown = seen;
+    const root = document.querySelector('#pexlab-spark-environment')!;
+    const record = () => {
+      const el = root.querySelector('.pexlab-Build-status');
+      const entry = el
+        ? `${el.getAttribute('data-build-id')} ${el.getAttribute('data-build-state')}`
+        : 'none';
+      if (seen[seen.length - 1] !== entry) {
+        seen.push(entry);
+      }
+    };
+    record();
+    // Held from window: the observer must live as long as the test looks.
+    const observer = new MutationObserver(record);
+    (window as any).__pexlabObserver = observer;
+    observer.observe(root, {
+      subtree: true,
+      childList: true,
+      attributes: true,
+      attributeFilter: ['data-build-id', 'data-build-state']
+    });
+  });
+  const posted = page.waitForResponse(
+    // The client adds a cache-busting query: match the path only.
+    r =>
+      new URL(r.url()).pathname.endsWith('/pexlab/builds') &&
+      r.request().method() === 'POST'
+  );
+  // What was on screen before the click (e.g. an earlier job as history) is not checked.
+  await page.evaluate(() => {
+    (window as any).__pexlabClicked = (window as any).__pexlabShown.length - 1;
+  });
   await buildButton.click();
+  const answer = await (await posted).json();
+  const newJob = answer.id as string;
+  expect(newJob).toBeTruthy();
+  expect(answer.created, 'the click started a new job').toBe(true);
+  expect(newJob).not.toBe(failedJob);
   await expect(status).toHaveAttribute('data-build-state', 'succeeded', {
     timeout: 200000
   });
+  await expect(status).toHaveAttribute('data-build-id', newJob);
   await expect(panel.locator('.pexlab-StateBadge')).toHaveAttribute(
     'data-state',
     'up-to-date'
@@ -298,6 +453,22 @@ test('a failed build says why in a toast with the log, and the error clears once
   await expect
     .poll(() => toastTexts(page))
     .toContainEqual('Spark environment built: the PEX is up to date.');
+  const record: { all: string[]; clicked: number } = await page.evaluate(
+    () => ({
+      all: (window as any).__pexlabShown,
+      clicked: (window as any).__pexlabClicked
+    })
+  );
+  const shown = record.all.slice(record.clicked + 1);
+  expect(shown, JSON.stringify(record)).toContain(`${newJob} succeeded`);
+  for (const entry of shown) {
+    const [id, state] = entry.split(' ');
+    if (['succeeded', 'failed', 'cancelled'].includes(state)) {
+      expect(id, `the panel showed ${entry} after the click`).toBe(newJob);
+    }
+  }
+  // The next tests build for the server's default storage, as before this one.
+  await setSettings(page, { excludedPackages: [EXCLUDED], storage: '' });
 });
 
 test('a pip install from a terminal turns the panel stale without a click', async ({

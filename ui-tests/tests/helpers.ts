@@ -37,12 +37,27 @@ export async function openDemoNotebook(
   await page.contents.uploadFile(NOTEBOOK_SOURCE, target);
   await page.notebook.openByPath(target);
   await page.notebook.activate(NOTEBOOK);
-  await expect(
-    page.locator(
-      '.jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status="idle"]'
-    )
-  ).toHaveCount(1, { timeout: 60000 });
+  await waitForIdleKernel(page);
   return target;
+}
+
+/**
+ * Wait until the current notebook's kernel is idle, from its session context: with more than
+ * one notebook open, each has a toolbar (and an execution indicator) in the DOM, hidden ones
+ * included, so a toolbar locator cannot tell which notebook it looks at.
+ */
+export async function waitForIdleKernel(
+  page: IJupyterLabPageFixture,
+  timeout = 60000
+): Promise<void> {
+  await page.waitForFunction(
+    () => {
+      const widget = window.jupyterapp.shell.currentWidget as any;
+      return widget?.sessionContext?.session?.kernel?.status === 'idle';
+    },
+    undefined,
+    { timeout }
+  );
 }
 
 /** Open the "Spark environment" panel through its command and wait for the environment. */
@@ -112,18 +127,20 @@ export async function setSettings(
   }, values);
 }
 
-/** Index of the inserted setup markdown cell (found by its heading), or -1. */
+/** Index of the inserted setup markdown cell (found by its heading), or -1. Read from the
+ * notebook model: the DOM holds only the cells in view, and a rendered markdown cell's editor. */
 export async function setupCellIndex(
   page: IJupyterLabPageFixture
 ): Promise<number> {
-  const count = await page.notebook.getCellCount();
-  for (let i = 0; i < count; i++) {
-    const text = (await page.notebook.getCellTextInput(i)) ?? '';
-    if (text.startsWith("## Spark session with this kernel's environment")) {
-      return i;
-    }
-  }
-  return -1;
+  return page.evaluate(() => {
+    const widget = window.jupyterapp.shell.currentWidget as any;
+    const cells = widget?.content?.model?.sharedModel?.cells ?? [];
+    return cells.findIndex((c: any) =>
+      c
+        .getSource()
+        .startsWith("## Spark session with this kernel's environment")
+    );
+  });
 }
 
 /** Messages of the notifications (toasts) JupyterLab currently holds. */
@@ -131,4 +148,78 @@ export async function toastTexts(
   page: IJupyterLabPageFixture
 ): Promise<string[]> {
   return (await page.notifications).map(n => n.message);
+}
+
+/** A new notebook on the demo kernel (`pexlab-demo` unless `kernel` says), idle. */
+export async function newDemoNotebook(
+  page: IJupyterLabPageFixture,
+  name: string,
+  kernel = 'pexlab-demo'
+): Promise<void> {
+  await page.notebook.createNew(name, { kernel });
+  await waitForIdleKernel(page);
+}
+
+/**
+ * Put `source` in the code cell at `index` (an existing cell, or a new one at the end), through
+ * the notebook model (typing would let the editor re-indent multi-line code), and add it.
+ */
+export async function putCode(
+  page: IJupyterLabPageFixture,
+  index: number,
+  source: string
+): Promise<void> {
+  await page.evaluate(
+    ({ index, source }) => {
+      const widget = window.jupyterapp.shell.currentWidget as any;
+      const model = widget.content.model.sharedModel;
+      if (index < model.cells.length) {
+        model.deleteCell(index);
+      }
+      model.insertCell(index, { cell_type: 'code', source });
+    },
+    { index, source }
+  );
+}
+
+/** Put `source` in the cell at `index` (see putCode), run it in place and return its whole
+ * output text once it is done. */
+export async function runCode(
+  page: IJupyterLabPageFixture,
+  index: number,
+  source: string
+): Promise<string> {
+  await putCode(page, index, source);
+  await page.notebook.runCell(index, { inplace: true });
+  return (await page.notebook.getCellTextOutput(index))?.join('\n') ?? '';
+}
+
+export interface ICellOutput {
+  /** stream, error, display_data, execute_result */
+  type: string;
+  /** stdout/stderr for a stream */
+  name?: string;
+  /** the stream text, the text/plain data or the error's traceback */
+  text: string;
+}
+
+/** The outputs of the cell at `index` of the current notebook, from the notebook model. */
+export async function cellOutputs(
+  page: IJupyterLabPageFixture,
+  index: number
+): Promise<ICellOutput[]> {
+  return page.evaluate(index => {
+    const widget = window.jupyterapp.shell.currentWidget as any;
+    const cell = widget.content.model.sharedModel.toJSON().cells[index];
+    const join = (value: unknown, sep = ''): string =>
+      Array.isArray(value) ? value.join(sep) : String(value ?? '');
+    return ((cell.outputs ?? []) as any[]).map(o => ({
+      type: o.output_type,
+      name: o.name,
+      text:
+        o.output_type === 'error'
+          ? join(o.traceback, '\n')
+          : join(o.text ?? o.data?.['text/plain'] ?? '')
+    }));
+  }, index);
 }
