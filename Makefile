@@ -9,6 +9,10 @@ BIN := $(VENV)/bin
 DEMO_VENV := $(CURDIR)/.cache/demo-venv
 # A kernel venv WITHOUT pexlab (ipykernel only), for the panel's "install pexlab" guidance test.
 NOPEXLAB_VENV := $(CURDIR)/.cache/no-pexlab-venv
+# A kernel venv with ipykernel and thousands of metadata-only distributions (scripts/fake_dists.py),
+# for the panel's large package list test.
+MANY_VENV := $(CURDIR)/.cache/many-dists-venv
+MANY_DISTS ?= 3000
 # `make lab`'s own state: the working copy of the demo notebook, the embedded cluster's bare
 # worker venv. All git-ignored, so a `make lab` session leaves the clone clean.
 LAB_DIR := $(CURDIR)/.cache/lab
@@ -30,7 +34,7 @@ export JUPYTER_RUNTIME_DIR := $(CURDIR)/.cache/jupyter-runtime
 pytest pytest-unit bench ui-test: export PEXLAB_CACHE_DIR ?= $(CURDIR)/.cache/pexlab
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup lab test unit lint format typecheck jest pytest pytest-unit ui-test check-auth check-wheel demo bench demo-venv chromium hadoop clean
+.PHONY: help setup lab test unit lint format typecheck jest pytest pytest-unit ui-test check-auth check-wheel demo bench demo-venv chromium rust hadoop clean
 
 help:
 	@echo "make lab    set up everything and start JupyterLab with the demo notebook"
@@ -104,6 +108,23 @@ $(NOPEXLAB_VENV)/.stamp:
 .PHONY: no-pexlab-venv
 no-pexlab-venv: $(NOPEXLAB_VENV)/.stamp
 
+$(MANY_VENV)/.stamp:
+	test -x $(MANY_VENV)/bin/python || $(PYTHON) -m venv $(MANY_VENV)
+	$(MANY_VENV)/bin/pip install -q ipykernel
+	touch $@
+
+.PHONY: many-dists-venv
+many-dists-venv: $(MANY_VENV)/.stamp $(BIN)/python
+	$(BIN)/python scripts/fake_dists.py --python $(MANY_VENV)/bin/python --count $(MANY_DISTS)
+
+# The maturin (Rust) editable in tests/test_editable_backends.py needs cargo and rustc: rustup's
+# (~/.cargo/bin) or else Debian's.
+rust:
+	@command -v cargo >/dev/null || test -x $(HOME)/.cargo/bin/cargo || { \
+		echo "Installing Debian's cargo for the Rust editable test"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq cargo; }
+
 chromium:
 	@test -x $(CHROMIUM) || { \
 		echo "Installing Debian's chromium for the UI tests"; \
@@ -145,6 +166,7 @@ bench: setup hadoop
 	$(BIN)/python bench/connect.py
 	$(BIN)/python bench/yarn.py
 	$(BIN)/python bench/executors.py --boot-options
+	$(BIN)/python bench/layers.py
 
 # ---- tests ------------------------------------------------------------------------------------
 
@@ -170,8 +192,8 @@ jest: setup
 check-auth: setup
 	$(BIN)/python scripts/check_auth.py
 
-pytest: setup demo-venv hadoop
-	$(BIN)/python -m pytest -q -ra
+pytest: setup demo-venv hadoop rust
+	$(BIN)/python -m pytest -q -ra --durations=25
 
 # The pytest tests that start no cluster (tests/conftest.py marks every test using a cluster
 # fixture): no Hadoop jars, no Maven, no Spark daemons.  PYTEST_ARGS narrows it further.
@@ -198,9 +220,20 @@ check-wheel: setup
 	grep -E "^ +pexlab enabled$$" .cache/wheel-check/server.txt
 	grep -E "^ +pexlab [0-9.]+ OK$$" .cache/wheel-check/server.txt
 
-# UI_TEST_ARGS: e.g. `make ui-test UI_TEST_ARGS=tests/demo.spec.ts` runs one spec.
-ui-test: setup demo-venv no-pexlab-venv chromium ui-tests/node_modules/.stamp
-	cd ui-tests && npx playwright test $(UI_TEST_ARGS)
+# Two Playwright runs: JupyterLab (playwright.config.js, tests/*.spec.ts) and Notebook 7
+# (playwright.notebook.config.js, tests/notebook7/), each with its own Jupyter server.
+# UI_TEST_ARGS: e.g. `make ui-test UI_TEST_ARGS=tests/demo.spec.ts` runs one spec, with the
+# config its folder belongs to (`UI_TEST_ARGS=tests/notebook7` for the Notebook 7 run alone).
+UI_LAB_RUN := npx playwright test
+UI_NB7_RUN := npx playwright test -c playwright.notebook.config.js
+ui-test: setup demo-venv no-pexlab-venv many-dists-venv chromium ui-tests/node_modules/.stamp
+ifeq ($(strip $(UI_TEST_ARGS)),)
+	cd ui-tests && $(UI_LAB_RUN) && $(UI_NB7_RUN)
+else ifneq ($(findstring notebook7,$(UI_TEST_ARGS)),)
+	cd ui-tests && $(UI_NB7_RUN) $(UI_TEST_ARGS)
+else
+	cd ui-tests && $(UI_LAB_RUN) $(UI_TEST_ARGS)
+endif
 
 # The README's screenshots: the Galata run, saving its pictures in ui-tests/screenshots/ (a plain
 # `make ui-test` keeps them in ui-tests/test-results/, so tests leave the clone clean).
