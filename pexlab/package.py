@@ -17,12 +17,12 @@ from pexlab.build.pex import build_pex
 from pexlab.core.progress import ProgressCallback, report
 from pexlab.core.sizes import format_size
 from pexlab.environment.interpreter import Environment
-from pexlab.storage.upload import preflight, upload
+from pexlab.storage.upload import preflight, shared_folder, upload
 
 
 @dataclass
 class Artifact:
-    kind: str  # "pex" | "editable"
+    kind: str  # "pex" | "editable" | "layer"
     name: str  # file name (content-addressed)
     local_path: str
     url: str | None  # where it was uploaded, None if no storage was given
@@ -48,6 +48,18 @@ class Artifacts:
     warnings: list[str] = field(default_factory=list)
     # The PEX picks a node-level PEX_ROOT itself (pexlab.nodecache.upkeep): the conf sets none.
     node_cache: bool = False
+    # The layered layout (pexlab.build.layers): `pex` is its launcher, these are its zips.
+    layers: list[Artifact] = field(default_factory=list)
+    # Where executors read the layers their node lacks ($PEXLAB_LAYERS, pexlab.nodecache.launcher):
+    # a storage folder they see at the same path.  None: the layers travel with the application.
+    layer_source: str | None = None
+    layers_sent: int = 0  # layers uploaded to storage by this call (the rest were there)
+
+    def env_files(self) -> list[Artifact]:
+        """What an application must ship for the environment itself (not the editable zips):
+        the PEX, or the launcher and, unless executors read them from `layer_source`, the
+        layers."""
+        return [self.pex, *(self.layers if self.layer_source is None else [])]
 
     def describe(self) -> str:
         """What ships, in one phrase of the session's summary line (classic and Connect)."""
@@ -55,6 +67,13 @@ class Artifacts:
             f"PEX {'reused' if self.reused else 'built'} {self.pex.name} "
             f"({format_size(self.pex.size)})"
         )
+        if self.layers:
+            text = (
+                f"PEX {'reused' if self.reused else 'built'} {self.pex.name}: "
+                f"{len(self.layers)} layers ({format_size(sum(x.size for x in self.layers))})"
+            )
+            if self.storage:
+                text += f", {self.layers_sent} uploaded"
         if self.editables:
             text += (
                 f" + {len(self.editables)} editable zip(s) "
@@ -76,6 +95,9 @@ class Artifacts:
             "storage": self.storage,
             "warnings": list(self.warnings),
             "node_cache": self.node_cache,
+            "layers": [asdict(x) for x in self.layers],
+            "layer_source": self.layer_source,
+            "layers_sent": self.layers_sent,
         }
 
 
@@ -128,6 +150,17 @@ def package_environment(
         sha256=record.sha256,
     )
 
+    layers = [
+        Artifact(
+            kind="layer",
+            name=str(x["file"]),
+            local_path=str(record.layer_path(x)),
+            url=None,
+            size=int(x["size"]),
+            sha256=str(x["sha256"]),
+        )
+        for x in record.layers
+    ]
     editables: list[Artifact] = []
     if include_editable and env.editables:
         from pexlab.build.editables import (
@@ -152,12 +185,17 @@ def package_environment(
             )
         report(progress, "zip", 1.0, f"{len(editables)} editable zip(s)")
 
+    sent = 0
     if storage:
-        todo = [pex, *editables]
+        todo = [pex, *layers, *editables]
         for i, art in enumerate(todo):
             report(progress, "upload", i / len(todo), f"uploading {art.name}")
-            art.url = upload(Path(art.local_path), storage, progress, storage_options)
+            skipped: list[str] = []
+            art.url = upload(Path(art.local_path), storage, progress, storage_options, skipped)
+            sent += art.kind == "layer" and not skipped
         cache.record_upload(record.fingerprint, storage, pex.url or "")
+        if layers:
+            report(progress, "upload", 1.0, f"{sent} of {len(layers)} layers were not in storage")
 
     return Artifacts(
         fingerprint=record.fingerprint,
@@ -168,5 +206,8 @@ def package_environment(
         seconds=time.monotonic() - t0,
         storage=storage,
         warnings=warnings,
-        node_cache=bool((record.options or {}).get("sh_boot")),
+        node_cache=bool((record.options or {}).get("sh_boot")) or bool(layers),
+        layers=layers,
+        layer_source=shared_folder(storage) if storage and layers else None,
+        layers_sent=sent,
     )

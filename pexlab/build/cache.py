@@ -4,6 +4,7 @@ Layout under the cache root:
 
     builds/<fingerprint>/<artifact>.pex   the PEX
     builds/<fingerprint>/build.json       its BuildRecord (written before the folder is published)
+    builds/<fingerprint>/layers/      a layered build's zips (hard links into pex's own cache)
     tmp/<fingerprint>.<pid>.<rand>/       a build in progress (never read as a result)
     locks/<fingerprint>.lock              fcntl lock held while one process builds that fingerprint
     editables/                            editable zips (content-hashed names)
@@ -33,6 +34,7 @@ from typing import Any
 from pexlab.environment.inspection import Inspector
 
 RECORD = "build.json"
+LAYERS_DIR = "layers"  # builds/<fingerprint>/layers/: a layered build's zips (pexlab.build.layers)
 
 
 def default_root() -> Path:
@@ -70,6 +72,12 @@ class BuildRecord:
     prefix: str = ""  # sys.prefix of the interpreter (lets latest_for match a venv folder)
     build_seconds: float = 0.0
     uploads: dict[str, str] = field(default_factory=dict)  # destination -> remote URL
+    # The layered layout (pexlab.build.layers): `pex_path` is its launcher, and these files (a
+    # Layer's JSON each) are in the entry's layers/ folder.  Empty for a single-file PEX.
+    layers: list[dict[str, Any]] = field(default_factory=list)
+
+    def layer_path(self, layer: dict[str, Any]) -> Path:
+        return self.path.parent / LAYERS_DIR / str(layer["file"])
 
     @property
     def path(self) -> Path:
@@ -86,7 +94,8 @@ class BuildRecord:
 
 class Cache:
     def __init__(self, root: Path | str | None = None) -> None:
-        self.root = Path(root).expanduser() if root is not None else default_root()
+        # Absolute: builds run pex in a folder of their own (cwd), where a relative path breaks.
+        self.root = (Path(root).expanduser() if root is not None else default_root()).absolute()
         # Inspections of interpreters are recorded beside the builds (see pexlab.environment.inspection).
         self.inspector = Inspector(self.root / "inspect")
 
@@ -128,7 +137,10 @@ class Cache:
         try:
             if record.path.stat().st_size != record.size:
                 return None
-        except OSError:
+            for layer in record.layers:
+                if record.layer_path(layer).stat().st_size != layer["size"]:
+                    return None
+        except (OSError, KeyError, TypeError):
             return None
         if verify and sha256_file(record.path) != record.sha256:
             return None

@@ -28,6 +28,9 @@ DEFAULT_EXCLUDE_REASONS: dict[str, str] = {
     "pyspark-connect": "Spark Connect client: executors use the cluster's Spark",
 }
 INHERIT_PATH_VALUES = ("false", "prefer", "fallback")
+# "zipapp": one PEX file (what spark-submit and CI ship).  "layers": one content-addressed zip
+# per distribution plus a small launcher that assembles them on each node (pexlab.build.layers).
+LAYOUT_VALUES = ("zipapp", "layers")
 _NAME_LISTS = ("exclude", "include")
 
 
@@ -50,6 +53,7 @@ class BuildOptions:
     max_install_jobs: int = 0
     # pex --sh-boot + the node-cache launcher preamble (see pexlab.build.pex, pexlab.nodecache.upkeep).
     sh_boot: bool = True
+    layout: str = "zipapp"  # LAYOUT_VALUES
     extra_args: tuple[str, ...] = field(default=())  # passed to pex as-is, last
 
     @property
@@ -127,10 +131,10 @@ def _checked(key: str, value: Any, default: Any, strict: bool) -> Any:
         return value
     if not isinstance(value, str):
         raise OptionsError(f"Build option {key!r} must be a string, got {value!r}.")
-    if key == "inherit_path" and value not in INHERIT_PATH_VALUES:
+    allowed = {"inherit_path": INHERIT_PATH_VALUES, "layout": LAYOUT_VALUES}.get(key)
+    if allowed is not None and value not in allowed:
         raise OptionsError(
-            f"Build option 'inherit_path' must be one of {', '.join(INHERIT_PATH_VALUES)}, "
-            f"got {value!r}."
+            f"Build option {key!r} must be one of {', '.join(allowed)}, got {value!r}."
         )
     return value
 

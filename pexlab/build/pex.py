@@ -59,6 +59,7 @@ from typing import NamedTuple
 from pexlab.build.bytecode import Bytecode
 from pexlab.build.cache import BuildRecord, Cache, sha256_file
 from pexlab.build.fingerprint import fingerprint, selected_distributions
+from pexlab.build.layers import make_layers, write_launcher
 from pexlab.build.options import DEFAULT_EXCLUDES, BuildOptions, BuildOptionsLike
 from pexlab.build.zip_rewrite import rewrite
 from pexlab.core.errors import PexlabError
@@ -158,10 +159,14 @@ def pex_arguments(env: Environment, options: BuildOptions, output: Path) -> list
         *(f"{n}=={v}" for n, v in chosen),
         *(a for n in excludes for a in ("--exclude", n)),
         f"--inherit-path={options.inherit_path}",
-        "--no-compress",  # pexlab deflates afterwards (see module docstring)
         "--max-install-jobs",
         str(options.max_install_jobs),
     ]
+    if options.layout == "layers":
+        # One zip per distribution, deflated and cached by pex itself (pexlab.build.layers).
+        args += ["--layout", "packed"]
+    else:
+        args.append("--no-compress")  # pexlab deflates afterwards (see module docstring)
     if options.venv:
         args += ["--venv", "--non-hermetic-venv-scripts"]
     if options.sh_boot:
@@ -244,15 +249,64 @@ def run_pex(
 
 def pex_hash_of(pex: Path) -> str:
     """The PEX's own content hash (PEX-INFO `pex_hash`): the name of its venv under PEX_ROOT
-    (`venvs/<n>/<pex_hash>/...`), which the node cache's eviction looks for."""
+    (`venvs/<n>/<pex_hash>/...`), which the node cache's eviction looks for.  `pex`: a PEX
+    file or a packed folder."""
     try:
-        with zipfile.ZipFile(pex) as zf:
-            value = json.loads(zf.read("PEX-INFO")).get("pex_hash")
+        if pex.is_dir():
+            value = json.loads((pex / "PEX-INFO").read_text()).get("pex_hash")
+        else:
+            with zipfile.ZipFile(pex) as zf:
+                value = json.loads(zf.read("PEX-INFO")).get("pex_hash")
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise BuildError(f"pex wrote {pex.name} without a readable PEX-INFO: {exc}") from exc
     if not isinstance(value, str) or not value.isalnum():
         raise BuildError(f"{pex.name}: PEX-INFO has no pex_hash (pex {pex_version()})")
     return value
+
+
+def _layers_summary(record: BuildRecord) -> str:
+    return f"{len(record.layers)} layers, {format_size(sum(x['size'] for x in record.layers))}"
+
+
+def _build_layered(
+    env: Environment,
+    options: BuildOptions,
+    cache: Cache,
+    fp: str,
+    tmp: Path,
+    progress: ProgressCallback | None,
+) -> BuildRecord:
+    """The layered layout (`pexlab.build.layers`) of `env` in `tmp`, and its record."""
+    packed = tmp / "packed"
+    run_pex(pex_arguments(env, options, packed), progress, cwd=tmp)
+    if not (packed / "PEX-INFO").is_file():
+        raise BuildError(f"pex exited 0 but wrote no packed folder {packed.name}")
+    report(progress, "build", 0.9, "linking the layers")
+    pex_hash = pex_hash_of(packed)
+    chosen = selected_distributions(env, options)
+    layers = make_layers(packed, tmp)
+    name = artifact_name(fp)
+    write_launcher(
+        packed, layers, tmp / name, env_id(fp), pex_hash, f"python{env.python_major_minor}"
+    )
+    shutil.rmtree(packed)
+    launcher = tmp / name
+    return BuildRecord(
+        fingerprint=fp,
+        pex_path=str(cache.entry_dir(fp) / name),
+        python=env.python,
+        prefix=env.prefix,
+        python_version=env.version,
+        platform=env.platform,
+        distributions=[{"name": n, "version": v} for n, v in chosen],
+        editables=sorted(d.name for d in env.editables),
+        options=options.to_json(),
+        pex_version=pex_version(),
+        size=launcher.stat().st_size,
+        sha256=sha256_file(launcher),
+        built_at=time.time(),
+        layers=[x.to_json() for x in layers],
+    )
 
 
 class BuildResult(NamedTuple):
@@ -288,6 +342,12 @@ def build_pex(
         report(progress, "build", 0.0, f"building {name} from {len(chosen)} distributions")
         t0 = time.monotonic()
         try:
+            if options.layout == "layers":
+                record = _build_layered(env, options, cache, fp, tmp, progress)
+                record.build_seconds = round(time.monotonic() - t0, 3)
+                cache.publish(fp, tmp, record)
+                report(progress, "build", 1.0, f"built {name}: {_layers_summary(record)}")
+                return BuildResult(record, False)
             stored = tmp / f"stored-{name}"
             run_pex(pex_arguments(env, options, stored), progress, cwd=tmp)
             if not stored.is_file():

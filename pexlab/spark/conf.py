@@ -45,6 +45,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from pexlab.build.options import BuildOptionsLike
+from pexlab.nodecache.launcher import LAYERS_VAR
 from pexlab.spark.errors import PexlabSparkError
 from pexlab.spark.notebook_progress import progress_for
 from pexlab.spark.options import ProgressArg, SessionOptions
@@ -67,6 +68,7 @@ MANAGED_KEYS = (
     "spark.pyspark.python",
     "spark.executorEnv.PEX_ROOT",
     "spark.yarn.dist.files",
+    f"spark.executorEnv.{LAYERS_VAR}",
 )
 # PEX_ROOT of a PEX built without the node-cache launcher (BuildOptions(sh_boot=False)).
 DEFAULT_PEX_ROOT = "./.pex"
@@ -125,7 +127,15 @@ def shipped_names(artifacts: Artifacts | None) -> set[str]:
     """File names of what `artifacts` ships (what executors see in their working dir)."""
     if artifacts is None:
         return set()
-    return {PurePosixPath(a.location).name for a in [artifacts.pex, *artifacts.editables]}
+    return {PurePosixPath(a.location).name for a in [*artifacts.env_files(), *artifacts.editables]}
+
+
+def layer_source_conf(artifacts: Artifacts) -> dict[str, str]:
+    """Executors of a layered environment whose layers stay in a shared storage folder read
+    the ones their node lacks from there (pexlab.nodecache.launcher)."""
+    if artifacts.layer_source is None:
+        return {}
+    return {f"spark.executorEnv.{LAYERS_VAR}": artifacts.layer_source}
 
 
 def _files_conf(artifacts: Artifacts, opts: SessionOptions) -> dict[str, str]:
@@ -133,8 +143,9 @@ def _files_conf(artifacts: Artifacts, opts: SessionOptions) -> dict[str, str]:
     pex_name = PurePosixPath(artifacts.pex.location).name
     zips = [z.location for z in artifacts.editables]
     conf = {
-        "spark.files": ",".join([artifacts.pex.location, *zips]),
+        "spark.files": ",".join([*(a.location for a in artifacts.env_files()), *zips]),
         "spark.pyspark.python": f"./{pex_name}",
+        **layer_source_conf(artifacts),
     }
     pex_root = opts.pex_root
     if pex_root is None and not artifacts.node_cache:

@@ -97,9 +97,13 @@ def unshadow_kernel(zip_paths: list[str]) -> None:
 def _fill_with_pex(
     session: Any, artifacts: Artifacts, opts: SessionOptions, progress: ProgressCallback | None
 ) -> None:
-    report(progress, "upload", 0.0, f"uploading {artifacts.pex.name} to the Connect server")
-    add_artifact(session, artifacts.pex.local_path, artifacts.pex.name, pyfile=False)
-    report(progress, "upload", 1.0, f"{format_size(artifacts.pex.size)} uploaded")
+    # A layered environment's layers go in beside its launcher, which finds them in the
+    # session's artifact folder (its working directory on the executors).
+    files = [artifacts.pex, *artifacts.layers]
+    for i, art in enumerate(files):
+        report(progress, "upload", i / len(files), f"uploading {art.name} to the Connect server")
+        add_artifact(session, art.local_path, art.name, pyfile=False)
+    report(progress, "upload", 1.0, f"{format_size(sum(a.size for a in files))} uploaded")
     # The conf layer's Connect shape (opts may name the server in `remote` only).
     for key, value in artifacts_conf(artifacts, replace(opts, master=remote_of(opts))).items():
         session.conf.set(key, value)

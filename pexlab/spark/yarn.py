@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from pexlab.core.errors import PexlabError
+from pexlab.nodecache.launcher import LAYERS_VAR
 from pexlab.package import Artifacts
 from pexlab.storage.hadoop_conf import conf_dir, load_conf
 
@@ -60,15 +61,19 @@ def yarn_artifacts_conf(
     """The Spark conf that ships `artifacts` to YARN containers (no user conf merged in)."""
     if deploy_mode not in ("client", "cluster"):
         raise YarnError(f"deploy_mode must be 'client' or 'cluster', not {deploy_mode!r}.")
-    pex = artifacts.pex.location
-    python = f"./{PurePosixPath(pex).name}"
+    python = f"./{PurePosixPath(artifacts.pex.location).name}"
+    # The layers of a layered environment are localized like the PEX: the NodeManagers keep
+    # them in their cache, so a warm node downloads none of them for a new application.
+    env = [a.location for a in artifacts.env_files()]
     zips = [z.location for z in artifacts.editables]
     root = yarn_pex_root(pex_root, artifacts.node_cache)
     conf = {
         "spark.submit.deployMode": deploy_mode,
-        "spark.yarn.dist.files": ",".join([pex, *zips] if deploy_mode == "client" else [pex]),
+        "spark.yarn.dist.files": ",".join([*env, *zips] if deploy_mode == "client" else env),
         "spark.pyspark.python": python,
     }
+    if artifacts.layer_source is not None:
+        conf[f"spark.executorEnv.{LAYERS_VAR}"] = artifacts.layer_source
     if root is not None:
         conf["spark.executorEnv.PEX_ROOT"] = root
     if zips:

@@ -161,6 +161,16 @@ def preflight(
         )
 
 
+def shared_folder(destination: str) -> str | None:
+    """The local folder a file-system `destination` names (absolute), for executors that read
+    it at the same path (a shared file system, or workers on this machine); None for any other
+    kind of storage."""
+    if protocol(destination) != "file":
+        return None
+    path = destination[len("file://") :] if destination.startswith("file://") else destination
+    return os.path.abspath(os.path.expanduser(path))
+
+
 def _check_local_folder(folder: Path, destination: str) -> None:
     existing = folder
     while not existing.exists() and existing != existing.parent:
@@ -181,10 +191,12 @@ def upload(
     destination: str,
     progress: ProgressCallback | None = None,
     storage_options: dict[str, Any] | None = None,
+    skipped: list[str] | None = None,
 ) -> str:
     """Publish `local` into the folder `destination` under its own name; return its URL.
 
-    Skips the upload when an object of that name and size is already there."""
+    Skips the upload when an object of that name and size is already there (and then appends
+    the name to `skipped`)."""
     local = Path(local)
     if not local.is_file():
         raise StorageError(f"Nothing to upload: {local} is not a file.")
@@ -197,6 +209,8 @@ def upload(
         info = fs.info(target)
         if int(info.get("size") or -1) == size:
             report(progress, "upload", 1.0, f"{local.name} already at {url}")
+            if skipped is not None:
+                skipped.append(local.name)
             return url
     except FileNotFoundError:
         pass

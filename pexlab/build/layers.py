@@ -1,0 +1,139 @@
+"""The layered layout (`BuildOptions(layout="layers")`): one content-addressed zip per
+distribution, plus a small launcher that assembles them on each node.
+
+pex's `--layout packed` writes a PEX as a folder: `PEX-INFO`, `__main__.py`, `.bootstrap` (pex's
+runtime, one zip) and `.deps/<wheel>` (one zip per distribution, keyed in PEX-INFO by the hash
+of its installed contents).  pex caches those zips in its own PEX_ROOT (`packed_wheels/`), so a
+rebuild after one `pip install` zips only the new distribution.  On a node, pex extracts each
+distribution once into `installed_wheels/<hash>` and builds a venv of links to them; a
+distribution already there is never read again, so a node needs only the zips it lacks.
+
+What pexlab makes of that folder, in the build's cache entry:
+
+- `layers/pexlab-layer-<hash16>-<wheel>`: each `.deps` zip, hard-linked from pex's cache (no
+  copy), under a name that changes whenever its contents do, so storage and Spark can treat the
+  name as the identity and skip what they already hold;
+- `layers/pexlab-bootstrap-<hash16>.zip`: pex's runtime, the same way;
+- `pexlab-env-<fp16>.pex`: the launcher, an `sh` script (`pexlab.nodecache.launcher`
+  `layered_launcher`) carrying the node-cache preamble, the manifest of layers and the small
+  rest of the folder (PEX-INFO, `__main__.py`).  It is the only file an application must ship;
+  executors fetch the layers their node lacks (`pexlab.nodecache.launcher`).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import shutil
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pexlab.build.cache import LAYERS_DIR, sha256_file
+from pexlab.core.errors import PexlabError
+from pexlab.nodecache.launcher import layered_launcher
+
+# Of the packed folder, what the launcher carries itself (pex's `pex` sh script is replaced by
+# the launcher; `__pex__` is for importing the PEX as a module, which executors never do).
+_HEAD = ("PEX-INFO", "__main__.py")
+
+
+class LayersError(PexlabError):
+    """pex wrote a packed folder pexlab cannot turn into layers."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One shipped zip: a distribution (`wheel` names it in `.deps`) or pex's bootstrap."""
+
+    file: str  # content-addressed file name, the same locally, in storage and on executors
+    wheel: str  # the name pex gives it in `.deps`, "" for the bootstrap
+    hash: str  # pex's hash of its installed contents (its `installed_wheels/<hash>` folder)
+    size: int
+    sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Layer:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)  # pex's packed_wheels cache holds the bytes already
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _check_name(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value or "/" in value or value.startswith("."):
+        raise LayersError(f"pex's PEX-INFO has an unusable {what}: {value!r}")
+    return value
+
+
+def make_layers(packed: Path, entry: Path) -> list[Layer]:
+    """Link the packed folder's zips into `entry/layers/` under content-addressed names; the
+    bootstrap first, then the distributions in PEX-INFO's order."""
+    try:
+        info = json.loads((packed / "PEX-INFO").read_text())
+    except (OSError, ValueError) as exc:
+        raise LayersError(f"pex wrote no readable PEX-INFO in {packed}: {exc}") from exc
+    out = entry / LAYERS_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    bootstrap_hash = _check_name(info.get("bootstrap_hash"), "bootstrap_hash")
+    wanted = [(packed / ".bootstrap", f"pexlab-bootstrap-{bootstrap_hash[:16]}.zip", "", "")]
+    for wheel, dist_hash in sorted((info.get("distributions") or {}).items()):
+        wheel, dist_hash = _check_name(wheel, "wheel name"), _check_name(dist_hash, "hash")
+        wanted.append(
+            (packed / ".deps" / wheel, f"pexlab-layer-{dist_hash[:16]}-{wheel}", wheel, dist_hash)
+        )
+    layers = []
+    for src, name, wheel, dist_hash in wanted:
+        if not src.is_file():
+            raise LayersError(f"pex's packed folder lacks {src.relative_to(packed)}")
+        _link_or_copy(src, out / name)
+        layers.append(
+            Layer(
+                file=name,
+                wheel=wheel,
+                hash=dist_hash or bootstrap_hash,
+                size=src.stat().st_size,
+                sha256=sha256_file(src),
+            )
+        )
+    return layers
+
+
+def head_zip(packed: Path) -> bytes:
+    """The few files of the packed folder the launcher carries, as one small zip."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in _HEAD:
+            zf.write(packed / name, name)
+    return buf.getvalue()
+
+
+def write_launcher(
+    packed: Path, layers: list[Layer], target: Path, eid: str, pex_hash: str, python: str
+) -> None:
+    """The launcher script for the packed folder's environment, executable."""
+    manifest = {
+        "pex_hash": pex_hash,
+        "layers": [
+            {"file": x.file, "wheel": x.wheel, "hash": x.hash, "size": x.size} for x in layers
+        ],
+    }
+    text = layered_launcher(
+        eid,
+        pex_hash,
+        python,
+        json.dumps(manifest, sort_keys=True),
+        base64.b64encode(head_zip(packed)).decode(),
+    )
+    target.write_text(text)
+    target.chmod(0o755)

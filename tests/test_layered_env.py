@@ -1,0 +1,182 @@
+"""The layered layout (`BuildOptions(layout="layers")`, pexlab.build.layers) with real pex, a
+real venv changed by real pip, a storage folder, and a node whose Python is bare.
+
+One venv goes through the changes a notebook makes: tabulate only, then `pip install six`, a
+six upgrade, and its uninstall.  After each, the test lists storage (only the changed layer is
+new there) and the node cache (only the changed layer is extracted there), and runs the
+launcher as an executor would: with a bare `python3.11` first on PATH, so every import can only
+come from what was shipped."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from buildenv import offline
+from venvs import VenvFactory, VenvSpec
+
+from pexlab.build.cache import Cache
+from pexlab.local.venvs import make_bare_python
+from pexlab.nodecache.launcher import LAYERS_VAR
+from pexlab.nodecache.upkeep import PEX_DIR, ROOT_VAR, UNZIPPED_DIR
+from pexlab.package import Artifacts, package_environment
+
+LAYERED = {"layout": "layers"}
+PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An executor's environment: a bare Python of the kernel's version first on PATH."""
+    base = tmp_path_factory.mktemp("node")
+    bare = make_bare_python(base / "bare")
+    bin_dir = base / "bin"
+    bin_dir.mkdir()
+    (bin_dir / PY).symlink_to(bare)
+    return {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "HOME": str(base / "home"),
+        ROOT_VAR: str(base / "cache"),
+    }
+
+
+def start(
+    artifacts: Artifacts, node: dict[str, str], code: str, cwd: Path, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the launcher the way Spark runs `./<pex> -c ...` on an executor."""
+    return subprocess.run(
+        [artifacts.pex.local_path, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**node, **env},
+        timeout=300,
+        check=False,
+    )
+
+
+def installed_layers(node: dict[str, str]) -> dict[str, int]:
+    """The node's extracted layers (pex's installed_wheels), each with its folder's inode."""
+    wheels = Path(node[ROOT_VAR]) / PEX_DIR / "installed_wheels"
+    return {p.name: p.stat().st_ino for p in wheels.glob("*/*")} if wheels.is_dir() else {}
+
+
+def package(python: Path, storage: Path, cache: Cache) -> Artifacts:
+    with offline():
+        return package_environment(python, storage=str(storage), options=LAYERED, cache=cache)
+
+
+IMPORT = "import tabulate, six; print(six.__version__, six.__file__)"
+
+
+def test_each_change_ships_and_extracts_only_its_layer(
+    venv_factory: VenvFactory, node: dict[str, str], tmp_path: Path
+) -> None:
+    venv = venv_factory.get(VenvSpec(requirements=("tabulate==0.9.0",)), fresh=True)
+    storage, cache, work = tmp_path / "storage", Cache(tmp_path / "cache"), tmp_path / "work"
+    work.mkdir()
+    layers_var = {LAYERS_VAR: str(storage)}
+
+    first = package(venv.python, storage, cache)
+    assert first.layers
+    assert first.layers_sent == len(first.layers)
+    assert first.layer_source == str(storage)
+    assert first.env_files() == [first.pex]  # executors read the layers from storage
+    without_six = start(first, node, IMPORT, work, **layers_var)
+    # Negative control: the node's own Python has nothing, so six comes only from a layer.
+    assert "No module named 'six'" in without_six.stderr, without_six.stderr
+    ok = start(first, node, "import tabulate; print(tabulate.__file__)", work, **layers_var)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith(node[ROOT_VAR]), ok.stdout  # from the node cache's venv
+    extracted = installed_layers(node)
+    assert len(extracted) == len(first.layers) - 1  # every distribution; the bootstrap is not one
+
+    stored = set(os.listdir(storage))
+    previous, before = first, extracted
+    for pip_args, version in (
+        (("install", "six==1.16.0"), "1.16.0"),
+        (("install", "six==1.17.0"), "1.17.0"),
+    ):
+        venv.pip(*pip_args)
+        changed = package(venv.python, storage, cache)
+        assert changed.pex.name != previous.pex.name
+        # Storage: exactly one new layer (six), beside the new launcher.
+        new_in_storage = set(os.listdir(storage)) - stored
+        six_layer = [x.name for x in changed.layers if "-six-" in x.name]
+        assert new_in_storage == {changed.pex.name, *six_layer}, new_in_storage
+        assert changed.layers_sent == 1
+        # Build: the unchanged layers are pex's cached zips, not zipped again.
+        same = {x.name for x in previous.layers} & {x.name for x in changed.layers}
+        assert len(same) == len(changed.layers) - 1
+        for name in same:
+            old_zip = next(Path(x.local_path) for x in previous.layers if x.name == name)
+            new_zip = next(Path(x.local_path) for x in changed.layers if x.name == name)
+            assert old_zip.stat().st_ino == new_zip.stat().st_ino, name
+        run = start(changed, node, IMPORT, work, **layers_var)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.split()[0] == version
+        # Node: one more extracted layer; the others are the same folders as before.
+        after = installed_layers(node)
+        assert set(after) - set(before) == {_hash_of(cache, changed, six_layer[0])}
+        assert all(after[h] == ino for h, ino in before.items())
+        stored, previous, before = set(os.listdir(storage)), changed, after
+
+    venv.pip("uninstall", "-y", "six")
+    gone = package(venv.python, storage, cache)
+    assert gone.layers_sent == 0  # tabulate and the rest are in storage already
+    run = start(gone, node, IMPORT, work, **layers_var)
+    assert "No module named 'six'" in run.stderr, run.stderr
+
+
+def _hash_of(cache: Cache, artifacts: Artifacts, file: str) -> str:
+    """The installed_wheels folder name of a layer file (its full hash, from the record)."""
+    record = cache.get(artifacts.fingerprint)
+    assert record is not None
+    return next(str(x["hash"]) for x in record.layers if x["file"] == file)
+
+
+def test_missing_layer_is_named_and_leaves_nothing_half_made(
+    venv_factory: VenvFactory, node: dict[str, str], tmp_path: Path
+) -> None:
+    venv = venv_factory.get(VenvSpec(requirements=("tabulate==0.9.0",)))
+    cache, work = Cache(tmp_path / "cache"), tmp_path / "work"
+    work.mkdir()
+    with offline():
+        artifacts = package_environment(venv.python, options=LAYERED, cache=cache)
+    assert artifacts.layer_source is None
+    assert artifacts.env_files() == [artifacts.pex, *artifacts.layers]  # they travel with it
+    own = {**node, ROOT_VAR: str(tmp_path / "node-cache")}
+    code = "import tabulate; print(tabulate.__name__)"
+
+    # Spark shipped only some of the files (a killed or partial fetch): the start fails, names
+    # the missing layer and where it looked, and leaves no folder for pex to start from.
+    tabulate_layer = next(x for x in artifacts.layers if "-tabulate-" in x.name)
+    for x in artifacts.layers:
+        if x is not tabulate_layer:
+            os.link(x.local_path, work / x.name)
+    failed = start(artifacts, own, code, work)
+    assert failed.returncode != 0
+    assert f"layer {tabulate_layer.name} is in none of {work}" in failed.stderr, failed.stderr
+    unzipped = tmp_path / "node-cache" / PEX_DIR / UNZIPPED_DIR
+    assert [p.name for p in unzipped.iterdir() if not p.name.endswith(".lck")] == []
+
+    # A truncated copy is refused by size, not handed to pex.
+    (work / tabulate_layer.name).write_bytes(Path(tabulate_layer.local_path).read_bytes()[:100])
+    truncated = start(artifacts, own, code, work)
+    assert "a partial or foreign file" in truncated.stderr, truncated.stderr
+
+    # A start killed mid-assembly leaves its private folder: the next start removes it.
+    (work / tabulate_layer.name).unlink()
+    os.link(tabulate_layer.local_path, work / tabulate_layer.name)
+    record = cache.get(artifacts.fingerprint)
+    assert record is not None
+    pex_hash = record.path.read_text().split(f"$PEX_ROOT/{UNZIPPED_DIR}/", 1)[1].split('"')[0]
+    stale = unzipped / f"{pex_hash}.tmp-999999"
+    (stale / ".deps").mkdir(parents=True)
+    ok = start(artifacts, own, code, work)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == "tabulate"
+    assert not stale.exists()
