@@ -90,6 +90,32 @@ def ship(master: str, args: dict) -> dict:
     return res
 
 
+def layered(master: str, args: dict) -> dict:
+    """A layered environment (BuildOptions(layout="layers")) with its layers in storage."""
+    import pexlab
+    from pexlab.spark import artifacts_of
+
+    spark = pexlab.create_spark_session(
+        master=master,
+        conf=args["conf"],
+        storage=args["storage"],
+        options={"layout": "layers"},
+        app_name="pexlab-layered",
+    )
+    sc = spark.sparkContext
+    arts = artifacts_of(sc)
+    res: dict = {
+        "conf": dict(sc.getConf().getAll()),
+        "layers": [x.name for x in arts.layers],
+        "layers_sent": arts.layers_sent,
+        "fingerprint": arts.fingerprint,
+        "pex_name": arts.pex.name,
+    }
+    res["rdd"] = sc.parallelize(range(4), 2).map(where).collect()
+    spark.stop()
+    return res
+
+
 def edit_loop(master: str, args: dict) -> dict:
     """The README's loop: a session, an edit, the same call again (no stop): new code runs.
     Then a context pexlab did not make: never stopped by pexlab."""

@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from drivers import Kernel, assert_one_live_display, displays, stream_text
@@ -28,6 +28,7 @@ from pexlab.build.options import BuildOptions
 from pexlab.cli import format_submit_args, register_spark_args
 from pexlab.environment.interpreter import Environment
 from pexlab.nodecache import upkeep
+from pexlab.nodecache.launcher import LAYERS_VAR
 from pexlab.package import Artifact, Artifacts
 from pexlab.spark import (
     PexlabSparkError,
@@ -117,6 +118,36 @@ def test_executors_import_from_shipped_pex_and_zip(spark_env: Env, first_run: di
     assert "pexlab: PEX built" in res["stderr"] or "pexlab: PEX reused" in res["stderr"]
     assert "first start on 1 of 1 node(s):" in res["stderr"]
     assert "executors' Python 3." in res["stderr"]
+
+
+@pytest.mark.spark
+def test_layered_environment_reads_its_layers_from_storage_once_per_node(
+    spark_env: Env, tmp_path: Path
+) -> None:
+    storage = tmp_path / "storage"
+    res = spark_env.drive("layered", storage=str(storage))
+    conf = res["conf"]
+    # Only the launcher and the editable zip travel with the application; the layers stay in
+    # storage, which the executors (on this machine) read at the same path.
+    shipped = [PurePosixPath(f).name for f in conf["spark.files"].split(",")]
+    assert shipped[0] == res["pex_name"]
+    assert not set(shipped) & set(res["layers"])
+    assert conf[f"spark.executorEnv.{LAYERS_VAR}"] == str(storage)
+    assert set(res["layers"]) <= set(os.listdir(storage))
+    shared = (spark_env.node_cache / upkeep.PEX_DIR).resolve()
+    for row in res["rdd"]:
+        assert "tabulate_error" not in row, row
+        assert os.path.realpath(row["tabulate"]).startswith(str(shared / "installed_wheels"))
+        assert "edit_error" not in row, row
+        assert row["prefix"].startswith(str(shared / "venvs") + os.sep), row
+    # A new application on the warm node fetches no layer: with the layers out of reach it
+    # still starts, from the venv the first one left.
+    unreachable = {**spark_env.cluster.driver_conf(), f"spark.executorEnv.{LAYERS_VAR}": "/no"}
+    again = spark_env.drive("layered", storage=str(storage), conf=unreachable)
+    assert again["layers_sent"] == 0
+    assert again["conf"][f"spark.executorEnv.{LAYERS_VAR}"] == "/no"
+    assert [r["prefix"] for r in again["rdd"]] == [r["prefix"] for r in res["rdd"]]
+    assert all("tabulate_error" not in row for row in again["rdd"])
 
 
 @pytest.mark.spark
