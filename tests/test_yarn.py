@@ -262,6 +262,28 @@ def test_client_mode_executors_run_the_shipped_pex_and_zip(
 
 
 @pytest.mark.hadoop
+def test_layered_environment_is_localized_layer_by_layer(yarn_env: YarnEnv) -> None:
+    layered = {"layout": "layers"}
+    res = yarn_env.drive("ship", options=layered)
+    listing = yarn_env.hdfs_listing()
+    # Each layer is an HDFS file of its own, localized (and cached) by the NodeManagers.
+    assert res["layers"]
+    assert {Path(u).name for u in res["layers"]} <= set(listing)
+    dist_files = res["conf"]["spark.yarn.dist.files"].split(",")
+    assert set(res["layers"]) <= set(dist_files)
+    cache = str(yarn_env.hadoop.node_cache_dir) + os.sep
+    for row in res["rdd"]:
+        assert "tabulate_error" not in row, row
+        _in_container(row)
+        assert row["tabulate"].startswith(cache), row
+    # The same environment again: every layer is in HDFS already, none is uploaded.
+    again = yarn_env.drive("ship", options=layered)
+    assert again["layers_sent"] == 0
+    assert again["layers"] == res["layers"]
+    assert all("tabulate_error" not in row for row in again["rdd"])
+
+
+@pytest.mark.hadoop
 def test_without_pexlab_the_same_job_fails(yarn_env: YarnEnv) -> None:
     res = yarn_env.drive("bare")
     row = res["rdd"][0]

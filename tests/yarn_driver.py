@@ -44,11 +44,17 @@ def ship(args: dict) -> dict:
     from pexlab.spark import artifacts_of
 
     spark = pexlab.create_spark_session(
-        master="yarn", storage=args["storage"], conf=args["conf"], app_name="pexlab-yarn-test"
+        master="yarn",
+        storage=args["storage"],
+        conf=args["conf"],
+        app_name="pexlab-yarn-test",
+        options=args.get("options"),
     )
     sc = spark.sparkContext
     arts = artifacts_of(sc)
     res = {
+        "layers": [x.url for x in arts.layers],
+        "layers_sent": arts.layers_sent,
         "conf": dict(sc.getConf().getAll()),
         "python_exec": sc.pythonExec,
         "fingerprint": arts.fingerprint,
