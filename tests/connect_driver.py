@@ -115,6 +115,17 @@ def ship(url: str, args: dict) -> dict:
     return res
 
 
+def layered(url: str, args: dict) -> dict:
+    """A layered environment (BuildOptions(layout="layers")): launcher and layers as artifacts."""
+    from pexlab.spark.connect import shipment_of
+
+    spark = create(url, options={"layout": "layers"})
+    res = {"first": describe(spark), "run": run_udfs(spark)}
+    res["layers"] = [x.name for x in shipment_of(spark).artifacts.layers]
+    spark.stop()
+    return res
+
+
 def bare(url: str, args: dict) -> dict:
     """The same functions in a plain Connect session (workers' own `python3`, nothing shipped)."""
     from pyspark.sql import SparkSession

@@ -76,6 +76,18 @@ def test_udfs_import_from_the_shipped_pex_and_zip(connect_env: ConnectEnv, first
 
 
 @pytest.mark.spark
+def test_a_layered_environment_runs_from_its_layer_artifacts(connect_env: ConnectEnv) -> None:
+    res = connect_env.drive("layered")
+    assert res["layers"]
+    assert res["first"]["python_conf"] == "./" + Path(res["first"]["pex_path"]).name
+    pex_root = str(connect_env.worker_home / ".cache" / "pexlab" / "node-cache") + "/"
+    for row in _rows(res["run"]):
+        assert "tabulate_error" not in row, row
+        assert "edit_error" not in row, row
+        assert row["tabulate"].startswith(pex_root), row
+
+
+@pytest.mark.spark
 def test_plain_connect_session_cannot_import_them(connect_env: ConnectEnv) -> None:
     res = connect_env.drive("bare")
     # The Arrow path fails on the workers' own Python before the function runs (no pyarrow).
