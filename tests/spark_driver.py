@@ -116,6 +116,33 @@ def layered(master: str, args: dict) -> dict:
     return res
 
 
+def layered_served(master: str, args: dict) -> dict:
+    """A layered environment without storage: this driver serves the layers (layer_server).
+    Two applications in a row, on a node cache of their own."""
+    import pexlab
+    from pexlab.spark import artifacts_of, layer_server
+
+    conf = {**args["conf"], "spark.executorEnv.PEXLAB_NODE_CACHE": args["node"]}
+    res: dict = {}
+    for run in ("first", "second"):
+        spark = pexlab.create_spark_session(
+            master=master, conf=conf, options={"layout": "layers"}, progress=False
+        )
+        sc = spark.sparkContext
+        before = layer_server.served()
+        res[run] = {
+            "conf": dict(sc.getConf().getAll()),
+            "layers": [x.name for x in artifacts_of(sc).layers],
+            "rdd": sc.parallelize(range(4), 2).map(where).collect(),
+        }
+        # Served during this application (its probe task and job); the first application's
+        # count includes the probe at session start, hence before the session was made too.
+        res[run]["served_total"] = layer_server.served()
+        res[run]["served_in_job"] = layer_server.served() - before
+        spark.stop()
+    return res
+
+
 def edit_loop(master: str, args: dict) -> dict:
     """The README's loop: a session, an edit, the same call again (no stop): new code runs.
     Then a context pexlab did not make: never stopped by pexlab."""

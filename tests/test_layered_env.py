@@ -70,12 +70,15 @@ def package(python: Path, storage: Path, cache: Cache) -> Artifacts:
 
 
 IMPORT = "import tabulate, six; print(six.__version__, six.__file__)"
+# Enough distributions (pex: at least 8) that pex installs them in parallel, which reads the size
+# of every `.deps` entry, installed or not.
+PARALLEL = ("tabulate==0.9.0", "idna", "packaging", "pyparsing", "attrs", "iniconfig", "pluggy")
 
 
 def test_each_change_ships_and_extracts_only_its_layer(
     venv_factory: VenvFactory, node: dict[str, str], tmp_path: Path
 ) -> None:
-    venv = venv_factory.get(VenvSpec(requirements=("tabulate==0.9.0",)), fresh=True)
+    venv = venv_factory.get(VenvSpec(requirements=PARALLEL), fresh=True)
     storage, cache, work = tmp_path / "storage", Cache(tmp_path / "cache"), tmp_path / "work"
     work.mkdir()
     layers_var = {LAYERS_VAR: str(storage)}

@@ -151,6 +151,27 @@ def test_layered_environment_reads_its_layers_from_storage_once_per_node(
 
 
 @pytest.mark.spark
+def test_layered_environment_without_storage_is_served_by_the_driver(
+    spark_env: Env, tmp_path: Path
+) -> None:
+    node = tmp_path / "node-cache"  # a fresh node: every layer must be fetched once
+    res = spark_env.drive("layered_served", node=str(node))
+    first, second = res["first"], res["second"]
+    source = first["conf"][f"spark.executorEnv.{LAYERS_VAR}"]
+    assert source.startswith("http://127.0.0.1:"), source
+    shipped = [PurePosixPath(f).name for f in first["conf"]["spark.files"].split(",")]
+    assert not set(shipped) & set(first["layers"]), "the layers are not in spark.files"
+    for row in first["rdd"] + second["rdd"]:
+        assert "tabulate_error" not in row, row
+        assert row["prefix"].startswith(str(node) + os.sep), row
+    # The fresh node fetched each layer once (both executors share it), bootstrap included;
+    # the second application on the now warm node fetched none.
+    assert first["served_total"] == len(first["layers"])
+    assert second["served_total"] == first["served_total"]
+    assert {p.name for p in (node / upkeep.PEX_DIR / "installed_wheels").glob("*/*")}
+
+
+@pytest.mark.spark
 def test_without_pexlab_the_same_job_fails(spark_env: Env) -> None:
     res = spark_env.drive("bare")
     row = res["rdd"][0]

@@ -144,7 +144,9 @@ LAYERS_VAR = "PEXLAB_LAYERS"
 # single quotes: it sits inside sh single quotes).  Under a per-PEX lock, lay the PEX out as a
 # folder in `$PEX_ROOT/{UNZIPPED_DIR}/<pex_hash>` (pex's packed layout): its head from the
 # launcher, and only the layers pex has not extracted into installed_wheels yet, fetched from
-# $PEXLAB_LAYERS or the working directory in parallel.  The folder is made privately and renamed
+# $PEXLAB_LAYERS or the working directory in parallel; the others are empty placeholders (pex
+# reads the size of every `.deps` entry to plan a parallel install, and never opens one it has
+# installed).  The folder is made privately and renamed
 # into place: a killed start leaves only a private folder, which the next one replaces.
 _ASSEMBLE = """\
 import base64, fcntl, glob, io, json, os, shutil, sys, urllib.request, zipfile
@@ -205,6 +207,9 @@ with open(dst + ".lck", "a") as lock:
         zipfile.ZipFile(io.BytesIO(base64.b64decode(line("{HEAD_MARK}")))).extractall(tmp)
         with ThreadPoolExecutor(max(1, min(8, len(todo)))) as pool:
             list(pool.map(fetch, todo))
+        for x in man["layers"]:
+            if installed(x):  # pex sizes every .deps entry to plan parallel installs
+                open(at(tmp, x), "wb").close()
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

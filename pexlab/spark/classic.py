@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from pexlab.core.errors import add_detail
 from pexlab.core.progress import ProgressCallback, report
 from pexlab.nodecache import upkeep as node_cache
-from pexlab.spark import executor_start, job_progress, jvm_stderr
+from pexlab.spark import executor_start, job_progress, jvm_stderr, layer_server
 from pexlab.spark.conf import (
     SparkPlan,
     master_kind,
@@ -236,7 +236,7 @@ def _context_for(
                 "port (a standalone master listens on 7077 by default; 8080 is its web UI) and "
                 "that the master is running."
             )
-    p = plan(opts, callback)
+    p = plan(opts, callback, serve_layers=layer_server.serve)
     if p.artifacts is not None:
         check_packaged(p.artifacts.env, driver)
     if opts.app_name:

@@ -54,7 +54,7 @@ from pexlab.spark.yarn import yarn_artifacts_conf
 if TYPE_CHECKING:
     from pexlab.build.cache import Cache
     from pexlab.core.progress import ProgressCallback
-    from pexlab.package import Artifacts
+    from pexlab.package import Artifact, Artifacts
 
 MasterKind = Literal["local", "standalone", "yarn", "k8s", "connect"]
 
@@ -238,15 +238,23 @@ class SparkPlan:
 Packager = Callable[..., "Artifacts"]
 
 
+# Serves a layered environment's layers to executors; gives the URL (pexlab.spark.layer_server).
+LayerServing = Callable[[list["Artifact"], Mapping[str, Any]], str]
+
+
 def plan(
     opts: SessionOptions,
     progress: ProgressCallback | None = None,
     packager: Packager | None = None,
+    serve_layers: LayerServing | None = None,
 ) -> SparkPlan:
     """Package (or reuse) the environment unless the master is local, and compute the conf.
 
     `progress` receives the packaging events; `packager` defaults to
-    `pexlab.package.package_environment` (same keywords)."""
+    `pexlab.package.package_environment` (same keywords).  `serve_layers`: a session whose
+    driver runs here serves a layered environment's layers to standalone executors instead
+    of shipping them in `spark.files` (unless they read them from storage, or the user's conf
+    names their source)."""
     master = validate_master(opts.resolved_master)
     kind = master_kind(master)
     if kind == "connect":
@@ -273,6 +281,14 @@ def plan(
         cache=opts.cache,
         storage_options=dict(opts.storage_options) if opts.storage_options else None,
     )
+    if (
+        serve_layers is not None
+        and artifacts.layers
+        and artifacts.layer_source is None
+        and kind == "standalone"
+        and f"spark.executorEnv.{LAYERS_VAR}" not in user
+    ):
+        artifacts.layer_source = serve_layers(artifacts.layers, user)
     defaults = {"spark.master": master, **artifacts_conf(artifacts, opts)}
     merged = merge_conf(defaults, user)
     return SparkPlan(
