@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,10 @@ def test_each_change_ships_and_extracts_only_its_layer(
     assert first.layers_sent == len(first.layers)
     assert first.layer_source == str(storage)
     assert first.env_files() == [first.pex]  # executors read the layers from storage
+    # Each layer carries the kernel venv's bytecode, as a single-file PEX does.
+    tab = next(x for x in first.layers if "-tabulate-" in x.name)
+    with zipfile.ZipFile(tab.local_path) as zf:
+        assert f"tabulate/__pycache__/__init__.{sys.implementation.cache_tag}.pyc" in zf.namelist()
     without_six = start(first, node, IMPORT, work, **layers_var)
     # Negative control: the node's own Python has nothing, so six comes only from a layer.
     assert "No module named 'six'" in without_six.stderr, without_six.stderr
@@ -183,3 +188,29 @@ def test_missing_layer_is_named_and_leaves_nothing_half_made(
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip() == "tabulate"
     assert not stale.exists()
+
+
+def test_the_layer_server_serves_only_its_files_under_its_token(tmp_path: Path) -> None:
+    import urllib.error
+    import urllib.request
+
+    from pexlab.package import Artifact
+    from pexlab.spark import layer_server
+
+    layer = tmp_path / "pexlab-layer-0123-x.whl"
+    layer.write_bytes(b"layer bytes")
+    (tmp_path / "secret").write_bytes(b"not served")
+    art = Artifact("layer", layer.name, str(layer), None, layer.stat().st_size, "")
+    url = layer_server.serve([art], {"spark.driver.host": "127.0.0.1"})
+    assert url.startswith("http://127.0.0.1:")
+    before = layer_server.served()
+    with urllib.request.urlopen(f"{url}/{layer.name}", timeout=10) as r:
+        assert r.read() == b"layer bytes"
+    assert layer_server.served() == before + 1
+    base = url.rpartition("/")[0]
+    for path in (f"{url}/secret", f"{url}/../secret", f"{base}/wrong-token/{layer.name}"):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(path, timeout=10)
+        assert err.value.code == 404, path
+    # One server per driver address: a second session's layers join the same one.
+    assert layer_server.serve([art], {"spark.driver.host": "127.0.0.1"}) == url

@@ -4,16 +4,19 @@ distribution, plus a small launcher that assembles them on each node.
 pex's `--layout packed` writes a PEX as a folder: `PEX-INFO`, `__main__.py`, `.bootstrap` (pex's
 runtime, one zip) and `.deps/<wheel>` (one zip per distribution, keyed in PEX-INFO by the hash
 of its installed contents).  pex caches those zips in its own PEX_ROOT (`packed_wheels/`), so a
-rebuild after one `pip install` zips only the new distribution.  On a node, pex extracts each
+rebuild after one `pip install` zips only the new distribution (pexlab keeps that property for
+its own rewrite of the zips, below).  On a node, pex extracts each
 distribution once into `installed_wheels/<hash>` and builds a venv of links to them; a
 distribution already there is never read again, so a node needs only the zips it lacks.
 
 What pexlab makes of that folder, in the build's cache entry:
 
-- `layers/pexlab-layer-<hash16>-<wheel>`: each `.deps` zip, hard-linked from pex's cache (no
-  copy), under a name that changes whenever its contents do, so storage and Spark can treat the
-  name as the identity and skip what they already hold;
-- `layers/pexlab-bootstrap-<hash16>.zip`: pex's runtime, the same way;
+- `layers/pexlab-layer-<sha16>-<wheel>`: each `.deps` zip, deflated at the build's level with
+  the kernel venv's bytecode added (as for a single-file PEX: `pexlab.build.bytecode`), named
+  by the hash of its bytes, so storage and Spark can treat the name as the identity and skip
+  what they already hold.  A rebuild links the layers an earlier build of the same interpreter
+  made for the same distribution instead of making them again;
+- `layers/pexlab-bootstrap-<sha16>.zip`: pex's runtime, the same way;
 - `pexlab-env-<fp16>.pex`: the launcher, an `sh` script (`pexlab.nodecache.launcher`
   `layered_launcher`) carrying the node-cache preamble, the manifest of layers and the small
   rest of the folder (PEX-INFO, `__main__.py`).  It is the only file an application must ship;
@@ -28,11 +31,13 @@ import json
 import os
 import shutil
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from pexlab.build.cache import LAYERS_DIR, sha256_file
+from pexlab.build.zip_rewrite import PycSource, rewrite
 from pexlab.core.errors import PexlabError
 from pexlab.nodecache.launcher import layered_launcher
 
@@ -76,9 +81,39 @@ def _check_name(value: object, what: str) -> str:
     return value
 
 
-def make_layers(packed: Path, entry: Path) -> list[Layer]:
-    """Link the packed folder's zips into `entry/layers/` under content-addressed names; the
-    bootstrap first, then the distributions in PEX-INFO's order."""
+@dataclass(frozen=True)
+class _InLayer:
+    """The venv's bytecode for the entries of one distribution's zip, whose names are relative
+    to the distribution (`pexlab.build.bytecode.Bytecode` reads `.deps/<wheel>/<path>`)."""
+
+    bytecode: PycSource
+    wheel: str
+
+    def _full(self, entry: str) -> str:
+        return f".deps/{self.wheel}/{entry}"
+
+    def pyc_name(self, entry: str) -> str:
+        return self.bytecode.pyc_name(self._full(entry))[len(self._full("")) :]
+
+    def for_entry(self, entry: str, crc: int, size: int) -> bytes | None:
+        return self.bytecode.for_entry(self._full(entry), crc, size)
+
+
+# A finished layer of an earlier build, by (pex's hash of the distribution, wheel name).
+Earlier = dict[tuple[str, str], Path]
+
+
+def make_layers(
+    packed: Path,
+    entry: Path,
+    level: int,
+    bytecode: PycSource | None = None,
+    earlier: Earlier | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> list[Layer]:
+    """The packed folder's zips as layers in `entry/layers/`, the bootstrap first, then the
+    distributions in PEX-INFO's order: each deflated at `level` with the venv's bytecode added
+    (`pexlab.build.zip_rewrite`), or linked from an earlier build that made the same one."""
     try:
         info = json.loads((packed / "PEX-INFO").read_text())
     except (OSError, ValueError) as exc:
@@ -86,24 +121,42 @@ def make_layers(packed: Path, entry: Path) -> list[Layer]:
     out = entry / LAYERS_DIR
     out.mkdir(parents=True, exist_ok=True)
     bootstrap_hash = _check_name(info.get("bootstrap_hash"), "bootstrap_hash")
-    wanted = [(packed / ".bootstrap", f"pexlab-bootstrap-{bootstrap_hash[:16]}.zip", "", "")]
+    wanted = [(packed / ".bootstrap", "", bootstrap_hash)]
     for wheel, dist_hash in sorted((info.get("distributions") or {}).items()):
-        wheel, dist_hash = _check_name(wheel, "wheel name"), _check_name(dist_hash, "hash")
         wanted.append(
-            (packed / ".deps" / wheel, f"pexlab-layer-{dist_hash[:16]}-{wheel}", wheel, dist_hash)
+            (
+                packed / ".deps" / wheel,
+                _check_name(wheel, "wheel name"),
+                _check_name(dist_hash, "hash"),
+            )
         )
     layers = []
-    for src, name, wheel, dist_hash in wanted:
+    for i, (src, wheel, dist_hash) in enumerate(wanted):
         if not src.is_file():
             raise LayersError(f"pex's packed folder lacks {src.relative_to(packed)}")
-        _link_or_copy(src, out / name)
+        if progress is not None:
+            progress(i, len(wanted), wheel or "pex's bootstrap")
+        made = (earlier or {}).get((dist_hash, wheel))
+        tmp = out / f".{wheel or 'bootstrap'}.tmp"
+        if made is not None:
+            _link_or_copy(made, tmp)
+        else:
+            pyc = _InLayer(bytecode, wheel) if bytecode is not None and wheel else None
+            rewrite(src, tmp, level, bytecode=pyc)
+        digest = sha256_file(tmp)
+        name = (
+            f"pexlab-layer-{digest[:16]}-{wheel}"
+            if wheel
+            else f"pexlab-bootstrap-{digest[:16]}.zip"
+        )
+        os.rename(tmp, out / name)
         layers.append(
             Layer(
                 file=name,
                 wheel=wheel,
-                hash=dist_hash or bootstrap_hash,
-                size=src.stat().st_size,
-                sha256=sha256_file(src),
+                hash=dist_hash,
+                size=(out / name).stat().st_size,
+                sha256=digest,
             )
         )
     return layers

@@ -59,7 +59,7 @@ from typing import NamedTuple
 from pexlab.build.bytecode import Bytecode
 from pexlab.build.cache import BuildRecord, Cache, sha256_file
 from pexlab.build.fingerprint import fingerprint, selected_distributions
-from pexlab.build.layers import make_layers, write_launcher
+from pexlab.build.layers import Earlier, make_layers, write_launcher
 from pexlab.build.options import DEFAULT_EXCLUDES, BuildOptions, BuildOptionsLike
 from pexlab.build.zip_rewrite import rewrite
 from pexlab.core.errors import PexlabError
@@ -162,11 +162,9 @@ def pex_arguments(env: Environment, options: BuildOptions, output: Path) -> list
         "--max-install-jobs",
         str(options.max_install_jobs),
     ]
+    args.append("--no-compress")  # pexlab deflates afterwards (see module docstring)
     if options.layout == "layers":
-        # One zip per distribution, deflated and cached by pex itself (pexlab.build.layers).
-        args += ["--layout", "packed"]
-    else:
-        args.append("--no-compress")  # pexlab deflates afterwards (see module docstring)
+        args += ["--layout", "packed"]  # one zip per distribution (pexlab.build.layers)
     if options.venv:
         args += ["--venv", "--non-hermetic-venv-scripts"]
     if options.sh_boot:
@@ -268,6 +266,19 @@ def _layers_summary(record: BuildRecord) -> str:
     return f"{len(record.layers)} layers, {format_size(sum(x['size'] for x in record.layers))}"
 
 
+def _earlier_layers(cache: Cache, env: Environment, options: BuildOptions) -> Earlier:
+    """Layers earlier layered builds of this interpreter made the same way (level, bytecode),
+    by (distribution hash, wheel): a rebuild links them instead of deflating them again."""
+    out: Earlier = {}
+    for record in cache.list():
+        opts = BuildOptions.from_json(record.options or {}, strict=False)
+        same_python = record.python == env.python or record.prefix == env.prefix
+        if same_python and (opts.level, opts.bytecode) == (options.level, options.bytecode):
+            for x in record.layers:
+                out.setdefault((str(x["hash"]), str(x["wheel"])), record.layer_path(x))
+    return out
+
+
 def _build_layered(
     env: Environment,
     options: BuildOptions,
@@ -284,7 +295,16 @@ def _build_layered(
     report(progress, "build", 0.9, "linking the layers")
     pex_hash = pex_hash_of(packed)
     chosen = selected_distributions(env, options)
-    layers = make_layers(packed, tmp)
+    layers = make_layers(
+        packed,
+        tmp,
+        options.level,
+        Bytecode.of(env) if options.bytecode else None,
+        _earlier_layers(cache, env, options),
+        lambda i, n, what: report(
+            progress, "build", 0.8 + 0.15 * i / n, f"layer {i + 1} of {n}: {what}"
+        ),
+    )
     name = artifact_name(fp)
     write_launcher(
         packed, layers, tmp / name, env_id(fp), pex_hash, f"python{env.python_major_minor}"

@@ -62,13 +62,13 @@ class LayerServer:
                 if path is None or not path.is_file():
                     self.send_error(404)
                     return
+                server.requests += 1  # before the body: a reader that has it sees the count
                 self.send_response(200)
                 self.send_header("Content-Type", "application/zip")
                 self.send_header("Content-Length", str(path.stat().st_size))
                 self.end_headers()
                 with open(path, "rb") as f:
                     shutil.copyfileobj(f, self.wfile, 1 << 20)
-                server.requests += 1
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # executors' fetches are not the notebook's business
