@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/layered.py [--reps 3]
 
-The same two real kernel venvs as bench/layers.py ("before": numpy, pandas, pyarrow,
-scikit-learn; "after": the same plus tabulate).  For each layout, per rep, interleaved:
+One real kernel venv ("before": numpy, pandas, pyarrow, scikit-learn), changed by one
+`pip install tabulate` ("after") and back, as a user would.  For each layout, per rep,
+interleaved:
 
-- build: "before" with a fresh pexlab cache and a fresh pex cache (cold), then "after" with both
-  warm (the rebuild after the install), each published to a fresh local storage folder;
+- build: "before" with a fresh pexlab cache and a fresh pex cache (cold), then, after the
+  install, "after" with both warm (the rebuild), each published to a fresh local storage folder;
 - shipped: the bytes that reached storage for the change (what an application must move);
 - starts, as an executor runs the environment (a new process, its launcher, the node cache in a
   bench folder): "after" on a fresh node (cold), on a node that ran "before" (changed), again
@@ -56,7 +57,11 @@ def bare(python: Path) -> float:
     return time.perf_counter() - t
 
 
-def one_rep(layout: str, pythons: dict[str, Path], out: dict) -> None:
+def pip(python: Path, *args: str) -> None:
+    subprocess.run([str(python), "-m", "pip", "-q", *args], check=True, capture_output=True)
+
+
+def one_rep(layout: str, python: Path, out: dict) -> None:
     from pexlab.build.cache import Cache
     from pexlab.package import package_environment
 
@@ -67,10 +72,13 @@ def one_rep(layout: str, pythons: dict[str, Path], out: dict) -> None:
     cache = Cache(base / "pexlab-cache")
     options = {"layout": layout}
     launchers = {}
+    pip(python, "uninstall", "-y", ADDED)
     for name, step in (("before", "cold build"), ("after", "rebuild")):
+        if name == "after":
+            pip(python, "install", ADDED)
         stored = set(os.listdir(storage)) if storage.is_dir() else set()
         t = time.perf_counter()
-        arts = package_environment(pythons[name], str(storage), options, cache=cache)
+        arts = package_environment(python, str(storage), options, cache=cache)
         out[layout][step].append(time.perf_counter() - t)
         launchers[name] = Path(arts.pex.local_path)
         new = set(os.listdir(storage)) - stored
@@ -96,13 +104,13 @@ def main() -> None:
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # the sandbox sets it, real nodes do not
-    pythons = {"before": venv("before", BEFORE), "after": venv("after", (*BEFORE, ADDED))}
+    python = venv("kernel", BEFORE)
     out: dict = {layout: {k: [] for k in (*STEPS, "shipped", "env bytes")} for layout in LAYOUTS}
     out["bare"] = []
     for rep in range(args.reps):
         for layout in LAYOUTS:
-            one_rep(layout, pythons, out)
-        out["bare"].append(bare(pythons["after"]))
+            one_rep(layout, python, out)
+        out["bare"].append(bare(python))  # "after": tabulate is installed now
         print(f"rep {rep + 1}: " + json.dumps({k: v for k, v in out.items()}, default=str)[:400])
     med = {layout: {k: statistics.median(v) for k, v in out[layout].items()} for layout in LAYOUTS}
     bare_s = statistics.median(out["bare"])

@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from pexlab.build.options import DEFAULT_EXCLUDES, BuildOptions, OptionsError
+from pexlab.build.options import DEFAULT_EXCLUDES, LAYOUT_VALUES, BuildOptions, OptionsError
 from pexlab.core.errors import PexlabError
 from pexlab.core.progress import EVENT_PREFIX, ProgressEvent, TextProgress
 from pexlab.core.sizes import format_size
@@ -57,6 +57,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+LAYOUT_HELP = (
+    "zipapp (default): one PEX file; layers: a launcher plus one zip per distribution, only the "
+    "new ones uploaded (README, 'Layered environments')"
+)
+
+
 def _options(args: argparse.Namespace) -> BuildOptions:
     """`--options-json` (the wire format, possibly partial), then the single flags on top."""
     base = BuildOptions()
@@ -79,6 +85,8 @@ def _options(args: argparse.Namespace) -> BuildOptions:
         kw["bytecode"] = False
     if args.zip_level is not None:
         kw["zip_level"] = args.zip_level
+    if args.layout is not None:
+        kw["layout"] = args.layout
     return dataclasses.replace(base, **kw)
 
 
@@ -110,6 +118,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"          local: {a.local_path}")
         if a.url:
             print(f"          url:   {a.url}")
+    if arts.layers:
+        sent = f", {arts.layers_sent} uploaded" if arts.storage else ""
+        total = format_size(sum(x.size for x in arts.layers))
+        print(f"layers    {len(arts.layers)} ({total}{sent}) beside {arts.pex.name}")
     for w in arts.warnings:
         print(f"warning: {w}")
     return 0
@@ -170,9 +182,12 @@ def format_submit_args(conf: Mapping[str, str], fmt: str = "args") -> str:
 def cmd_spark_args(args: argparse.Namespace) -> int:
     from pexlab.spark.conf import SUBMIT_DECIDES, is_local_master, spark_conf
 
-    options = None
+    kw: dict[str, Any] = {}
     if args.exclude is not None:
-        options = BuildOptions(exclude=tuple(args.exclude))
+        kw["exclude"] = tuple(args.exclude)
+    if args.layout is not None:
+        kw["layout"] = args.layout
+    options = BuildOptions(**kw) if kw else None
     user = _parse_conf_items(args.conf)
     if args.driver_python:
         # Client mode: spark-submit would otherwise start the driver with ./<pex> too.
@@ -235,6 +250,7 @@ def register_spark_args(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--conf", action="append", metavar="KEY=VALUE", help="extra conf, wins over pexlab's"
     )
+    p.add_argument("--layout", choices=LAYOUT_VALUES, help=LAYOUT_HELP)
     p.add_argument(
         "--driver-python", help="driver interpreter for client mode (spark.pyspark.driver.python)"
     )
@@ -321,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="0-9",
         help="deflate level pexlab applies after pex's fast stored build (default 1; 0: stored)",
     )
+    p.add_argument("--layout", choices=LAYOUT_VALUES, help=LAYOUT_HELP)
     p.add_argument("--no-venv", action="store_true", help="plain zipapp PEX instead of --venv mode")
     p.add_argument(
         "--no-bytecode",

@@ -9,6 +9,7 @@ come from what was shipped."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from buildenv import offline
+from buildenv import DEAD, offline
 from venvs import VenvFactory, VenvSpec
 
 from pexlab.build.cache import Cache
@@ -214,3 +215,33 @@ def test_the_layer_server_serves_only_its_files_under_its_token(tmp_path: Path) 
         assert err.value.code == 404, path
     # One server per driver address: a second session's layers join the same one.
     assert layer_server.serve([art], {"spark.driver.host": "127.0.0.1"}) == url
+
+
+def test_spark_args_of_a_layered_environment(venv_factory: VenvFactory, tmp_path: Path) -> None:
+    """The CI path: `pexlab spark-args --layout layers` gives spark-submit the launcher (and,
+    for a shared storage folder, where the layers are)."""
+    venv = venv_factory.get(VenvSpec(requirements=("tabulate==0.9.0",)))
+    storage = tmp_path / "storage"
+    env = {**os.environ, "PEXLAB_CACHE_DIR": str(tmp_path / "cache"), "PIP_INDEX_URL": DEAD}
+    args = ["--python", str(venv.python), "--storage", str(storage), "--layout", "layers"]
+    out = subprocess.run(
+        [sys.executable, "-m", "pexlab", "spark-args", "--quiet", *args, "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    conf = json.loads(out.stdout)
+    launcher = conf["spark.pyspark.python"].removeprefix("./")
+    assert conf["spark.files"] == f"file://{storage / launcher}"
+    assert conf[f"spark.executorEnv.{LAYERS_VAR}"] == str(storage)
+    assert any(f.startswith("pexlab-layer-") for f in os.listdir(storage))
+    built = subprocess.run(
+        [sys.executable, "-m", "pexlab", "build", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert f"beside {launcher}" in built.stdout
+    assert ", 0 uploaded)" in built.stdout, built.stdout  # all in storage already

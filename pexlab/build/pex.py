@@ -267,13 +267,18 @@ def _layers_summary(record: BuildRecord) -> str:
 
 
 def _earlier_layers(cache: Cache, env: Environment, options: BuildOptions) -> Earlier:
-    """Layers earlier layered builds of this interpreter made the same way (level, bytecode),
-    by (distribution hash, wheel): a rebuild links them instead of deflating them again."""
+    """Layers that earlier layered builds for this Python version made the same way (level,
+    bytecode), by (distribution hash, wheel): a rebuild, or another kernel with the same
+    distribution, links them instead of deflating them again.  The bytecode in a layer is
+    checked-hash (`pexlab.build.bytecode`): it is used only with the very source it came from."""
     out: Earlier = {}
     for record in cache.list():
         opts = BuildOptions.from_json(record.options or {}, strict=False)
-        same_python = record.python == env.python or record.prefix == env.prefix
-        if same_python and (opts.level, opts.bytecode) == (options.level, options.bytecode):
+        version = ".".join(record.python_version.split(".")[:2])
+        if version == env.python_major_minor and (opts.level, opts.bytecode) == (
+            options.level,
+            options.bytecode,
+        ):
             for x in record.layers:
                 out.setdefault((str(x["hash"]), str(x["wheel"])), record.layer_path(x))
     return out
