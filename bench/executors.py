@@ -26,6 +26,9 @@ and for each environment four variants:
 - pexlab changed:  the first application after a `pip install` of one package (`Env.added`)
                    in the kernel: a new PEX, on nodes whose cache holds the environment before
                    the install (and nothing else), so only the new package's layer is new;
+- layers first/later/changed: the same three with `options={"layout": "layers"}`: the
+                   application ships a small launcher, and executors fetch from the driver
+                   only the layers their node lacks;
 - venv-pack:       `venv-pack` archive of the same venv through spark.archives (venv-pack is
                    installed into .cache/bench-tools by bench/tools.py).
 
@@ -69,7 +72,19 @@ WORK = REPO / ".cache" / "bench"
 RESULTS = REPO / "bench" / "results"
 NODE_HOME = WORK / "cluster" / "node-home"  # the workers' XDG_CACHE_HOME
 NODE_CACHE = NODE_HOME / "pexlab" / "node-cache"
-VARIANTS = ("bare", "pexlab-first", "pexlab-later", "pexlab-changed", "venv-pack")
+VARIANTS = (
+    "bare",
+    "pexlab-first",
+    "pexlab-later",
+    "pexlab-changed",
+    "layers-first",
+    "layers-later",
+    "layers-changed",
+    "venv-pack",
+)
+# The layered layout (README, "Layered environments"): the same three situations; the driver
+# serves the layers to the executors (pexlab.spark.layer_server).
+LAYERED = {"layout": "layers"}
 # {"first": s, "second": s, "context": s}: first result, next job, and the part of "first"
 # spent creating the context (pexlab: including the cache lookup and the probe task).
 Run = dict[str, float]
@@ -165,6 +180,8 @@ class Prepared:
     arts: Artifacts
     pex_seconds: float
     changed_arts: Artifacts  # the PEX after `pip install <added>`
+    layered: Artifacts  # the same two, layered
+    layered_changed: Artifacts
     pack_seconds: float
     packages: list[str]  # name==version of every distribution in the kernel venv
     site_mb: float  # disk usage of its site-packages
@@ -178,15 +195,19 @@ def measure(args: argparse.Namespace) -> None:
     from pyspark import SparkConf, SparkContext
 
     env = ENVS[args.env]
-    if args.variant == "pexlab-changed":
+    if args.variant.endswith("-changed"):
         env = env.changed()
     conf = json.loads(args.conf)
     t0 = time.monotonic()
-    if args.variant.startswith("pexlab"):
+    if args.variant.startswith(("pexlab", "layers")):
         import pexlab
 
         sc = pexlab.create_spark_context(
-            master=args.master, python=str(env.python), conf=conf, progress=False
+            master=args.master,
+            python=str(env.python),
+            conf=conf,
+            progress=False,
+            options=LAYERED if args.variant.startswith("layers") else None,
         )
     else:
         sconf = SparkConf(loadDefaults=False).setMaster(args.master).setAll(list(conf.items()))
@@ -247,6 +268,8 @@ def prepare(env: Env) -> Prepared:
     pex_seconds = time.monotonic() - t
     ensure_kernel(env.changed())
     changed = package_environment(python=str(env.changed().python))
+    layered = package_environment(python=str(env.python), options=LAYERED)
+    layered_changed = package_environment(python=str(env.changed().python), options=LAYERED)
     pack_seconds = ensure_archive(env)
     # What is installed, as pexlab's own inspection saw it (no second `pip freeze`).
     packages = [f"{d.name}=={d.version}" for d in arts.env.distributions]
@@ -255,6 +278,8 @@ def prepare(env: Env) -> Prepared:
         arts,
         pex_seconds,
         changed,
+        layered,
+        layered_changed,
         pack_seconds,
         packages,
         site_packages_mb(arts.env.site_packages),
@@ -278,15 +303,15 @@ def once(cluster: LocalCluster, p: Prepared, variant: str) -> Run:
         "--conf",
         json.dumps(cluster.driver_conf()),
     ]
-    if variant == "pexlab-first":
+    if variant.endswith("-first"):
         # Fresh nodes: no environment extracted by an earlier application.
         shutil.rmtree(NODE_CACHE, ignore_errors=True)
-    if variant == "pexlab-changed":
+    if variant.endswith("-changed"):
         # Nodes that ran the environment before the install, and nothing since: every other
         # environment (the changed one of the previous rep included) and its layers go.
         from pexlab.nodecache import env_id, upkeep
 
-        keep = env_id(p.arts.fingerprint)
+        keep = env_id((p.layered if variant.startswith("layers") else p.arts).fingerprint)
         upkeep.evict(str(NODE_CACHE), 0, keep=(keep,), grace=0)
         left = [e.eid for e in upkeep.scan(str(NODE_CACHE))]
         assert left == [keep], f"the node cache should hold only {keep}: {left}"
@@ -312,6 +337,7 @@ def measure_env(cluster: LocalCluster, p: Prepared, reps: int) -> dict[str, list
     times: dict[str, list[Run]] = {v: [] for v in VARIANTS}
     # One application first (not measured), so "later" has its predecessor from the first rep.
     once(cluster, p, "pexlab-later")
+    once(cluster, p, "layers-later")
     for rep in range(reps):
         for variant in VARIANTS:
             r = once(cluster, p, variant)
@@ -375,6 +401,15 @@ def env_section(p: Prepared, runs: dict[str, list[Run]]) -> str:
     first_bare_ok = med["pexlab-first"] <= 2 * bare
     first_vp_ok = med["venv-pack"] >= 1.5 * med["pexlab-first"]
     changed_ok = med["pexlab-changed"] <= 1.1 * med["pexlab-later"]
+    layered_ok = med["layers-changed"] <= 1.3 * bare
+    layered_first_ok = med["layers-first"] <= 1.5 * bare
+    layered_later_ok = med["layers-later"] <= 1.1 * bare
+    lay, lay_changed = p.layered, p.layered_changed
+    lay_bytes = lay.pex.size + sum(x.size for x in lay.layers)
+    new_layers = {x.name for x in lay_changed.layers} - {x.name for x in lay.layers}
+    lay_change = lay_changed.pex.size + sum(
+        x.size for x in lay_changed.layers if x.name in new_layers
+    )
     changed = p.changed_arts.pex
     pex = p.arts.pex
     return f"""## {p.env.name}: {", ".join(p.env.packages)}
@@ -401,6 +436,16 @@ Goals:
   ({med["pexlab-changed"] / med["pexlab-later"]:.2f}× later, {med["pexlab-changed"] / bare:.2f}× bare;
   with one PEX_ROOT per environment it cost what "pexlab first" costs, {med["pexlab-first"] / bare:.2f}× bare).
   Its PEX: {changed.name}, {changed.size / 1e6:.1f} MB.
+- layered (issue #18 goals): the session after the change ≤ 1.3× bare:
+  **{"met" if layered_ok else "NOT met"}** ({med["layers-changed"] / bare:.2f}×); the first
+  session on fresh nodes ≤ 1.5× bare: **{"met" if layered_first_ok else "NOT met"}**
+  ({med["layers-first"] / bare:.2f}×); later sessions ≤ 1.1× bare:
+  **{"met" if layered_later_ok else "NOT met"}** ({med["layers-later"] / bare:.2f}×).
+  The environment: a {lay.pex.size / 1e3:.0f} kB launcher and {len(lay.layers)} layers,
+  {lay_bytes / 1e6:.1f} MB; the change ships the launcher and {len(new_layers)} layer(s),
+  {lay_change / 1e6:.2f} MB ({lay_change / lay_bytes:.2%} of the environment), and a warm node
+  fetches no layer for a new application (the launcher, {lay.pex.size / 1e3:.0f} kB, is
+  {lay.pex.size / lay_bytes:.2%} of the environment).
 """
 
 

@@ -246,6 +246,11 @@ export interface IArtifactRecord {
   options: Record<string, unknown>;
   build_seconds: number;
   prefix: string;
+  /**
+   * A layered build's zips (README, "Layered environments"); `pex_path` and `size` are then
+   * its launcher's. Absent or empty for a single-file PEX.
+   */
+  layers?: { file: string; size: number }[];
   /** Is it the PEX of the kernel (or fingerprint) the request named? */
   current: boolean;
 }

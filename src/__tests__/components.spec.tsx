@@ -645,6 +645,28 @@ describe('EnvironmentPanel guidance and artifacts', () => {
     expect(within(rows[0] as HTMLElement).getByText('67.4 MB')).toBeTruthy();
   });
 
+  it('sizes a layered build as its launcher and its layers', () => {
+    const layered = artifactRecord({
+      size: 14000,
+      layers: [
+        { file: 'pexlab-bootstrap-0.zip', size: 1000000 },
+        { file: 'pexlab-layer-1-numpy.whl', size: 69000000 }
+      ]
+    });
+    const { container } = render(
+      <EnvironmentPanel
+        {...panelProps(
+          state({ environment: environment(), artifacts: [layered] })
+        )}
+        pexView="up-to-date"
+        {...callbacks}
+      />
+    );
+    const row = container.querySelector('[data-kind="cached"]') as HTMLElement;
+    expect(within(row).getByText('PEX in 2 layers')).toBeTruthy();
+    expect(within(row).getByText('66.8 MB')).toBeTruthy();
+  });
+
   it("says what the cells ship, in the cells' words", () => {
     const cluster = environment({
       build: resolved({ storage: 'file:///shared', master: 'spark://h:7077' })

@@ -161,6 +161,9 @@ function RecordRow(props: {
 }): JSX.Element {
   const { record: r, trans } = props;
   const uploads = Object.values(r.uploads);
+  const layers = r.layers ?? [];
+  // A layered build ships its launcher and its layers: the environment is all of them.
+  const size = layers.reduce((total, layer) => total + layer.size, r.size);
   return (
     <li
       className="pexlab-Artifact"
@@ -169,12 +172,16 @@ function RecordRow(props: {
       data-current={props.isCurrent ? 'true' : undefined}
     >
       <div className="pexlab-Artifact-head">
-        <span className="pexlab-Artifact-kind">{trans.__('PEX')}</span>
+        <span className="pexlab-Artifact-kind">
+          {layers.length
+            ? trans.__('PEX in %1 layers', layers.length)
+            : trans.__('PEX')}
+        </span>
         {props.isCurrent && <CurrentBadge trans={trans} />}
         <span className="pexlab-Artifact-name" title={r.fingerprint}>
           {baseName(r.pex_path)}
         </span>
-        <span className="pexlab-Artifact-size">{formatBytes(r.size)}</span>
+        <span className="pexlab-Artifact-size">{formatBytes(size)}</span>
         <span className="pexlab-Artifact-age">
           {trans.__('%1 ago', formatAge(r.built_at, props.now, trans))}
         </span>
