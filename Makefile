@@ -167,6 +167,7 @@ bench: setup hadoop
 	$(BIN)/python bench/yarn.py
 	$(BIN)/python bench/executors.py --boot-options
 	$(BIN)/python bench/layers.py
+	$(BIN)/python bench/layered.py
 
 # ---- tests ------------------------------------------------------------------------------------
 

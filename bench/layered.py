@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from layers import ADDED, BEFORE, CODE, WORK, venv
+from layers import ADDED, BEFORE, CODE, WORK, start, venv
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -40,15 +40,7 @@ STEPS = ("cold build", "rebuild", "cold start", "changed start", "warm start")
 
 
 def run(launcher: Path, node: Path, storage: Path) -> float:
-    env = {"PATH": os.environ["PATH"], "HOME": str(node), "PEXLAB_LAYERS": str(storage)}
-    t = time.perf_counter()
-    proc = subprocess.run(
-        [str(launcher), "-c", CODE], capture_output=True, text=True, env=env, cwd=WORK, check=False
-    )
-    took = time.perf_counter() - t
-    if proc.returncode != 0 or "ok" not in proc.stdout:
-        raise SystemExit(f"{launcher.name} failed:\n{proc.stderr[-3000:]}")
-    return took
+    return start(launcher, node, extra={"PEXLAB_LAYERS": str(storage)})
 
 
 def bare(python: Path) -> float:

@@ -54,8 +54,12 @@ def venv(name: str, packages: tuple[str, ...]) -> Path:
     return folder / "bin" / "python"
 
 
-def start(pex: Path, home: Path, pex_root: Path | None = None) -> float:
-    env = {"PATH": os.environ["PATH"], "HOME": str(home)}
+def start(
+    pex: Path, home: Path, pex_root: Path | None = None, extra: dict[str, str] | None = None
+) -> float:
+    """Seconds for one start of `pex` running CODE, as an executor on a node whose HOME (and
+    so node cache) is `home`; `extra`: more environment variables."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), **(extra or {})}
     if pex_root is not None:
         env["PEX_ROOT"] = str(pex_root)
     t = time.perf_counter()

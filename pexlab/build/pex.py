@@ -54,7 +54,7 @@ import zipfile
 from functools import cache
 from pathlib import Path
 from queue import Empty, Queue
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pexlab.build.bytecode import Bytecode
 from pexlab.build.cache import BuildRecord, Cache, sha256_file
@@ -299,7 +299,6 @@ def _build_layered(
         raise BuildError(f"pex exited 0 but wrote no packed folder {packed.name}")
     report(progress, "build", 0.9, "linking the layers")
     pex_hash = pex_hash_of(packed)
-    chosen = selected_distributions(env, options)
     layers = make_layers(
         packed,
         tmp,
@@ -315,22 +314,28 @@ def _build_layered(
         packed, layers, tmp / name, env_id(fp), pex_hash, f"python{env.python_major_minor}"
     )
     shutil.rmtree(packed)
-    launcher = tmp / name
+    return _record(cache, fp, env, options, tmp / name, layers=[x.to_json() for x in layers])
+
+
+def _record(
+    cache: Cache, fp: str, env: Environment, options: BuildOptions, built: Path, **extra: Any
+) -> BuildRecord:
+    """The record of a finished build whose shipped file is `built` (still in its tmp entry)."""
     return BuildRecord(
         fingerprint=fp,
-        pex_path=str(cache.entry_dir(fp) / name),
+        pex_path=str(cache.entry_dir(fp) / built.name),
         python=env.python,
         prefix=env.prefix,
         python_version=env.version,
         platform=env.platform,
-        distributions=[{"name": n, "version": v} for n, v in chosen],
+        distributions=[{"name": n, "version": v} for n, v in selected_distributions(env, options)],
         editables=sorted(d.name for d in env.editables),
         options=options.to_json(),
         pex_version=pex_version(),
-        size=launcher.stat().st_size,
-        sha256=sha256_file(launcher),
+        size=built.stat().st_size,
+        sha256=sha256_file(built),
         built_at=time.time(),
-        layers=[x.to_json() for x in layers],
+        **extra,
     )
 
 
@@ -363,8 +368,8 @@ def build_pex(
             return BuildResult(hit, True)
         tmp = cache.new_tmp(fp)
         name = artifact_name(fp)
-        chosen = selected_distributions(env, options)
-        report(progress, "build", 0.0, f"building {name} from {len(chosen)} distributions")
+        count = len(selected_distributions(env, options))
+        report(progress, "build", 0.0, f"building {name} from {count} distributions")
         t0 = time.monotonic()
         try:
             if options.layout == "layers":
@@ -413,21 +418,8 @@ def build_pex(
                     )
                 stored.unlink()
             report(progress, "build", 0.95, "hashing the PEX")
-            record = BuildRecord(
-                fingerprint=fp,
-                pex_path=str(cache.entry_dir(fp) / name),
-                python=env.python,
-                prefix=env.prefix,
-                python_version=env.version,
-                platform=env.platform,
-                distributions=[{"name": n, "version": v} for n, v in chosen],
-                editables=sorted(d.name for d in env.editables),
-                options=options.to_json(),
-                pex_version=pv,
-                size=built.stat().st_size,
-                sha256=sha256_file(built),
-                built_at=time.time(),
-                build_seconds=round(time.monotonic() - t0, 3),
+            record = _record(
+                cache, fp, env, options, built, build_seconds=round(time.monotonic() - t0, 3)
             )
             cache.publish(fp, tmp, record)
         except BaseException:
