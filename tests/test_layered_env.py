@@ -117,6 +117,10 @@ def test_each_change_ships_and_extracts_only_its_layer(
         six_layer = [x.name for x in changed.layers if "-six-" in x.name]
         assert new_in_storage == {changed.pex.name, *six_layer}, new_in_storage
         assert changed.layers_sent == 1
+        # A top-level module's bytecode sits in the layer's own __pycache__.
+        six_zip = next(x.local_path for x in changed.layers if x.name == six_layer[0])
+        with zipfile.ZipFile(six_zip) as zf:
+            assert f"__pycache__/six.{sys.implementation.cache_tag}.pyc" in zf.namelist()
         # Build: the unchanged layers are pex's cached zips, not zipped again.
         same = {x.name for x in previous.layers} & {x.name for x in changed.layers}
         assert len(same) == len(changed.layers) - 1

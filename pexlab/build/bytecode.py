@@ -73,6 +73,9 @@ class Bytecode:
 
     site_packages: tuple[Path, ...]
     tag: str
+    # Entries are named `.deps/<wheel>/<path>` (a PEX file); False: `<path>`, relative to one
+    # distribution (a layer's zip, `pexlab.build.layers`).
+    in_deps: bool = True
 
     @classmethod
     def of(cls, env: Environment) -> Bytecode | None:
@@ -81,20 +84,27 @@ class Bytecode:
         return cls(tuple(Path(p) for p in env.site_packages), env.cache_tag)
 
     def pyc_name(self, entry: str) -> str:
-        folder, _, file = entry.rpartition("/")
-        return f"{folder}/__pycache__/{file[:-3]}.{self.tag}.pyc"
+        folder, slash, file = entry.rpartition("/")
+        return f"{folder}{slash}__pycache__/{file[:-3]}.{self.tag}.pyc"
 
     def for_entry(self, entry: str, crc: int, size: int) -> bytes | None:
-        """The checked .pyc for the PEX entry `.deps/<wheel>/<path>.py`, or None.
+        """The checked .pyc for the entry `.deps/<wheel>/<path>.py` (or `<path>.py`, see
+        `in_deps`), or None.
 
         pex lays a venv-repository distribution out as its site-packages files relative to the
         chroot (scripts and data under `.prefix/`, which are not imported)."""
-        if not entry.startswith(_DEPS) or not entry.endswith(".py"):
+        if not entry.endswith(".py"):
             return None
-        parts = entry[len(_DEPS) :].split("/", 1)
-        if len(parts) != 2 or parts[1].startswith(".prefix/"):
+        if self.in_deps:
+            if not entry.startswith(_DEPS):
+                return None
+            parts = entry[len(_DEPS) :].split("/", 1)
+            if len(parts) != 2:
+                return None
+            entry = parts[1]
+        rel = entry
+        if rel.startswith(".prefix/"):
             return None
-        rel = parts[1]
         if not _TEST_DIRS.isdisjoint(rel.split("/")[:-1]):
             return None
         for site in self.site_packages:

@@ -32,12 +32,13 @@ import os
 import shutil
 import zipfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pexlab.build.bytecode import Bytecode
 from pexlab.build.cache import LAYERS_DIR, sha256_file
-from pexlab.build.zip_rewrite import PycSource, rewrite
+from pexlab.build.zip_rewrite import rewrite
 from pexlab.core.errors import PexlabError
 from pexlab.nodecache.launcher import layered_launcher
 
@@ -81,24 +82,6 @@ def _check_name(value: object, what: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class _InLayer:
-    """The venv's bytecode for the entries of one distribution's zip, whose names are relative
-    to the distribution (`pexlab.build.bytecode.Bytecode` reads `.deps/<wheel>/<path>`)."""
-
-    bytecode: PycSource
-    wheel: str
-
-    def _full(self, entry: str) -> str:
-        return f".deps/{self.wheel}/{entry}"
-
-    def pyc_name(self, entry: str) -> str:
-        return self.bytecode.pyc_name(self._full(entry))[len(self._full("")) :]
-
-    def for_entry(self, entry: str, crc: int, size: int) -> bytes | None:
-        return self.bytecode.for_entry(self._full(entry), crc, size)
-
-
 # A finished layer of an earlier build, by (pex's hash of the distribution, wheel name).
 Earlier = dict[tuple[str, str], Path]
 
@@ -107,7 +90,7 @@ def make_layers(
     packed: Path,
     entry: Path,
     level: int,
-    bytecode: PycSource | None = None,
+    bytecode: Bytecode | None = None,
     earlier: Earlier | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> list[Layer]:
@@ -141,7 +124,8 @@ def make_layers(
         if made is not None:
             _link_or_copy(made, tmp)
         else:
-            pyc = _InLayer(bytecode, wheel) if bytecode is not None and wheel else None
+            # A layer's entries are named relative to its distribution.
+            pyc = replace(bytecode, in_deps=False) if bytecode is not None and wheel else None
             rewrite(src, tmp, level, bytecode=pyc)
         digest = sha256_file(tmp)
         name = (
