@@ -168,6 +168,7 @@ bench: setup hadoop
 	$(BIN)/python bench/executors.py --boot-options
 	$(BIN)/python bench/layers.py
 	$(BIN)/python bench/layered.py
+	$(BIN)/python bench/torch_env.py
 
 # ---- tests ------------------------------------------------------------------------------------
 

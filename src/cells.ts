@@ -30,6 +30,7 @@ export const DEFAULT_SETTINGS: ISparkSettings = {
   sparkConf: {},
   includeEditable: true,
   excludedPackages: [],
+  layout: 'zipapp',
   insertPosition: 'after-title',
   buildBeforeInsert: false
 };
@@ -133,7 +134,8 @@ export function buildQuery(settings: ISparkSettings): IEnvironmentQuery {
   return {
     options: {
       exclude_extra: [...settings.excludedPackages],
-      include_editable: settings.includeEditable
+      include_editable: settings.includeEditable,
+      layout: settings.layout
     },
     storage: settings.storage,
     master: settings.master
@@ -430,6 +432,7 @@ export function normalizeSettings(
     excludedPackages: Array.isArray(s.excludedPackages)
       ? s.excludedPackages.map(String)
       : [],
+    layout: String(s.layout ?? DEFAULT_SETTINGS.layout),
     insertPosition: (['after-title', 'top', 'below-active'] as const).includes(
       s.insertPosition as InsertPosition
     )

@@ -72,6 +72,8 @@ export interface IBuildChoices {
   /** Packages left out in addition to the server's default excludes. */
   exclude_extra: string[];
   include_editable: boolean;
+  /** How the environment travels: `BuildOptions.layout` ("zipapp" | "layers"). */
+  layout: string;
 }
 
 /**
@@ -308,6 +310,8 @@ export interface ISparkSettings {
   includeEditable: boolean;
   /** Packages left out in addition to the server's default excludes. */
   excludedPackages: string[];
+  /** One PEX file or layers (schema/plugin.json's choices; the server checks the value). */
+  layout: string;
   insertPosition: InsertPosition;
   buildBeforeInsert: boolean;
 }

@@ -24,7 +24,7 @@ def where(_: Any) -> str:
     import os as _os
     import sys as _sys
 
-    out = {"executable": _sys.executable, "cwd": _os.getcwd()}
+    out = {"executable": _sys.executable, "cwd": _os.getcwd(), "cwd_files": _os.listdir(".")}
     try:
         import tabulate
 
@@ -124,6 +124,30 @@ def layered(url: str, args: dict) -> dict:
     res["layers"] = [x.name for x in shipment_of(spark).artifacts.layers]
     spark.stop()
     return res
+
+
+def layered_shared(url: str, args: dict) -> dict:
+    """The layered environment with a shared storage folder, on nodes that hold none of it:
+    the session carries the launcher and the file naming the folder, not the layers."""
+    import shutil
+
+    shutil.rmtree(args["node_cache"], ignore_errors=True)
+    spark = create(url, options={"layout": "layers"}, storage=args["storage"])
+    res = {"run": run_udfs(spark), "storage": sorted(os.listdir(args["storage"]))}
+    a = spark_shipment(spark).artifacts
+    res["layers"] = [x.name for x in a.layers]
+    res["launcher"] = a.pex.name
+    from pexlab.nodecache.upkeep import layers
+
+    res["installed"] = sorted(layers(args["node_cache"]))
+    spark.stop()
+    return res
+
+
+def spark_shipment(spark: Any) -> Any:
+    from pexlab.spark.connect import shipment_of
+
+    return shipment_of(spark)
 
 
 def bare(url: str, args: dict) -> dict:

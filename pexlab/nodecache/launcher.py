@@ -139,6 +139,9 @@ HEAD_MARK = "#PEXLAB-HEAD "
 # Where a layered launcher looks for the layers its node lacks, before its working directory
 # (where Spark or YARN put shipped files): a folder (a shared file system) or an http(s) URL.
 LAYERS_VAR = "PEXLAB_LAYERS"
+# The same, as a file shipped beside the launcher, for sessions that cannot set executors'
+# environment (Spark Connect: executors start before the session exists).  The variable wins.
+LAYER_SOURCE_FILE = "pexlab-layer-source"
 
 # Python run by a layered launcher when its node has no venv for it yet (stdlib only; no
 # single quotes: it sits inside sh single quotes).  Under a per-PEX lock, lay the PEX out as a
@@ -169,6 +172,8 @@ def complete(folder):
     except OSError:
         return False
 source = os.environ.get("{LAYERS_VAR}", "")
+if not source and os.path.isfile("{LAYER_SOURCE_FILE}"):
+    source = open("{LAYER_SOURCE_FILE}").read().strip()
 def fetch(x):
     target = at(tmp, x)
     if source.startswith(("http://", "https://")):
@@ -232,7 +237,10 @@ def layered_launcher(
     if "\n" in manifest_json or "\n" in head_b64:
         raise LauncherError("the manifest and the head must be single lines")
     assemble = _ASSEMBLE.format(
-        MANIFEST_MARK=MANIFEST_MARK, HEAD_MARK=HEAD_MARK, LAYERS_VAR=LAYERS_VAR
+        MANIFEST_MARK=MANIFEST_MARK,
+        HEAD_MARK=HEAD_MARK,
+        LAYERS_VAR=LAYERS_VAR,
+        LAYER_SOURCE_FILE=LAYER_SOURCE_FILE,
     )
     if "'" in assemble:
         raise LauncherError("the assembly script must not hold single quotes")

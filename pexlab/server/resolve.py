@@ -1,7 +1,8 @@
 """What a request asks for -> what the server builds: the one place where the user's partial
 choices meet the server's settings.
 
-A request carries only the user's choices (`{"exclude_extra": [...], "include_editable": bool}`);
+A request carries only the user's choices (`{"exclude_extra": [...], "include_editable": bool,
+"layout": "zipapp" | "layers"}`);
 the frontend never knows the defaults.  `resolve_options` turns them, with
 `c.PexLab.default_excludes`, into ONE `BuildOptions`: that object gives the fingerprint, travels
 to the build subprocess as `--options-json`, is stored in the build record, and its
@@ -20,14 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pexlab.build.options import DEFAULT_EXCLUDE_REASONS, BuildOptions
+from pexlab.build.options import DEFAULT_EXCLUDE_REASONS, LAYOUT_VALUES, BuildOptions
 from pexlab.core.errors import PexlabError
 from pexlab.core.names import canonical_name
 from pexlab.environment.interpreter import Environment
 
 from .config import PACKAGE_NAME
 
-PARTIAL_KEYS = ("exclude_extra", "include_editable")
+PARTIAL_KEYS = ("exclude_extra", "include_editable", "layout")
 MAX_NAMES = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _VISIBLE = re.compile(r"[^\x00-\x20\x7f]")
@@ -47,11 +48,13 @@ class Partial:
 
     exclude_extra: tuple[str, ...] = ()
     include_editable: bool = True
+    layout: str = BuildOptions.layout  # LAYOUT_VALUES
 
     def to_json(self) -> dict[str, Any]:
         return {
             "exclude_extra": list(self.exclude_extra),
             "include_editable": self.include_editable,
+            "layout": self.layout,
         }
 
 
@@ -88,14 +91,19 @@ def parse_partial(raw: Any) -> Partial:
     include_editable = raw.get("include_editable", True)
     if not isinstance(include_editable, bool):
         raise RequestError(400, "options.include_editable must be true or false.")
-    return Partial(tuple(dict.fromkeys(extra)), include_editable)
+    layout = raw.get("layout", BuildOptions.layout)
+    if layout not in LAYOUT_VALUES:
+        raise RequestError(
+            400, f"options.layout must be one of {', '.join(LAYOUT_VALUES)}, not {layout!r}."
+        )
+    return Partial(tuple(dict.fromkeys(extra)), include_editable, layout)
 
 
 def resolve_options(partial: Partial, default_excludes: Sequence[str]) -> BuildOptions:
     """The server's defaults plus the user's extra names, in that order (so unchanged settings
     give exactly `BuildOptions()` and an empty `overrides()`)."""
     exclude = tuple(dict.fromkeys([*default_excludes, *partial.exclude_extra]))
-    return BuildOptions.from_json({"exclude": list(exclude)})
+    return BuildOptions.from_json({"exclude": list(exclude), "layout": partial.layout})
 
 
 def protocols(url: str) -> list[str]:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pexlab.core.progress import ProgressCallback, report
 from pexlab.core.sizes import format_size
+from pexlab.nodecache.launcher import LAYER_SOURCE_FILE
 from pexlab.spark.conf import CONNECT_PYTHON_CONF as PYTHON_CONF
 from pexlab.spark.conf import artifacts_conf
 from pexlab.spark.connect_session import clone_full, close_at_exit
@@ -48,7 +51,8 @@ class _Registry:
     """Per kernel process: the base session per (server, PEX), what each session holds, and the
     last session made per server (returned again when nothing changed)."""
 
-    bases: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # (server, PEX, where executors read its layers) -> the base session holding them
+    bases: dict[tuple[str, str, str | None], Any] = field(default_factory=dict)
     held: dict[str, set[str]] = field(default_factory=dict)  # session id -> artifact names
     last: dict[str, Any] = field(default_factory=dict)  # remote -> user session
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -98,11 +102,18 @@ def _fill_with_pex(
     session: Any, artifacts: Artifacts, opts: SessionOptions, progress: ProgressCallback | None
 ) -> None:
     # A layered environment's layers go in beside its launcher, which finds them in the
-    # session's artifact folder (its working directory on the executors).
-    files = [artifacts.pex, *artifacts.layers]
+    # session's artifact folder (its working directory on the executors), unless they stay in
+    # a shared storage folder: then a one-line file names it, since a session cannot set the
+    # executors' environment, and each node reads only the layers it lacks.
+    files = artifacts.env_files()
     for i, art in enumerate(files):
         report(progress, "upload", i / len(files), f"uploading {art.name} to the Connect server")
         add_artifact(session, art.local_path, art.name, pyfile=False)
+    if artifacts.layer_source is not None:
+        with tempfile.TemporaryDirectory(prefix="pexlab-") as tmp:
+            source = Path(tmp) / LAYER_SOURCE_FILE
+            source.write_text(artifacts.layer_source + "\n")
+            add_artifact(session, str(source), LAYER_SOURCE_FILE, pyfile=False)
     report(progress, "upload", 1.0, f"{format_size(sum(a.size for a in files))} uploaded")
     # The conf layer's Connect shape (opts may name the server in `remote` only).
     for key, value in artifacts_conf(artifacts, replace(opts, master=remote_of(opts))).items():
@@ -113,7 +124,7 @@ def _base_session(
     remote: str, artifacts: Artifacts, opts: SessionOptions, progress: ProgressCallback | None
 ) -> tuple[Any, str]:
     """The private session holding only the PEX (made and filled once per server and PEX)."""
-    key = (remote, artifacts.pex.name)
+    key = (remote, artifacts.pex.name, artifacts.layer_source)
     base = REGISTRY.bases.get(key)
     if base is not None and session_alive(base):
         return base, "cloned"

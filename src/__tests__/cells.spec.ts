@@ -397,7 +397,7 @@ describe('upsertSetupCells', () => {
 describe('buildQuery', () => {
   it("sends only the user's choices, never defaults", () => {
     expect(buildQuery(DEFAULT_SETTINGS)).toEqual({
-      options: { exclude_extra: [], include_editable: true },
+      options: { exclude_extra: [], include_editable: true, layout: 'zipapp' },
       storage: '',
       master: ''
     });
@@ -406,10 +406,15 @@ describe('buildQuery', () => {
         ...DEFAULT_SETTINGS,
         storage: 's3://b/p',
         includeEditable: false,
-        excludedPackages: ['torch']
+        excludedPackages: ['torch'],
+        layout: 'layers'
       })
     ).toEqual({
-      options: { exclude_extra: ['torch'], include_editable: false },
+      options: {
+        exclude_extra: ['torch'],
+        include_editable: false,
+        layout: 'layers'
+      },
       storage: 's3://b/p',
       master: ''
     });

@@ -72,7 +72,7 @@ describe('SparkEnvironmentModel', () => {
     const started = await model.startBuild();
     expect(started?.state).toBe('queued');
     expect(client.calls).toContain(
-      `start ${JSON.stringify({ kernel_id: KERNEL, options: { exclude_extra: [], include_editable: true } })}`
+      `start ${JSON.stringify({ kernel_id: KERNEL, options: { exclude_extra: [], include_editable: true, layout: 'zipapp' } })}`
     );
     expect(model.pexView).toBe('building');
     expect(model.isBuilding).toBe(true);
@@ -267,7 +267,11 @@ describe('SparkEnvironmentModel', () => {
       includeEditable: false
     });
     await flush();
-    const choices = { exclude_extra: ['torch'], include_editable: false };
+    const choices = {
+      exclude_extra: ['torch'],
+      include_editable: false,
+      layout: 'zipapp'
+    };
     // The PEX state is for exactly these choices: the environment was re-read with them.
     expect(client.lastQuery).toEqual({
       options: choices,

@@ -8,11 +8,12 @@ import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from pexlab.build.cache import BuildRecord, Cache
-from pexlab.build.options import DEFAULT_EXCLUDES, BuildOptions
+from pexlab.build.options import DEFAULT_EXCLUDES, LAYOUT_VALUES, BuildOptions
 from pexlab.environment.interpreter import Distribution, Editable, Environment
 from pexlab.server.build_process import build_env
 from pexlab.server.config import PexLab
@@ -27,6 +28,8 @@ from pexlab.server.resolve import (
     resolve_options,
     resolve_storage,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def env(*dists: Distribution, version: str = "3.11.7") -> Environment:
@@ -143,6 +146,7 @@ def test_partial_options_are_the_users_choices_only():
         ({"exclude_extra": "numpy"}, "list"),
         ({"exclude_extra": ["a b"]}, "not a package name"),
         ({"include_editable": "yes"}, "true or false"),
+        ({"layout": "tree"}, "zipapp, layers"),
         (["x"], "object"),
     ]:
         with pytest.raises(RequestError, match=fragment) as info:
@@ -162,6 +166,21 @@ def test_admin_and_user_excludes_are_added_to_the_defaults():
     assert set(opts.overrides()["exclude"]) == {*DEFAULT_EXCLUDES, "tensorflow", "torch"}
     # The overrides are what the inserted cell passes: they give back the same options.
     assert BuildOptions.from_json(opts.overrides()).to_json() == opts.to_json()
+
+
+def test_a_layered_layout_is_a_choice_the_cell_repeats():
+    opts = resolve_options(parse_partial({"layout": "layers"}), list(DEFAULT_EXCLUDES))
+    assert opts.layout == "layers"
+    # The inserted cell passes only this, and the session builds the same PEX as the panel.
+    assert opts.overrides() == {"layout": "layers"}
+    assert parse_partial({}).layout == BuildOptions().layout
+
+
+def test_the_settings_schema_offers_exactly_the_engines_layouts():
+    schema = json.loads((REPO / "schema" / "plugin.json").read_text())
+    layout = schema["properties"]["layout"]
+    assert [o["const"] for o in layout["oneOf"]] == list(LAYOUT_VALUES)
+    assert layout["default"] == BuildOptions().layout
 
 
 def test_storage_protocols_and_prefixes():
