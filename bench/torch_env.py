@@ -167,7 +167,8 @@ def ensure_client() -> Path:
     if not (CLIENT / ".complete").exists():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(CLIENT)], check=True)
         pkg = f"pyspark[connect]=={version('pyspark')}"
-        subprocess.run([str(python), "-m", "pip", "install", "-q", pkg], check=True)
+        # fsspec: pexlab's one run-time dependency besides pex (run from .venv: PEXLAB_PEX).
+        subprocess.run([str(python), "-m", "pip", "install", "-q", pkg, "fsspec"], check=True)
         (CLIENT / ".complete").write_text("ok")
     return python
 

@@ -12,7 +12,8 @@ in remote mode): no JVM.  What a session gets, and why (checked against pyspark 
   server refuses to re-add a name with other bytes (`ARTIFACT_ALREADY_EXISTS`).  The client also
   puts a pyfile zip at the kernel's `sys.path[1]`; pexlab takes it off again so the notebook keeps
   importing its live sources.
-- The client uploads local files in 32 KiB chunks through gRPC, so `storage=` plays no part here.
+- The client uploads local files in 32 KiB chunks through gRPC, so `storage=` plays no part here,
+  except as a shared folder from which a layered environment's executors read their layers.
   Artifacts belong to one server-side session.  To avoid uploading the PEX for every session,
   pexlab keeps one private "base" session per (server, PEX) that holds only the PEX and the
   Python conf, and makes each user session a server-side clone of it (`cloneSession`, which
@@ -70,6 +71,7 @@ from pexlab.spark.errors import (
 )
 from pexlab.spark.notebook_progress import NotebookProgress, failing, progress_for
 from pexlab.spark.options import SessionOptions
+from pexlab.storage.upload import shared_folder
 
 if TYPE_CHECKING:  # the client is imported lazily: `import pexlab` must not need it
     from pyspark.sql import SparkSession
@@ -133,8 +135,9 @@ def connect_session(opts: SessionOptions) -> SparkSession:
     """A Spark Connect session for `opts.remote` (or an `sc://` master) whose Python UDFs run
     the kernel's environment; see the module docstring.
 
-    `opts.conf` is set on the new session (runtime/SQL conf).  `storage`, `app_name` and
-    `pex_root` have no effect on Connect (artifacts go through the session; the application and
+    `opts.conf` is set on the new session (runtime/SQL conf).  `storage` serves only a layered
+    environment, and only as a shared folder the executors read; it, `app_name` and
+    `pex_root` have no other effect on Connect (artifacts go through the session; the application and
     the executors' environment are the server's); the summary names them when given."""
     t0 = time.monotonic()
     remote = remote_of(opts)
@@ -158,10 +161,19 @@ def _connect(
     driver = driver_python()
     if opts.expected_python is not None:
         check_expected(opts.expected_python, driver)
+    # A layered environment's layers may stay in a shared storage folder the executors read
+    # (named to them by a file beside the launcher); any other storage has no use here.
+    layer_storage = (
+        opts.storage
+        if opts.storage
+        and opts.build_options.layout == "layers"
+        and shared_folder(opts.storage) is not None
+        else None
+    )
     ignored = [
         name
         for name, value in (
-            ("storage", opts.storage),
+            ("storage", opts.storage if layer_storage is None else None),
             ("app_name", opts.app_name),
             ("pex_root", opts.pex_root),
         )
@@ -170,9 +182,11 @@ def _connect(
 
     from pexlab.package import package_environment
 
-    # No storage: the client uploads local files only (the server never reads a URL for it).
+    # Otherwise no storage: the client uploads local files only (the server never reads a URL).
     artifacts = package_environment(
         python=opts.python,
+        storage=layer_storage,
+        storage_options=dict(opts.storage_options or {}),
         options=opts.build_options,
         include_editable=opts.include_editable,
         progress=callback,
