@@ -127,19 +127,40 @@ def layered(url: str, args: dict) -> dict:
 
 
 def layered_shared(url: str, args: dict) -> dict:
-    """The layered environment with a shared storage folder, on nodes that hold none of it:
-    the session carries the launcher and the file naming the folder, not the layers."""
-    import shutil
+    """The layered environment with a shared storage folder: the session carries the launcher
+    and the file naming the folder, not the layers.  The kernel has one distribution no other
+    test ships (`args["module"]`), so the node must read that layer from the folder.  The node
+    cache is not emptied: the server's running workers of earlier sessions live in it."""
+    from pyspark.sql.functions import udf
 
-    shutil.rmtree(args["node_cache"], ignore_errors=True)
-    spark = create(url, options={"layout": "layers"}, storage=args["storage"])
-    res = {"run": run_udfs(spark), "storage": sorted(os.listdir(args["storage"]))}
-    a = spark_shipment(spark).artifacts
-    res["layers"] = [x.name for x in a.layers]
-    res["launcher"] = a.pex.name
     from pexlab.nodecache.upkeep import layers
 
-    res["installed"] = sorted(layers(args["node_cache"]))
+    module = args["module"]
+
+    def imported(_: Any) -> str:
+        import importlib as _importlib
+        import json as _json
+        import os as _os
+
+        out = {"cwd_files": _os.listdir(".")}
+        try:
+            out["file"] = _importlib.import_module(module).__file__
+        except ImportError as exc:
+            out["error"] = f"{type(exc).__name__}: {exc}"
+        return _json.dumps(out)
+
+    before = sorted(layers(args["node_cache"]))
+    spark = create(url, options={"layout": "layers"}, storage=args["storage"], progress=False)
+    rows = spark.range(0, 2, 1, 2).select(udf(imported, "string")("id").alias("w")).collect()
+    a = spark_shipment(spark).artifacts
+    res = {
+        "rows": [json.loads(r.w) for r in rows],
+        "storage": sorted(os.listdir(args["storage"])),
+        "layers": [x.name for x in a.layers],
+        "launcher": a.pex.name,
+        "before": before,
+        "after": sorted(layers(args["node_cache"])),
+    }
     spark.stop()
     return res
 
