@@ -24,7 +24,7 @@ def where(_: Any) -> str:
     import os as _os
     import sys as _sys
 
-    out = {"executable": _sys.executable, "cwd": _os.getcwd(), "cwd_files": _os.listdir(".")}
+    out = {"executable": _sys.executable, "cwd": _os.getcwd()}
     try:
         import tabulate
 
@@ -134,6 +134,7 @@ def layered_shared(url: str, args: dict) -> dict:
     from pyspark.sql.functions import udf
 
     from pexlab.nodecache.upkeep import layers
+    from pexlab.spark.connect import shipment_of
 
     module = args["module"]
 
@@ -152,7 +153,7 @@ def layered_shared(url: str, args: dict) -> dict:
     before = sorted(layers(args["node_cache"]))
     spark = create(url, options={"layout": "layers"}, storage=args["storage"], progress=False)
     rows = spark.range(0, 2, 1, 2).select(udf(imported, "string")("id").alias("w")).collect()
-    a = spark_shipment(spark).artifacts
+    a = shipment_of(spark).artifacts
     res = {
         "rows": [json.loads(r.w) for r in rows],
         "storage": sorted(os.listdir(args["storage"])),
@@ -163,12 +164,6 @@ def layered_shared(url: str, args: dict) -> dict:
     }
     spark.stop()
     return res
-
-
-def spark_shipment(spark: Any) -> Any:
-    from pexlab.spark.connect import shipment_of
-
-    return shipment_of(spark)
 
 
 def bare(url: str, args: dict) -> dict:

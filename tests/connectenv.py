@@ -45,8 +45,7 @@ def kernel_spec() -> VenvSpec:
     return VenvSpec(
         projects=(Project(_edit_project(), editable=True),),
         # ipykernel: a real kernel runs in this venv too (the notebook progress test).
-        # fsspec: pexlab's own dependency (pexlab comes from the repo on PYTHONPATH).
-        requirements=(CLIENT, "tabulate", "ipykernel", "fsspec"),
+        requirements=(CLIENT, "tabulate", "ipykernel"),
     )
 
 
