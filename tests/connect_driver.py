@@ -162,6 +162,14 @@ def layered_shared(url: str, args: dict) -> dict:
         "before": before,
         "after": sorted(layers(args["node_cache"])),
     }
+    # Same layers, no shared folder: the live session above reads layers from a folder this
+    # one does not name, so it must not be reused.
+    again = create(url, options={"layout": "layers"}, progress=False)
+    b = shipment_of(again)
+    res["again"] = {"session_id": b.session_id, "layer_source": b.artifacts.layer_source}
+    res["session_id"] = shipment_of(spark).session_id
+    res["layer_source"] = a.layer_source
+    again.stop()
     spark.stop()
     return res
 

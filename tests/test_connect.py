@@ -120,6 +120,10 @@ def test_layers_in_a_shared_folder_are_read_there_not_shipped(
         assert res["launcher"] in row["cwd_files"], row
         assert LAYER_SOURCE_FILE in row["cwd_files"], row
         assert not set(res["layers"]) & set(row["cwd_files"]), row
+    # Asking again without the folder is a new session that ships the layers itself.
+    assert res["layer_source"] is not None
+    assert res["again"]["layer_source"] is None
+    assert res["again"]["session_id"] != res["session_id"]
 
 
 @pytest.mark.spark

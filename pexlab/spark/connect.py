@@ -205,6 +205,8 @@ def _connect(
             last is not None
             and shipped is not None
             and shipped.names == wanted
+            # The same layers read from elsewhere is a different session (its launcher's file).
+            and shipped.artifacts.layer_source == artifacts.layer_source
             and session_alive(last)
         ):
             # Nothing changed since the last call: the same session (its workers already
