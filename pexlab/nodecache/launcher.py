@@ -152,8 +152,9 @@ LAYER_SOURCE_FILE = "pexlab-layer-source"
 # installed).  The folder is made privately and renamed
 # into place: a killed start leaves only a private folder, which the next one replaces.
 _ASSEMBLE = """\
-import base64, fcntl, glob, io, json, os, shutil, sys, urllib.request, zipfile
+import base64, fcntl, glob, io, json, os, shutil, sys, time, urllib.request, zipfile
 from concurrent.futures import ThreadPoolExecutor
+started = time.monotonic()
 launcher, dst = sys.argv[1], sys.argv[2]
 data = open(launcher, "rb").read()
 def line(mark):
@@ -223,7 +224,8 @@ with open(dst + ".lck", "a") as lock:
         os.rename(dst, old)
     os.rename(tmp, dst)
     shutil.rmtree(old, ignore_errors=True)
-    sys.stderr.write("pexlab: %d of %d layers fetched for %s\\n" % (len(todo) - 1, len(man["layers"]) - 1, man["pex_hash"][:12]))
+    took = time.monotonic() - started
+    sys.stderr.write("pexlab: %d of %d layers fetched for %s in %.1f s (pex unpacks them next)\\n" % (len(todo) - 1, len(man["layers"]) - 1, man["pex_hash"][:12], took))
 """
 
 
