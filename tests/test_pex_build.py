@@ -84,6 +84,20 @@ def test_fingerprint_changes_with_what_decides_the_pex(main_env: Environment) ->
     assert fingerprint(main_env, same, pv) == fp
 
 
+def test_a_changed_layered_launcher_is_a_new_fingerprint(
+    main_env: Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pexlab.nodecache import launcher
+
+    pv = pex_version()
+    layers, zipapp = BuildOptions(layout="layers"), BuildOptions()
+    before = fingerprint(main_env, layers, pv), fingerprint(main_env, zipapp, pv)
+    monkeypatch.setattr(launcher, "_ASSEMBLE", launcher._ASSEMBLE + "pass\n")
+    # A cached layered build must not keep handing out the old assembly script.
+    assert fingerprint(main_env, layers, pv) != before[0]
+    assert fingerprint(main_env, zipapp, pv) == before[1]
+
+
 def test_selected_distributions_leave_out_editables_and_excludes(main_env: Environment) -> None:
     names = {n for n, _ in selected_distributions(main_env, BuildOptions())}
     assert {"numpy", "six", "plainpkg"} <= names

@@ -40,10 +40,15 @@ def selected_distributions(env: Environment, options: BuildOptions) -> list[tupl
     return sorted(set(chosen))
 
 
-def launcher_digest() -> str:
-    from pexlab.nodecache.launcher import sh_preamble
+def launcher_digest(layout: str = "zipapp") -> str:
+    """What pexlab writes into the shipped file around pex's: the single-file preamble, and
+    for layers the whole layered launcher (its assembly script runs on every fresh node)."""
+    from pexlab.nodecache.launcher import layered_launcher, sh_preamble
 
-    return hashlib.sha256(sh_preamble("0", "0").encode()).hexdigest()[:16]
+    text = sh_preamble("0", "0")
+    if layout == "layers":
+        text += layered_launcher("0", "0", "python3", "{}", "")
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def fingerprint(env: Environment, options: BuildOptions, pex_version: str) -> str:
@@ -57,7 +62,7 @@ def fingerprint(env: Environment, options: BuildOptions, pex_version: str) -> st
         "distributions": [f"{n}=={v}" for n, v in selected_distributions(env, options)],
         "options": options.fingerprint_fields(),
         # The node-cache launcher is part of the file: a changed launcher is a new PEX.
-        "launcher": launcher_digest() if options.sh_boot else None,
+        "launcher": launcher_digest(options.layout) if options.sh_boot else None,
         "pex": pex_version,
     }
     if env.editables:  # the editable zips' native loader is in the PEX (pexlab.nodecache.native)

@@ -194,7 +194,6 @@ def _connect(
     )
     check_packaged(artifacts.env, driver)
     zip_names = tuple(z.name for z in artifacts.editables)
-    wanted = frozenset((artifacts.pex.name, *zip_names))
     user_conf = opts.user_conf
     user_conf.pop("spark.master", None)  # static; the server's
 
@@ -204,9 +203,7 @@ def _connect(
         if (
             last is not None
             and shipped is not None
-            and shipped.names == wanted
-            # The same layers read from elsewhere is a different session (its launcher's file).
-            and shipped.artifacts.layer_source == artifacts.layer_source
+            and shipped.holds(artifacts)
             and session_alive(last)
         ):
             # Nothing changed since the last call: the same session (its workers already

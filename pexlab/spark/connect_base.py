@@ -41,9 +41,12 @@ class ConnectShipment:
     seconds: float = 0.0
     executors_python: str | None = None
 
-    @property
-    def names(self) -> frozenset[str]:
-        return frozenset((self.pex_name, *self.zip_names))
+    def holds(self, artifacts: Artifacts) -> bool:
+        """The session already carries exactly `artifacts`: the same files, and executors
+        that read the layers from the same place (the launcher's `pexlab-layer-source`)."""
+        wanted = frozenset((artifacts.pex.name, *(z.name for z in artifacts.editables)))
+        mine = frozenset((self.pex_name, *self.zip_names))
+        return mine == wanted and self.artifacts.layer_source == artifacts.layer_source
 
 
 @dataclass
