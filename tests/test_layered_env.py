@@ -18,12 +18,14 @@ from pathlib import Path
 
 import pytest
 from buildenv import DEAD, offline
-from venvs import VenvFactory, VenvSpec
+from venvs import Project, VenvFactory, VenvSpec, setuptools_project, stable_projects_dir
 
 from pexlab.build.cache import Cache
 from pexlab.local.venvs import make_bare_python
-from pexlab.nodecache.launcher import LAYER_SOURCE_FILE, LAYERS_VAR
-from pexlab.nodecache.upkeep import PEX_DIR, ROOT_VAR, UNZIPPED_DIR
+from pexlab.nodecache import native
+from pexlab.nodecache.assemble import TMP
+from pexlab.nodecache.launcher import LAYER_SOURCE_FILE, LAYERED_VENVS, LAYERS_VAR
+from pexlab.nodecache.upkeep import PEX_DIR, ROOT_VAR
 from pexlab.package import Artifacts, package_environment
 
 LAYERED = {"layout": "layers"}
@@ -75,12 +77,15 @@ IMPORT = "import tabulate, six; print(six.__version__, six.__file__)"
 # Enough distributions (pex: at least 8) that pex installs them in parallel, which reads the size
 # of every `.deps` entry, installed or not.
 PARALLEL = ("tabulate==0.9.0", "idna", "packaging", "pyparsing", "attrs", "iniconfig", "pluggy")
+# Two distributions of one namespace package (`jaraco/`): each layer has a `jaraco` folder, which
+# the node's venv must merge, as one site-packages would.
+NAMESPACE = ("jaraco.functools", "jaraco.context")
 
 
 def test_each_change_ships_and_extracts_only_its_layer(
     venv_factory: VenvFactory, node: dict[str, str], tmp_path: Path
 ) -> None:
-    venv = venv_factory.get(VenvSpec(requirements=PARALLEL), fresh=True)
+    venv = venv_factory.get(VenvSpec(requirements=PARALLEL + NAMESPACE), fresh=True)
     storage, cache, work = tmp_path / "storage", Cache(tmp_path / "cache"), tmp_path / "work"
     work.mkdir()
     layers_var = {LAYERS_VAR: str(storage)}
@@ -100,8 +105,16 @@ def test_each_change_ships_and_extracts_only_its_layer(
     ok = start(first, node, "import tabulate; print(tabulate.__file__)", work, **layers_var)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith(node[ROOT_VAR]), ok.stdout  # from the node cache's venv
+    both = "import jaraco.functools, jaraco.context, sys; print(sys.prefix)"
+    ns = start(first, node, both, work, **layers_var)
+    assert ns.returncode == 0, ns.stderr
+    site = Path(ns.stdout.strip()) / "lib" / PY / "site-packages"
+    assert (site / "jaraco").is_dir()
+    assert not (site / "jaraco").is_symlink()
+    assert (site / "jaraco" / "functools").is_symlink(), sorted(os.listdir(site / "jaraco"))
+    assert (site / "tabulate").is_symlink()  # one distribution's folder: one link
     extracted = installed_layers(node)
-    assert len(extracted) == len(first.layers) - 1  # every distribution; the bootstrap is not one
+    assert len(extracted) == len(first.layers)  # one per distribution
 
     stored = set(os.listdir(storage))
     previous, before = first, extracted
@@ -177,26 +190,35 @@ def test_missing_layer_is_named_and_leaves_nothing_half_made(
     failed = start(artifacts, own, code, work)
     assert failed.returncode != 0
     assert f"layer {tabulate_layer.name} is in none of {work}" in failed.stderr, failed.stderr
-    unzipped = tmp_path / "node-cache" / PEX_DIR / UNZIPPED_DIR
-    assert [p.name for p in unzipped.iterdir() if not p.name.endswith(".lck")] == []
+    pex_root = tmp_path / "node-cache" / PEX_DIR
+    record = cache.get(artifacts.fingerprint)
+    assert record is not None
+    pex_hash = record.path.read_text().split(f"$PEX_ROOT/{LAYERED_VENVS}/", 1)[1].split("/")[0]
+    venvs = pex_root / LAYERED_VENVS / pex_hash
+    wheels = next(pex_root.glob("installed_wheels/*"))
+    assert [p.name for p in venvs.iterdir() if not p.name.endswith(".lck")] == []  # no venv
+    # No half layer: only whole ones (the layers that were there), no private folders.
+    assert all(not p.name.startswith(".") and TMP not in p.name for p in wheels.iterdir())
+    assert len(list(wheels.iterdir())) < len(artifacts.layers)
 
     # A truncated copy is refused by size, not handed to pex.
     (work / tabulate_layer.name).write_bytes(Path(tabulate_layer.local_path).read_bytes()[:100])
     truncated = start(artifacts, own, code, work)
     assert "a partial or foreign file" in truncated.stderr, truncated.stderr
 
-    # A start killed mid-assembly leaves its private folder: the next start removes it.
+    # A start killed while unpacking a layer or linking the venv leaves its private folders
+    # (named by its pid, now gone): the next start removes them and succeeds.
     (work / tabulate_layer.name).unlink()
     os.link(tabulate_layer.local_path, work / tabulate_layer.name)
-    record = cache.get(artifacts.fingerprint)
-    assert record is not None
-    pex_hash = record.path.read_text().split(f"$PEX_ROOT/{UNZIPPED_DIR}/", 1)[1].split('"')[0]
-    stale = unzipped / f"{pex_hash}.tmp-999999"
-    (stale / ".deps").mkdir(parents=True)
+    half_layer = wheels / f"{_hash_of(cache, artifacts, tabulate_layer.name)}{TMP}999999"
+    (half_layer / "tabulate-0.9.0-py3-none-any.whl" / "tabulate").mkdir(parents=True)
+    half_venv = venvs / f".venv{TMP}999999"
+    (half_venv / "bin").mkdir(parents=True)
     ok = start(artifacts, own, code, work)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip() == "tabulate"
-    assert not stale.exists()
+    assert not half_layer.exists()
+    assert not half_venv.exists()
 
 
 def test_the_layer_server_serves_only_its_files_under_its_token(tmp_path: Path) -> None:
@@ -253,3 +275,26 @@ def test_spark_args_of_a_layered_environment(venv_factory: VenvFactory, tmp_path
     )
     assert f"beside {launcher}" in built.stdout
     assert ", 0 uploaded)" in built.stdout, built.stdout  # all in storage already
+
+
+def test_the_venv_holds_the_pex_user_code(
+    venv_factory: VenvFactory, node: dict[str, str], tmp_path: Path
+) -> None:
+    """What pexlab adds to every PEX with editables (`pex -D`: the path hook that imports
+    compiled modules of editable zips, `pexlab.nodecache.native`) is in the layered venv too,
+    and active from its start, as in a single-file PEX."""
+    base = stable_projects_dir("layered")
+    project = setuptools_project(base, "pexlab-layered-edit", "pexlab_layered_edit", body="X = 1\n")
+    spec = VenvSpec(requirements=("tabulate==0.9.0",), projects=(Project(project, editable=True),))
+    venv = venv_factory.get(spec)
+    with offline():
+        artifacts = package_environment(venv.python, options=LAYERED, cache=Cache(tmp_path / "c"))
+    assert artifacts.editables
+    work = tmp_path / "work"
+    work.mkdir()
+    for x in artifacts.layers:
+        os.link(x.local_path, work / x.name)
+    hook = f"import sys, {native.MODULE} as m; print(m._hook in sys.path_hooks)"
+    run = start(artifacts, {**node, ROOT_VAR: str(tmp_path / "node-cache")}, hook, work)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "True"

@@ -92,7 +92,7 @@ def test_a_changed_layered_launcher_is_a_new_fingerprint(
     pv = pex_version()
     layers, zipapp = BuildOptions(layout="layers"), BuildOptions()
     before = fingerprint(main_env, layers, pv), fingerprint(main_env, zipapp, pv)
-    monkeypatch.setattr(launcher, "_ASSEMBLE", launcher._ASSEMBLE + "pass\n")
+    monkeypatch.setattr(launcher, "_ASSEMBLE_RUN", launcher._ASSEMBLE_RUN + "; pass")
     # A cached layered build must not keep handing out the old assembly script.
     assert fingerprint(main_env, layers, pv) != before[0]
     assert fingerprint(main_env, zipapp, pv) == before[1]

@@ -164,8 +164,8 @@ def test_layered_environment_without_storage_is_served_by_the_driver(
     for row in first["rdd"] + second["rdd"]:
         assert "tabulate_error" not in row, row
         assert row["prefix"].startswith(str(node) + os.sep), row
-    # The fresh node fetched each layer once (both executors share it), bootstrap included;
-    # the second application on the now warm node fetched none.
+    # The fresh node fetched each layer once (both executors share it); the second
+    # application on the now warm node fetched none.
     assert first["served_total"] == len(first["layers"])
     assert second["served_total"] == first["served_total"]
     assert {p.name for p in (node / upkeep.PEX_DIR / "installed_wheels").glob("*/*")}

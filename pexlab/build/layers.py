@@ -5,9 +5,7 @@ pex's `--layout packed` writes a PEX as a folder: `PEX-INFO`, `__main__.py`, `.b
 runtime, one zip) and `.deps/<wheel>` (one zip per distribution, keyed in PEX-INFO by the hash
 of its installed contents).  pex caches those zips in its own PEX_ROOT (`packed_wheels/`), so a
 rebuild after one `pip install` zips only the new distribution (pexlab keeps that property for
-its own rewrite of the zips, below).  On a node, pex extracts each
-distribution once into `installed_wheels/<hash>` and builds a venv of links to them; a
-distribution already there is never read again, so a node needs only the zips it lacks.
+its own rewrite of the zips, below).
 
 What pexlab makes of that folder, in the build's cache entry:
 
@@ -16,11 +14,12 @@ What pexlab makes of that folder, in the build's cache entry:
   by the hash of its bytes, so storage and Spark can treat the name as the identity and skip
   what they already hold.  A rebuild links the layers an earlier build of the same interpreter
   made for the same distribution instead of making them again;
-- `layers/pexlab-bootstrap-<sha16>.zip`: pex's runtime, the same way;
 - `pexlab-env-<fp16>.pex`: the launcher, an `sh` script (`pexlab.nodecache.launcher`
-  `layered_launcher`) carrying the node-cache preamble, the manifest of layers and the small
-  rest of the folder (PEX-INFO, `__main__.py`).  It is the only file an application must ship;
-  executors fetch the layers their node lacks (`pexlab.nodecache.launcher`).
+  `layered_launcher`) carrying the node-cache preamble, the manifest of layers, the small rest
+  of the folder (PEX-INFO, user code) and the script that turns layers into a venv on a node
+  (`pexlab.nodecache.assemble`).  It is the only file an application must ship: a node
+  unpacks each layer it lacks once, where pex would (`installed_wheels/<n>/<hash>`), and links
+  a venv from them.  pex's runtime is not shipped: nodes never run pex.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ import base64
 import io
 import json
 import os
+import re
 import shutil
 import zipfile
 from collections.abc import Callable
@@ -42,9 +42,15 @@ from pexlab.build.zip_rewrite import rewrite
 from pexlab.core.errors import PexlabError
 from pexlab.nodecache.launcher import layered_launcher
 
-# Of the packed folder, what the launcher carries itself (pex's `pex` sh script is replaced by
-# the launcher; `__pex__` is for importing the PEX as a module, which executors never do).
-_HEAD = ("PEX-INFO", "__main__.py")
+# Of the packed folder, what the launcher does not carry: the layers, pex's `pex` sh script
+# (the launcher replaces it) and `__pex__` (for importing the PEX as a module, which executors
+# never do).  The rest is PEX-INFO, `__main__.py` and user code (`pex -D`), which the node puts
+# in the venv.
+_NOT_HEAD = (".bootstrap", ".deps", "pex", "__pex__")
+# pex's folder of unpacked distributions in PEX_ROOT, `installed_wheels/<version>`, as pex's
+# runtime in the bootstrap names it (`pex.cache.dirs`): the node unpacks layers there, where
+# pex itself would, so single-file PEXes on the node share them.
+_WHEELS_DIR = re.compile(rb'INSTALLED_WHEELS = Value\(\s*"(installed_wheels)",\s*version=(\d+)')
 
 
 class LayersError(PexlabError):
@@ -53,10 +59,10 @@ class LayersError(PexlabError):
 
 @dataclass(frozen=True)
 class Layer:
-    """One shipped zip: a distribution (`wheel` names it in `.deps`) or pex's bootstrap."""
+    """One shipped zip: a distribution (`wheel` names it in pex's `.deps`)."""
 
     file: str  # content-addressed file name, the same locally, in storage and on executors
-    wheel: str  # the name pex gives it in `.deps`, "" for the bootstrap
+    wheel: str  # the name pex gives it in `.deps` (and in `installed_wheels/<n>/<hash>/`)
     hash: str  # pex's hash of its installed contents (its `installed_wheels/<hash>` folder)
     size: int
     sha256: str
@@ -94,45 +100,35 @@ def make_layers(
     earlier: Earlier | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> list[Layer]:
-    """The packed folder's zips as layers in `entry/layers/`, the bootstrap first, then the
-    distributions in PEX-INFO's order: each deflated at `level` with the venv's bytecode added
-    (`pexlab.build.zip_rewrite`), or linked from an earlier build that made the same one."""
+    """The packed folder's distributions as layers in `entry/layers/`, in PEX-INFO's order: each
+    deflated at `level` with the venv's bytecode added (`pexlab.build.zip_rewrite`), or linked
+    from an earlier build that made the same one.  pex's runtime (`.bootstrap`) is not a layer:
+    nodes make the venv without pex (`pexlab.nodecache.assemble`)."""
     try:
         info = json.loads((packed / "PEX-INFO").read_text())
     except (OSError, ValueError) as exc:
         raise LayersError(f"pex wrote no readable PEX-INFO in {packed}: {exc}") from exc
     out = entry / LAYERS_DIR
     out.mkdir(parents=True, exist_ok=True)
-    bootstrap_hash = _check_name(info.get("bootstrap_hash"), "bootstrap_hash")
-    wanted = [(packed / ".bootstrap", "", bootstrap_hash)]
-    for wheel, dist_hash in sorted((info.get("distributions") or {}).items()):
-        wanted.append(
-            (
-                packed / ".deps" / wheel,
-                _check_name(wheel, "wheel name"),
-                _check_name(dist_hash, "hash"),
-            )
-        )
+    wanted = [
+        (packed / ".deps" / wheel, _check_name(wheel, "wheel name"), _check_name(h, "hash"))
+        for wheel, h in sorted((info.get("distributions") or {}).items())
+    ]
+    pyc = replace(bytecode, in_deps=False) if bytecode is not None else None
     layers = []
     for i, (src, wheel, dist_hash) in enumerate(wanted):
         if not src.is_file():
             raise LayersError(f"pex's packed folder lacks {src.relative_to(packed)}")
         if progress is not None:
-            progress(i, len(wanted), wheel or "pex's bootstrap")
+            progress(i, len(wanted), wheel)
         made = (earlier or {}).get((dist_hash, wheel))
-        tmp = out / f".{wheel or 'bootstrap'}.tmp"
+        tmp = out / f".{wheel}.tmp"
         if made is not None:
             _link_or_copy(made, tmp)
         else:
-            # A layer's entries are named relative to its distribution.
-            pyc = replace(bytecode, in_deps=False) if bytecode is not None and wheel else None
-            rewrite(src, tmp, level, bytecode=pyc)
+            rewrite(src, tmp, level, bytecode=pyc)  # entries named relative to the distribution
         digest = sha256_file(tmp)
-        name = (
-            f"pexlab-layer-{digest[:16]}-{wheel}"
-            if wheel
-            else f"pexlab-bootstrap-{digest[:16]}.zip"
-        )
+        name = f"pexlab-layer-{digest[:16]}-{wheel}"
         os.rename(tmp, out / name)
         layers.append(
             Layer(
@@ -150,9 +146,29 @@ def head_zip(packed: Path) -> bytes:
     """The few files of the packed folder the launcher carries, as one small zip."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name in _HEAD:
-            zf.write(packed / name, name)
+        for path in sorted(packed.rglob("*")):
+            rel = path.relative_to(packed)
+            if rel.parts[0] not in _NOT_HEAD and path.is_file():
+                zf.write(path, rel.as_posix())
     return buf.getvalue()
+
+
+def wheels_dir(packed: Path) -> str:
+    """Where pex's runtime in this folder keeps unpacked distributions under PEX_ROOT."""
+    try:
+        with zipfile.ZipFile(packed / ".bootstrap") as zf:
+            source = zf.read("pex/cache/dirs.py")
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise LayersError(
+            f"pex's bootstrap in {packed} has no readable cache layout: {exc}"
+        ) from exc
+    found = _WHEELS_DIR.search(source)
+    if found is None:
+        raise LayersError(
+            "this pex names its installed_wheels folder in a way pexlab does not know; "
+            "use a pex version pexlab supports (see pyproject.toml) or layout='zipapp'"
+        )
+    return f"{found[1].decode()}/{found[2].decode()}"
 
 
 def write_launcher(
@@ -161,6 +177,7 @@ def write_launcher(
     """The launcher script for the packed folder's environment, executable."""
     manifest = {
         "pex_hash": pex_hash,
+        "wheels_dir": wheels_dir(packed),
         "layers": [
             {"file": x.file, "wheel": x.wheel, "hash": x.hash, "size": x.size} for x in layers
         ],

@@ -14,7 +14,8 @@ Layout on each node (nothing to set up; the first application creates it):
                                    layout inside): installed_wheels/<n>/<hash>/ holds one
                                    layer per distribution, unpacked once and shared;
                                    venvs/<n>/<pex hash>/ one venv per environment, made of
-                                   symlinks into the layers
+                                   symlinks into the layers (by pex; by the launcher itself,
+                                   `assemble`, in venvs/pexlab/ for layered environments)
       envs/<env id>/               one environment's record
       envs/<env id>/.pexlab-pex    the PEX's pex_hash: the name of its venv
       envs/<env id>/.pexlab-used   touched at every interpreter start: the LRU clock

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
+
 from pexlab.core.errors import PexlabError
+from pexlab.nodecache import assemble
+from pexlab.nodecache.assemble import HEAD_MARK, LAYER_SOURCE_FILE, LAYERS_VAR, MANIFEST_MARK
 from pexlab.nodecache.upkeep import (
     ENV_VAR,
     FIRST_START_FILE,
@@ -115,7 +120,10 @@ if [ -z "${{PEX_ROOT:-}}" ]; then
 fi
 _pexlab_venv=
 for _pexlab_p in "$PEX_ROOT"/venvs/*/{pex_hash}/*/bin/python; do
-  [ -x "$_pexlab_p" ] && _pexlab_venv="${{_pexlab_p%/bin/python}}"
+  case "$_pexlab_p" in
+    *.lck.work/bin/python) ;;  # pex's venv in the making (its atomic directory)
+    *) [ -x "$_pexlab_p" ] && _pexlab_venv="${{_pexlab_p%/bin/python}}" ;;
+  esac
 done
 if [ -z "$_pexlab_venv" ] && [ -d "${{{ENV_VAR}:-/nonexistent}}" ]; then
   # This start makes the venv: the session probe reports it (which application, since when).
@@ -133,137 +141,57 @@ def with_preamble(prefix: bytes, eid: str, pex_hash: str, python: str = "python3
     return first + sep + sh_preamble(eid, pex_hash, python).encode() + rest
 
 
-# Markers of the layered launcher's data lines, after its last `exit`.
-MANIFEST_MARK = "#PEXLAB-MANIFEST "
-HEAD_MARK = "#PEXLAB-HEAD "
-# Where a layered launcher looks for the layers its node lacks, before its working directory
-# (where Spark or YARN put shipped files): a folder (a shared file system) or an http(s) URL.
-LAYERS_VAR = "PEXLAB_LAYERS"
-# The same, as a file shipped beside the launcher, for sessions that cannot set executors'
-# environment (Spark Connect: executors start before the session exists).  The variable wins.
-LAYER_SOURCE_FILE = "pexlab-layer-source"
+# The layered launcher's node-side half, carried as source (see `pexlab.nodecache.assemble`).
+_ASSEMBLE_SOURCE = Path(assemble.__file__).read_bytes()
+_ASSEMBLE_B64 = base64.b64encode(_ASSEMBLE_SOURCE).decode()
+_ASSEMBLE_RUN = (
+    f'import base64; exec(compile(base64.b64decode("{_ASSEMBLE_B64}"), "pexlab-assemble", "exec"))'
+)
 
-# Python run by a layered launcher when its node has no venv for it yet (stdlib only; no
-# single quotes: it sits inside sh single quotes).  Under a per-PEX lock, lay the PEX out as a
-# folder in `$PEX_ROOT/{UNZIPPED_DIR}/<pex_hash>` (pex's packed layout): its head from the
-# launcher, and only the layers pex has not extracted into installed_wheels yet, fetched from
-# $PEXLAB_LAYERS or the working directory in parallel; the others are empty placeholders (pex
-# reads the size of every `.deps` entry to plan a parallel install, and never opens one it has
-# installed).  The folder is made privately and renamed
-# into place: a killed start leaves only a private folder, which the next one replaces.
-_ASSEMBLE = """\
-import base64, fcntl, glob, io, json, os, shutil, sys, time, urllib.request, zipfile
-from concurrent.futures import ThreadPoolExecutor
-started = time.monotonic()
-launcher, dst = sys.argv[1], sys.argv[2]
-data = open(launcher, "rb").read()
-def line(mark):
-    return data.split(("\\n" + mark).encode(), 1)[1].split(b"\\n", 1)[0]
-man = json.loads(line("{MANIFEST_MARK}"))
-wheels = os.path.join(os.environ["PEX_ROOT"], "installed_wheels")
-shards = os.listdir(wheels) if os.path.isdir(wheels) else []
-def installed(x):
-    return x["wheel"] and any(os.path.isdir(os.path.join(wheels, n, x["hash"], x["wheel"])) for n in shards)
-def at(folder, x):
-    return os.path.join(folder, ".deps", x["wheel"]) if x["wheel"] else os.path.join(folder, ".bootstrap")
-def complete(folder):
-    ok = lambda x: installed(x) or os.path.getsize(at(folder, x)) == x["size"]
-    try:
-        return os.path.isfile(os.path.join(folder, "PEX-INFO")) and all(ok(x) for x in man["layers"])
-    except OSError:
-        return False
-source = os.environ.get("{LAYERS_VAR}", "")
-if not source and os.path.isfile("{LAYER_SOURCE_FILE}"):
-    source = open("{LAYER_SOURCE_FILE}").read().strip()
-def fetch(x):
-    target = at(tmp, x)
-    if source.startswith(("http://", "https://")):
-        url = source.rstrip("/") + "/" + x["file"]
-        try:
-            with urllib.request.urlopen(url, timeout=60) as r, open(target, "wb") as f:
-                shutil.copyfileobj(r, f, 1 << 20)
-        except OSError as e:
-            raise SystemExit("pexlab: cannot fetch layer %s from %s: %s" % (x["file"], url, e))
-    else:
-        places = [source[7:] if source.startswith("file://") else source] if source else []
-        places.append(os.getcwd())
-        found = [p for p in (os.path.join(q, x["file"]) for q in places) if os.path.isfile(p)]
-        if not found:
-            raise SystemExit("pexlab: layer %s is in none of %s: ship it (spark.files) or set %s to the storage folder holding it" % (x["file"], ", ".join(places), "{LAYERS_VAR}"))
-        if found[0].startswith(os.getcwd() + os.sep):
-            try:
-                os.link(found[0], target)
-            except OSError:
-                shutil.copyfile(found[0], target)
-        else:
-            os.symlink(os.path.abspath(found[0]), target)
-    if os.path.getsize(target) != x["size"]:
-        raise SystemExit("pexlab: layer %s has %d bytes, not %d: a partial or foreign file" % (x["file"], os.path.getsize(target), x["size"]))
-os.makedirs(os.path.dirname(dst), exist_ok=True)
-with open(dst + ".lck", "a") as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    if complete(dst):
-        sys.exit(0)
-    for stale in glob.glob(glob.escape(dst) + ".tmp-*") + glob.glob(glob.escape(dst) + ".old-*"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by a killed start (we hold the lock)
-    tmp = "%s.tmp-%d" % (dst, os.getpid())
-    todo = [x for x in man["layers"] if not installed(x)]
-    try:
-        os.makedirs(os.path.join(tmp, ".deps"))
-        zipfile.ZipFile(io.BytesIO(base64.b64decode(line("{HEAD_MARK}")))).extractall(tmp)
-        with ThreadPoolExecutor(max(1, min(8, len(todo)))) as pool:
-            list(pool.map(fetch, todo))
-        for x in man["layers"]:
-            if installed(x):  # pex sizes every .deps entry to plan parallel installs
-                open(at(tmp, x), "wb").close()
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = "%s.old-%d" % (dst, os.getpid())
-    if os.path.exists(dst):
-        os.rename(dst, old)
-    os.rename(tmp, dst)
-    shutil.rmtree(old, ignore_errors=True)
-    took = time.monotonic() - started
-    sys.stderr.write("pexlab: %d of %d layers fetched for %s in %.1f s (pex unpacks them next)\\n" % (len(todo) - 1, len(man["layers"]) - 1, man["pex_hash"][:12], took))
-"""
+# Where a layered launcher's venv goes (pex's own venvs are `venvs/<n>/<pex hash>/<hash>`; the
+# node cache's upkeep finds both by `venvs/*/<pex hash>`).
+LAYERED_VENVS = "venvs/pexlab"
 
 
 def layered_launcher(
     eid: str, pex_hash: str, python: str, manifest_json: str, head_b64: str
 ) -> str:
     """The launcher of a layered environment (`pexlab.build.layers`): the node-cache preamble,
-    then pex's own fast path (exec the venv) or, on a node without the venv, the folder
-    assembled from the node's layers and the missing ones fetched (`_ASSEMBLE`), which pex
-    turns into the venv as it would from a PEX file."""
+    then the environment's venv, made first on a node that lacks it from the layers the node
+    has and those it fetches (`pexlab.nodecache.assemble`)."""
     if "\n" in manifest_json or "\n" in head_b64:
         raise LauncherError("the manifest and the head must be single lines")
-    assemble = _ASSEMBLE.format(
-        MANIFEST_MARK=MANIFEST_MARK,
-        HEAD_MARK=HEAD_MARK,
-        LAYERS_VAR=LAYERS_VAR,
-        LAYER_SOURCE_FILE=LAYER_SOURCE_FILE,
-    )
-    if "'" in assemble:
-        raise LauncherError("the assembly script must not hold single quotes")
     return f"""\
 #!/bin/sh
 # pexlab layered environment (pexlab.build.layers): the distributions travel as separate
 # layers; this node fetches and unpacks only those it has not unpacked before.
 {_sh_node_root(eid, pex_hash, python)}\
-if [ -n "$_pexlab_venv" ] && [ -z "${{PEX_TOOLS:-}}" ]; then
-  export PEX="$0"
-  exec "$_pexlab_venv/bin/python" "$_pexlab_venv" "$@"
+if [ -z "$_pexlab_venv" ]; then
+  _pexlab_venv="$PEX_ROOT/{LAYERED_VENVS}/{pex_hash}/venv"
+  _pexlab_py="$(command -v {python} || command -v python3 || true)"
+  if [ -z "$_pexlab_py" ]; then
+    echo "pexlab: neither {python} nor python3 is on this node's PATH ($PATH)" >&2
+    exit 127
+  fi
+  "$_pexlab_py" -c '{_ASSEMBLE_RUN}' "$0" "$_pexlab_venv" || exit 1
 fi
-_pexlab_py="$(command -v {python} || command -v python3 || true)"
-if [ -z "$_pexlab_py" ]; then
-  echo "pexlab: neither {python} nor python3 is on this node's PATH ($PATH)" >&2
-  exit 127
-fi
-_pexlab_dir="$PEX_ROOT/{UNZIPPED_DIR}/{pex_hash}"
-"$_pexlab_py" -c '{assemble}' "$0" "$_pexlab_dir" || exit 1
-exec "$_pexlab_py" "$_pexlab_dir" "$@"
+export PEX="$0"
+exec "$_pexlab_venv/bin/python" "$@"
 exit 1
 {MANIFEST_MARK}{manifest_json}
 {HEAD_MARK}{head_b64}
 """
+
+
+__all__ = [
+    "HEAD_MARK",
+    "LAYERED_VENVS",
+    "LAYERS_VAR",
+    "LAYER_SOURCE_FILE",
+    "MANIFEST_MARK",
+    "LauncherError",
+    "env_id",
+    "layered_launcher",
+    "sh_preamble",
+    "with_preamble",
+]
