@@ -225,11 +225,31 @@ class Record:
     """The run's measurements, saved as each is made: `--again` keeps those made (a run that
     stopped half way, e.g. on a full disk, goes on where it stopped)."""
 
-    def __init__(self, again: bool) -> None:
+    def __init__(self, again: bool, redo: list[str] | None = None) -> None:
         self.path = BASE / "measured.json"
-        self.data: dict[str, Any] = {"builds": {}, "sessions": {}}
+        self.data: dict[str, Any] = {"builds": {}, "sessions": {}, "carried": {}}
         if again and self.path.exists():
-            self.data = json.loads(self.path.read_text())
+            self.data = {"carried": {}, **json.loads(self.path.read_text())}
+        elif redo:
+            # Measure again only what `redo` names; the rest is the last published run's,
+            # listed in the results as carried over with that run's date.
+            last = json.loads((RESULTS / "torch.json").read_text())
+            self.data["order"] = {g: list(last[g]) for g in ("builds", "sessions")}
+            for group in ("builds", "sessions"):
+                for key, value in last[group].items():
+                    if not any(word in key for word in redo):
+                        self.data[group][key] = value
+                        self.data["carried"][key] = last.get("carried", {}).get(key, last["date"])
+
+    def results(self) -> dict[str, Any]:
+        """The measurements, each group in the order of the run it was seeded from."""
+        order = self.data.get("order", {})
+        out = {k: v for k, v in self.data.items() if k != "order"}
+        for group, keys in order.items():
+            rank = {k: i for i, k in enumerate(keys)}
+            items = sorted(out[group].items(), key=lambda kv: rank.get(kv[0], len(rank)))
+            out[group] = dict(items)
+        return out
 
     def __call__(self, group: str, key: str, measure: Callable[[], Any]) -> None:
         if key not in self.data[group]:
@@ -245,7 +265,7 @@ def drop_apps(cluster: Any) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(again: bool) -> None:
+def run(again: bool, redo: list[str] | None = None) -> None:
     from pexlab.local.connect import LocalConnectServer
     from pexlab.local.hadoop import LocalHadoop
     from pexlab.local.standalone import LocalCluster
@@ -257,7 +277,7 @@ def run(again: bool) -> None:
     os.environ["PEXLAB_CACHE_DIR"] = str(BASE / "pexlab-cache")
     ensure_kernel()
     pip("uninstall", "-y", ADDED)
-    record = Record(again)
+    record = Record(again, redo)
     layers_store, stored_store = BASE / "storage-layers", BASE / "storage-stored"
     pex_root = BASE / "pex-root"
 
@@ -344,7 +364,19 @@ def run(again: bool) -> None:
         for key in ("yarn layers first", "yarn layers later"):
             record("sessions", key, lambda: session("yarn", "yarn", yconf, storage=folder, **env))
     pip("uninstall", "-y", ADDED)
-    write_results({"site_mb": site_mb(), **record.data})
+    write_results({"site_mb": site_mb(), **record.results()})
+
+
+def carried_note(carried: dict[str, str]) -> str:
+    if not carried:
+        return ""
+    by_date: dict[str, list[str]] = {}
+    for key, date in carried.items():
+        by_date.setdefault(date, []).append(key)
+    runs = "; ".join(f"from the run of {d}: {', '.join(keys)}" for d, keys in by_date.items())
+    return f"""
+Not measured in this run (`--redo`), carried over {runs}.
+"""
 
 
 def write_results(out: dict[str, Any]) -> None:
@@ -389,7 +421,7 @@ Goals (standalone): first session ≤ 2× bare:
 **{"met" if s["standalone layers first"] <= 2 * bare else "NOT met"}**; session after the change
 ≤ 1.3× bare: **{"met" if s["standalone layers changed"] <= 1.3 * bare else "NOT met"}**; later
 sessions ≤ 1.1× bare: **{"met" if s["standalone layers later"] <= 1.1 * bare else "NOT met"}**.
-"""
+{carried_note(out.get("carried", {}))}"""
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "torch.md").write_text(text)
     (RESULTS / "torch.json").write_text(json.dumps({"date": when, **out}, indent=2) + "\n")
@@ -400,6 +432,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "--again", action="store_true", help="keep the last run's caches (builds are reused)"
+    )
+    parser.add_argument(
+        "--redo",
+        type=lambda text: [w.strip() for w in text.split(",") if w.strip()],
+        help="measure only what these comma-separated words name (e.g. 'standalone,layers "
+        "cold'); the other rows come from bench/results/torch.json, marked as carried over",
     )
     parser.add_argument("--build", type=json.loads, dest="options", help=argparse.SUPPRESS)
     parser.add_argument("--session", help=argparse.SUPPRESS)
@@ -412,7 +450,7 @@ def main() -> None:
     elif args.session:
         child_session(args)
     else:
-        run(args.again)
+        run(args.again, args.redo)
 
 
 if __name__ == "__main__":
