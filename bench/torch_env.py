@@ -230,6 +230,15 @@ class Record:
         self.data: dict[str, Any] = {"builds": {}, "sessions": {}, "carried": {}}
         if again and self.path.exists():
             self.data = {"carried": {}, **json.loads(self.path.read_text())}
+            if redo:  # `--again --redo`: these once more; the rest is the earlier invocation's
+                when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(self.path.stat().st_mtime))
+                for group in ("builds", "sessions"):
+                    for key in list(self.data[group]):
+                        if any(w in key for w in redo):
+                            del self.data[group][key]
+                            self.data["carried"].pop(key, None)
+                        else:
+                            self.data["carried"].setdefault(key, when)
         elif redo:
             # Measure again only what `redo` names; the rest is the last published run's,
             # listed in the results as carried over with that run's date.
@@ -309,8 +318,13 @@ def run(again: bool, redo: list[str] | None = None) -> None:
         conf = {**cluster.driver_conf(), "spark.executor.cores": "1", "spark.cores.max": "2"}
         master = cluster.master_url
 
-        def app(kind: str, **extra: str) -> Callable[[], float]:
+        def app(kind: str, fresh: bool = False, **extra: str) -> Callable[[], float]:
+            """A session of `kind`; `fresh`: on nodes whose cache is emptied first (inside the
+            measurement, so a measurement `--again` skips leaves the cache alone)."""
+
             def measure() -> float:
+                if fresh:
+                    shutil.rmtree(NODE_HOME, ignore_errors=True)
                 try:
                     return session(kind, master, conf, **extra)
                 finally:
@@ -319,20 +333,21 @@ def run(again: bool, redo: list[str] | None = None) -> None:
             return measure
 
         record("sessions", "standalone bare", app("bare"))
-        record("sessions", "standalone layers first", app("layers"))
+        record("sessions", "standalone layers first", app("layers", fresh=True))
         pip("install", ADDED)
         record("sessions", "standalone layers changed", app("layers"))
         record("sessions", "standalone layers later", app("layers"))
-        shutil.rmtree(NODE_HOME, ignore_errors=True)
         record(
             "sessions",
             "standalone single file over 4 GB, first",
-            app("stored", storage=str(stored_store)),
+            app("stored", fresh=True, storage=str(stored_store)),
         )
         record("sessions", "standalone venv-pack", app("venv-pack"))
-        shutil.rmtree(NODE_HOME, ignore_errors=True)
-        record("sessions", "standalone stored layers (zip_level=0), first", app("layers-stored"))
-        shutil.rmtree(NODE_HOME, ignore_errors=True)
+        record(
+            "sessions",
+            "standalone stored layers (zip_level=0), first",
+            app("layers-stored", fresh=True),
+        )
         server_conf = {"spark.executor.memory": "1g", "spark.executor.cores": "1"}
         server_conf["spark.cores.max"] = "2"
         with LocalConnectServer(master, conf=server_conf, base_dir=BASE) as server:
@@ -345,13 +360,13 @@ def run(again: bool, redo: list[str] | None = None) -> None:
             # above are closed: no Python worker runs from the node cache emptied here.)
             shared = {"storage": str(layers_store)}
             for key in ("first", "later"):
-                if key == "first" and "connect shared folder first" not in record.data["sessions"]:
-                    shutil.rmtree(NODE_HOME, ignore_errors=True)
-                record(
-                    "sessions",
-                    f"connect shared folder {key}",
-                    lambda: session("connect", server.url, {}, **shared),
-                )
+
+                def on_connect(fresh: bool = key == "first") -> float:
+                    if fresh:
+                        shutil.rmtree(NODE_HOME, ignore_errors=True)
+                    return session("connect", server.url, {}, **shared)
+
+                record("sessions", f"connect shared folder {key}", on_connect)
         drop_apps(cluster)
 
     # 3. YARN

@@ -184,8 +184,8 @@ def make_venv(venv: str, folders: list[str], head: bytes) -> None:
     site = os.path.join("lib", short, "site-packages")
     os.makedirs(os.path.join(tmp, site))
     os.mkdir(os.path.join(tmp, "bin"))
-    for name in ("python", f"python{sys.version_info[0]}", short):
-        os.symlink(python, os.path.join(tmp, "bin", name))
+    for command in ("python", f"python{sys.version_info[0]}", short):
+        os.symlink(python, os.path.join(tmp, "bin", command))
     with open(os.path.join(tmp, "pyvenv.cfg"), "w") as f:
         f.write(
             f"home = {os.path.dirname(python)}\ninclude-system-site-packages = false\n"
