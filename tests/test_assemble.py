@@ -91,7 +91,7 @@ def _empty_zip() -> bytes:
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("PEX-INFO", "{}")
+        zf.writestr("user_code.py", "")
     return buf.getvalue()
 
 

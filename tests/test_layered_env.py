@@ -74,8 +74,7 @@ def package(python: Path, storage: Path, cache: Cache) -> Artifacts:
 
 
 IMPORT = "import tabulate, six; print(six.__version__, six.__file__)"
-# Enough distributions (pex: at least 8) that pex installs them in parallel, which reads the size
-# of every `.deps` entry, installed or not.
+# Enough distributions that the node unpacks them in several processes.
 PARALLEL = ("tabulate==0.9.0", "idna", "packaging", "pyparsing", "attrs", "iniconfig", "pluggy")
 # Two distributions of one namespace package (`jaraco/`): each layer has a `jaraco` folder, which
 # the node's venv must merge, as one site-packages would.

@@ -16,7 +16,7 @@ What pexlab makes of that folder, in the build's cache entry:
   made for the same distribution instead of making them again;
 - `pexlab-env-<fp16>.pex`: the launcher, an `sh` script (`pexlab.nodecache.launcher`
   `layered_launcher`) carrying the node-cache preamble, the manifest of layers, the small rest
-  of the folder (PEX-INFO, user code) and the script that turns layers into a venv on a node
+  of the folder (user code, `pex -D`) and the script that turns layers into a venv on a node
   (`pexlab.nodecache.assemble`).  It is the only file an application must ship: a node
   unpacks each layer it lacks once, where pex would (`installed_wheels/<n>/<hash>`), and links
   a venv from them.  pex's runtime is not shipped: nodes never run pex.
@@ -42,11 +42,10 @@ from pexlab.build.zip_rewrite import rewrite
 from pexlab.core.errors import PexlabError
 from pexlab.nodecache.launcher import layered_launcher
 
-# Of the packed folder, what the launcher does not carry: the layers, pex's `pex` sh script
-# (the launcher replaces it) and `__pex__` (for importing the PEX as a module, which executors
-# never do).  The rest is PEX-INFO, `__main__.py` and user code (`pex -D`), which the node puts
-# in the venv.
-_NOT_HEAD = (".bootstrap", ".deps", "pex", "__pex__")
+# Of the packed folder, what is pex's and not the launcher's to carry: the layers, pex's
+# runtime, its metadata and entry points (nodes never run pex).  The rest is user code
+# (`pex -D`), which the node puts in the venv's site-packages.
+_NOT_HEAD = (".bootstrap", ".deps", "pex", "__pex__", "PEX-INFO", "__main__.py")
 # pex's folder of unpacked distributions in PEX_ROOT, `installed_wheels/<version>`, as pex's
 # runtime in the bootstrap names it (`pex.cache.dirs`): the node unpacks layers there, where
 # pex itself would, so single-file PEXes on the node share them.
@@ -143,7 +142,7 @@ def make_layers(
 
 
 def head_zip(packed: Path) -> bytes:
-    """The few files of the packed folder the launcher carries, as one small zip."""
+    """The packed folder's user code, which the launcher carries, as one small zip."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(packed.rglob("*")):

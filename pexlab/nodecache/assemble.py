@@ -49,8 +49,6 @@ LAYERS_VAR = "PEXLAB_LAYERS"
 # The same, as a file shipped beside the launcher, for sessions that cannot set executors'
 # environment (Spark Connect: executors start before the session exists).  The variable wins.
 LAYER_SOURCE_FILE = "pexlab-layer-source"
-# Files of the head that are pex's, not the environment's (the rest is user code: `-D`).
-PEX_FILES = ("PEX-INFO", "__main__.py")
 TMP = ".tmp-"  # <name>.tmp-<pid>: a private folder, renamed into place when whole
 
 
@@ -192,9 +190,7 @@ def make_venv(venv: str, folders: list[str], head: bytes) -> None:
             f"version = {version}\nexecutable = {python}\n"
         )
     with zipfile.ZipFile(io.BytesIO(head)) as z:  # user code (pex -D), the venv's own
-        for info in z.infolist():
-            if info.filename not in PEX_FILES:
-                z.extract(info, os.path.join(tmp, site))
+        z.extractall(os.path.join(tmp, site))
     for folder in folders:
         link_tree(folder, os.path.join(tmp, site), os.path.join(venv, site))
     if os.path.exists(venv):  # a venv of evicted layers, or of an older pexlab
