@@ -106,7 +106,9 @@ def test_every_entry_is_written_at_the_level_asked(tmp_path: Path, level: int) -
         assert zf.testzip() is None
         for name, data in files.items():
             assert zf.read(name) == data
-            want = zipfile.ZIP_DEFLATED if level else zipfile.ZIP_STORED
+            # Random bytes do not deflate: they are stored at every level (STORE_ABOVE).
+            deflated = level and name != "pkg/data.bin"
+            want = zipfile.ZIP_DEFLATED if deflated else zipfile.ZIP_STORED
             assert zf.getinfo(name).compress_type == want
     if level:
         d = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
@@ -156,3 +158,37 @@ def test_bytecode_goes_right_after_its_source(tmp_path: Path) -> None:
         assert zf.read(pyc) == PYC
         assert zf.getinfo(pyc).external_attr >> 16 == stat.S_IFREG | 0o644
         assert "__pycache__/__main__.test.pyc" not in names  # no bytecode offered for it
+
+
+def test_entries_that_deflate_saves_little_on_are_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node inflates every deflated byte it unpacks: an entry deflating shrinks to more than
+    STORE_ABOVE of its size is stored, one that shrinks further is deflated, at any size."""
+    noise = os.urandom(3 << 20)  # larger than the in-memory spool: goes through a file
+    files = {
+        "lib/noise.so": noise,
+        # Half random, half zeros: deflates to ~0.5 of its size, under the 0.7 cut.
+        "lib/half.so": b"".join(os.urandom(512) + bytes(512) for _ in range(4096)),
+        # Just over the cut: 80% random.
+        "lib/most.so": b"".join(os.urandom(820) + bytes(204) for _ in range(4096)),
+    }
+    monkeypatch.setattr(zip_rewrite, "_SPOOL_BYTES", 1 << 20)
+    dst = tmp_path / "b.pex"
+    rewrite(_zipapp(tmp_path / "a.pex", files), dst, 1)
+    with zipfile.ZipFile(dst) as zf:
+        assert zf.testzip() is None
+        kinds = {n: zf.getinfo(n).compress_type for n in files}
+        assert {n: zf.read(n) for n in files} == files
+        half = zf.getinfo("lib/half.so")
+        assert half.compress_size < zip_rewrite.STORE_ABOVE * half.file_size
+    assert kinds == {
+        "lib/noise.so": zipfile.ZIP_STORED,
+        "lib/half.so": zipfile.ZIP_DEFLATED,
+        "lib/most.so": zipfile.ZIP_STORED,
+    }
+    assert not [p for p in tmp_path.iterdir() if p.name not in ("a.pex", "b.pex")], "no spool left"
+    # A rebuild copies both kinds from the first build, byte for byte.
+    again = tmp_path / "again.pex"
+    assert rewrite(tmp_path / "a.pex", again, 1, previous=dst) == 3
+    assert again.read_bytes() == dst.read_bytes()
