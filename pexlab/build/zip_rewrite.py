@@ -6,7 +6,7 @@ pex writes its PEX stored (`--no-compress`); `rewrite` copies it once, deflating
 already compressed (adding one package re-deflates only it).  The result is byte-identical
 whether or not entries were reused (same zlib, same level).
 
-An entry that deflating shrinks by less than `STORE_ABOVE` leaves it is written stored: a node
+An entry whose deflated size is more than `STORE_ABOVE` of its size is written stored: a node
 pays inflating in CPU for every byte it unpacks (zlib: ~250 MB/s per core), and for such entries
 that buys little.  In PyTorch's layers these are the CUDA libraries: storing the entries above
 0.7 ships 19% more bytes (3.79 GB, not 3.19) and halves what a fresh node inflates (2.8 of
@@ -50,6 +50,8 @@ _LEVEL_ATTR = "compress_level" if sys.version_info >= (3, 13) else "_compresslev
 STORE_ABOVE = 0.7
 # Deflated entries are spooled in memory up to this, then in a file beside the output.
 _SPOOL_BYTES = 16 << 20
+# What a rebuild copies from the previous zip: entries rewrite itself writes (not encrypted).
+_REUSABLE = (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED)
 
 
 class ZipInternalsChanged(PexlabError):
@@ -122,8 +124,7 @@ class Reusable:
         try:
             with zipfile.ZipFile(path) as zf:
                 for i in zf.infolist():
-                    kinds = (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED)
-                    if i.compress_type in kinds and i.file_size and not i.flag_bits & 0x01:
+                    if i.compress_type in _REUSABLE and not i.flag_bits & 0x01:
                         self.entries[(i.filename, i.CRC, i.file_size)] = i
             self.file = open(path, "rb")  # noqa: SIM115 (closed by close())
         except (OSError, zipfile.BadZipFile):
