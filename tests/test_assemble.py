@@ -116,3 +116,88 @@ def test_only_the_leftovers_of_dead_starts_are_cleared(tmp_path: Path) -> None:
     (tmp_path / "abc").mkdir()  # a whole layer
     clear_stale(str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ["abc", f"def{TMP}{alive}"]
+
+
+def _layer(tmp_path: Path) -> Path:
+    """A layer as the build writes it (`zip_rewrite.rewrite` of a stored zip): a deflated source,
+    a stored incompressible blob, an executable, a ZIP64 entry, a folder and a non-ASCII name."""
+    import zipfile
+
+    from pexlab.build.zip_rewrite import rewrite
+
+    src = tmp_path / "src.zip"
+    with zipfile.ZipFile(src, "w") as zf:
+        tool = zipfile.ZipInfo("pkg/bin/tool")
+        tool.external_attr = 0o100755 << 16
+        zf.writestr(tool, "#!/bin/sh\necho hi\n")
+        zf.writestr("pkg/__init__.py", "VALUE = 1\n" * 5000)
+        zf.writestr("pkg/données.txt", "é" * 3000)
+        zf.writestr("pkg/data/", "")
+        zf.writestr("pkg/blob.bin", os.urandom(3 << 20))  # stored: deflate saves nothing
+        with zf.open("pkg/z64.bin", "w", force_zip64=True) as w:
+            w.write(b"z" * 70000)
+    out = tmp_path / "layer.whl"
+    rewrite(src, out, 6)
+    return out
+
+
+def test_a_layer_unpacks_from_a_stream_as_the_build_wrote_it(tmp_path: Path) -> None:
+    import io
+    import stat
+    import zipfile
+
+    from pexlab.nodecache.assemble import unpack
+
+    layer = _layer(tmp_path)
+    data = layer.read_bytes()
+    with zipfile.ZipFile(layer) as zf:
+        kinds = {i.compress_type for i in zf.infolist() if i.file_size}
+        assert kinds == {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}  # both paths are exercised
+        into = tmp_path / "into"
+
+        class Trickle(io.BytesIO):  # a socket: short reads
+            def read(self, n: int | None = -1) -> bytes:
+                return super().read(min(n if n is not None and n >= 0 else 1 << 30, 7000))
+
+        unpack(Trickle(data), str(into), layer.name, len(data))
+        for info in zf.infolist():
+            path = into / info.filename
+            if info.is_dir():
+                assert path.is_dir()
+                continue
+            assert path.read_bytes() == zf.read(info), info.filename
+            assert stat.S_IMODE(path.stat().st_mode) & 0o111 == (
+                (info.external_attr >> 16) & 0o111
+            ), info.filename
+    assert (into / "pkg/bin/tool").stat().st_mode & 0o100  # the executable bit survives
+
+
+def test_a_cut_corrupt_or_unsafe_layer_is_refused_by_name(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    import pytest
+
+    from pexlab.nodecache.assemble import AssemblyError, unpack
+
+    layer = _layer(tmp_path)
+    data = layer.read_bytes()
+
+    def refused(blob: bytes, size: int = len(data)) -> str:
+        with pytest.raises(AssemblyError) as err:
+            unpack(io.BytesIO(blob), str(tmp_path / "out"), layer.name, size)
+        return str(err.value)
+
+    assert "ends after" in refused(data[: len(data) // 2])  # a cut download
+    assert "longer than" in refused(data + b"extra")
+    with zipfile.ZipFile(layer) as zf:
+        blob = zf.getinfo("pkg/blob.bin")
+    at = blob.header_offset + 30 + len(blob.filename) + 1000  # inside its stored bytes
+    flipped = data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
+    assert "corrupt entry 'blob.bin'" in refused(flipped)
+
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("../outside.py", "x")
+    assert "unsafe name '../outside.py'" in refused(evil.getvalue(), len(evil.getvalue()))
+    assert not (tmp_path / "outside.py").exists()
