@@ -112,8 +112,11 @@ _LOCAL = struct.Struct("<4s5H3L2H")  # a local file header
 _CENTRAL = struct.Struct("<4s6H3L5H2L")  # a central directory record
 _ZIP64_EXTRA = 0x0001
 _CHUNK = 1 << 20
-# Files above this leave the page cache once unpacked (see `uncache`).
+# Files above this leave the page cache once unpacked (see `uncache`), when a start unpacks
+# more than `_UNCACHE_STARTS_ABOVE` bytes of layers: a notebook's few hundred MB fit the cache,
+# and dropping them only makes the first imports read them back.
 _UNCACHE_ABOVE = 8 << 20
+_UNCACHE_STARTS_ABOVE = 1 << 30
 _FADVISE = hasattr(os, "posix_fadvise")
 
 
@@ -153,7 +156,9 @@ def _zip64_sizes(extra: bytes, csize: int, usize: int) -> tuple[int, int]:
     return csize, usize
 
 
-def _write_entry(s: Stream, target: str, method: int, csize: int, usize: int, crc: int) -> None:
+def _write_entry(
+    s: Stream, target: str, method: int, csize: int, usize: int, crc: int, uncached: bool
+) -> None:
     """Write one entry's data to `target`, checked against its CRC and size."""
     got, size = 0, 0
     left = csize
@@ -179,7 +184,7 @@ def _write_entry(s: Stream, target: str, method: int, csize: int, usize: int, cr
             tail = inflater.flush()
             got = zlib.crc32(tail, got)
             size += out.write(tail)
-        if size > _UNCACHE_ABOVE and _FADVISE:
+        if size > _UNCACHE_ABOVE and uncached:
             out.flush()
             os.posix_fadvise(out.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)  # starts writeback
     if got != crc or size != usize:
@@ -208,7 +213,7 @@ def uncache(paths: list[str]) -> None:
             os.close(fd)
 
 
-def unpack(f: BinaryIO, into: str, label: str, size: int) -> None:
+def unpack(f: BinaryIO, into: str, label: str, size: int, uncached: bool = False) -> None:
     """Extract a layer from a stream, front to back, as it arrives.  The layers are pexlab's
     own zips (`pexlab.build.zip_rewrite`: sizes in every local header, no data descriptors,
     stored or deflated), so each entry is read where it starts; the central directory at the
@@ -244,8 +249,8 @@ def unpack(f: BinaryIO, into: str, label: str, size: int) -> None:
         if parent not in made:
             os.makedirs(parent, exist_ok=True)
             made.add(parent)
-        _write_entry(s, target, method, csize, usize, crc)
-        if usize > _UNCACHE_ABOVE and _FADVISE:
+        _write_entry(s, target, method, csize, usize, crc, uncached and _FADVISE)
+        if usize > _UNCACHE_ABOVE and uncached and _FADVISE:
             large.append(target)
     # The central directory: the rest of the stream (~100 bytes an entry).
     rest = head + s.exact(size - s.read_bytes)
@@ -346,14 +351,15 @@ def make_venv(venv: str, folders: list[str], head: bytes) -> None:
     os.rename(tmp, venv)
 
 
-def install(job: tuple[dict[str, Any], str, str]) -> None:
-    """Fetch one layer and unpack it into `installed_wheels/<n>/<hash>`."""
-    layer, source, wheels = job
+def install(job: tuple[dict[str, Any], str, str, bool]) -> None:
+    """Fetch one layer and unpack it into `installed_wheels/<n>/<hash>` (`uncached`: see
+    `uncache`)."""
+    layer, source, wheels, uncached = job
     home = os.path.join(wheels, layer["hash"])
     tmp = f"{home}{TMP}{os.getpid()}"
     try:
         with open_layer(layer, source) as f:
-            unpack(f, os.path.join(tmp, layer["wheel"]), layer["file"], layer["size"])
+            unpack(f, os.path.join(tmp, layer["wheel"]), layer["file"], layer["size"], uncached)
         # An OSError: another environment's start unpacked it meanwhile.
         with contextlib.suppress(OSError):
             os.rename(tmp, home)
@@ -424,7 +430,8 @@ def assemble(launcher: str, venv: str) -> str | None:
             key=lambda x: -x["size"],  # the largest first: the pool finishes together
         )
         source = layer_source()
-        in_parallel(install, [(x, source, wheels) for x in todo])
+        uncached = sum(x["size"] for x in todo) > _UNCACHE_STARTS_ABOVE
+        in_parallel(install, [(x, source, wheels, uncached) for x in todo])
         make_venv(venv, [os.path.join(home(x), x["wheel"]) for x in dists], head)
     took = time.monotonic() - started
     return (
