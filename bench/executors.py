@@ -368,12 +368,8 @@ def run(args: argparse.Namespace) -> None:
     prepared = [prepare(ENVS[n]) for n in names]
 
     times: dict[str, dict[str, list[Run]]] = {}
-    if NODE_HOME.exists() or graveyard.GRAVEYARD.exists():  # a killed run's leftovers
-        shutil.rmtree(NODE_HOME, ignore_errors=True)
-        graveyard.empty()
-        os.sync()
-        print("waiting 60 s: files just deleted slow new ones down (bench/graveyard.py)")
-        time.sleep(60)
+    graveyard.bury(NODE_HOME)  # a killed run's nodes
+    graveyard.settle()
     try:
         with LocalCluster(
             workers=2, base_dir=WORK / "cluster", env={"XDG_CACHE_HOME": str(NODE_HOME)}

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
 _REPO = Path(__file__).resolve().parents[1]
 GRAVEYARD = _REPO / ".cache" / "bench" / "graveyard"
+# How long ext4 keeps a freed inode from reuse once its inode-table block is clean.
+_RECENT_SECONDS = 60
 
 
 def bury(path: Path) -> None:
@@ -31,6 +34,18 @@ def bury(path: Path) -> None:
 
 
 def empty() -> None:
-    """Delete everything buried: after the measurements, or a killed bench's leftovers
-    before they start."""
+    """Delete everything buried, once the measurements are over."""
     shutil.rmtree(GRAVEYARD, ignore_errors=True)
+
+
+def settle() -> None:
+    """Before measuring: delete what a killed bench left buried and, if there was any, wait
+    until new files no longer pay for it."""
+    if not GRAVEYARD.exists():
+        return
+    empty()
+    os.sync()  # clean inode-table blocks: the shorter of ext4's two waits
+    print(
+        f"waiting {_RECENT_SECONDS} s: files just deleted slow new ones down (bench/graveyard.py)"
+    )
+    time.sleep(_RECENT_SECONDS)

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pexlab.nodecache.assemble import TMP, clear_stale, link_tree, make_venv
 
 
@@ -141,13 +143,28 @@ def _layer(tmp_path: Path) -> Path:
     return out
 
 
-def test_a_layer_unpacks_from_a_stream_as_the_build_wrote_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("uncached", [False, True], ids=["cached", "dropped"])
+def test_a_layer_unpacks_from_a_stream_as_the_build_wrote_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uncached: bool
+) -> None:
     import io
     import stat
     import zipfile
 
+    from pexlab.nodecache import assemble
     from pexlab.nodecache.assemble import unpack
 
+    # "dropped": the 3 MB blob takes the large-file path (writeback on close, fdatasync and
+    # the page-cache drop at the layer's end), which a start over 1 GB of layers takes.
+    monkeypatch.setattr(assemble, "_UNCACHE_ABOVE", 1 << 20)
+    synced: list[str] = []
+    real_uncache = assemble.uncache
+
+    def uncache(paths: list[str]) -> None:  # the real one, recording what it was given
+        synced.extend(paths)
+        real_uncache(paths)
+
+    monkeypatch.setattr(assemble, "uncache", uncache)
     layer = _layer(tmp_path)
     data = layer.read_bytes()
     with zipfile.ZipFile(layer) as zf:
@@ -159,7 +176,9 @@ def test_a_layer_unpacks_from_a_stream_as_the_build_wrote_it(tmp_path: Path) -> 
             def read(self, n: int | None = -1) -> bytes:
                 return super().read(min(n if n is not None and n >= 0 else 1 << 30, 7000))
 
-        unpack(Trickle(data), str(into), layer.name, len(data))
+        unpack(Trickle(data), str(into), layer.name, len(data), uncached)
+        dropped = [os.path.relpath(x, into) for x in synced]
+        assert dropped == (["pkg/blob.bin"] if uncached and hasattr(os, "posix_fadvise") else [])
         for info in zf.infolist():
             path = into / info.filename
             if info.is_dir():
@@ -175,8 +194,6 @@ def test_a_layer_unpacks_from_a_stream_as_the_build_wrote_it(tmp_path: Path) -> 
 def test_a_cut_corrupt_or_unsafe_layer_is_refused_by_name(tmp_path: Path) -> None:
     import io
     import zipfile
-
-    import pytest
 
     from pexlab.nodecache.assemble import AssemblyError, unpack
 

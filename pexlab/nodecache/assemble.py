@@ -157,9 +157,10 @@ def _zip64_sizes(extra: bytes, csize: int, usize: int) -> tuple[int, int]:
 
 
 def _write_entry(
-    s: Stream, target: str, method: int, csize: int, usize: int, crc: int, uncached: bool
+    s: Stream, target: str, method: int, csize: int, usize: int, crc: int, drop: bool
 ) -> None:
-    """Write one entry's data to `target`, checked against its CRC and size."""
+    """Write one entry's data to `target`, checked against its CRC and size (`drop`: start
+    its writeback on close, see `uncache`)."""
     got, size = 0, 0
     left = csize
     with open(target, "wb") as out:
@@ -184,7 +185,7 @@ def _write_entry(
             tail = inflater.flush()
             got = zlib.crc32(tail, got)
             size += out.write(tail)
-        if size > _UNCACHE_ABOVE and uncached:
+        if drop:
             out.flush()
             os.posix_fadvise(out.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)  # starts writeback
     if got != crc or size != usize:
@@ -219,6 +220,7 @@ def unpack(f: BinaryIO, into: str, label: str, size: int, uncached: bool = False
     stored or deflated), so each entry is read where it starts; the central directory at the
     end gives the permission bits, and names leaving `into` are refused."""
     s = Stream(f, label)
+    uncached = uncached and _FADVISE
     made: set[str] = set()
     seen: list[str] = []
     large: list[str] = []
@@ -249,8 +251,9 @@ def unpack(f: BinaryIO, into: str, label: str, size: int, uncached: bool = False
         if parent not in made:
             os.makedirs(parent, exist_ok=True)
             made.add(parent)
-        _write_entry(s, target, method, csize, usize, crc, uncached and _FADVISE)
-        if usize > _UNCACHE_ABOVE and uncached and _FADVISE:
+        drop = uncached and usize > _UNCACHE_ABOVE
+        _write_entry(s, target, method, csize, usize, crc, drop)
+        if drop:
             large.append(target)
     # The central directory: the rest of the stream (~100 bytes an entry).
     rest = head + s.exact(size - s.read_bytes)
